@@ -1,0 +1,16 @@
+// Each subcommand lives in its own file and registers itself on the app. The
+// callback it installs stores the command's exit code in *exit_code; main()
+// returns it. Commands stay thin: parse, then call the libraries.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace fb::cli {
+
+void RegisterLoadCommand(CLI::App& app, int* exit_code);
+void RegisterLabCommand(CLI::App& app, int* exit_code);
+
+// Prints "faultbench: <message>" to stderr.
+void PrintError(const std::string& message);
+
+}  // namespace fb::cli

@@ -1,0 +1,33 @@
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/status.h"
+
+namespace fb::cli {
+void PrintError(const std::string& message) { std::fprintf(stderr, "faultbench: %s\n", message.c_str()); }
+}  // namespace fb::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"faultbench: storage resilience test harness"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "faultbench 0.1.0");
+  int exit_code = fb::kExitOk;
+  fb::cli::RegisterLoadCommand(app, &exit_code);
+  fb::cli::RegisterLabCommand(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors: one clear line and exit 2, before anything is touched.
+    std::fprintf(stderr, "faultbench: %s\n", e.what());
+    std::fprintf(stderr, "Run with --help for usage.\n");
+    return fb::kExitUsage;
+  }
+  return exit_code;
+}

@@ -1,0 +1,16 @@
+// The one place where built-in engines are registered: one line each.
+#include "loadgen/aio_engine.h"
+#include "loadgen/engine.h"
+#include "loadgen/local_target.h"
+
+namespace fb {
+
+void RegisterBuiltinEngines() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  auto& r = EngineRegistry::Global();
+  r.Register("libaio", NewAioEngine, PrepareLocalTarget);
+}
+
+}  // namespace fb

@@ -1,0 +1,74 @@
+// What a job measures: per-interval counters and histograms (filled by the job
+// thread, read by the sampler through an SpscRing), stall records and rare job
+// events. Plain fixed-size structs: nothing here allocates after construction.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "loadgen/histogram.h"
+#include "loadgen/workload.h"
+
+namespace fb {
+
+// errno values below this are counted one by one; the rest (and short I/Os,
+// counted as EIO) share the last slot.
+constexpr int kErrnoSlots = 134;
+
+struct OpCounters {
+  uint64_t ios = 0;     // successful completions
+  uint64_t bytes = 0;
+  uint64_t errors = 0;
+  Histogram latency;    // successful completions only
+
+  void Merge(const OpCounters& o) {
+    ios += o.ios;
+    bytes += o.bytes;
+    errors += o.errors;
+    latency.Merge(o.latency);
+  }
+  void Reset() {
+    ios = bytes = errors = 0;
+    latency.Reset();
+  }
+};
+
+struct IntervalStats {
+  int64_t index = 0;     // interval number from load start
+  int64_t start_ns = 0;  // MonoNs at the interval's start and end
+  int64_t end_ns = 0;
+  bool ramp = false;     // inside the warm-up
+  bool drain = false;    // after the runtime, while in-flight I/O drained
+  std::array<OpCounters, kOpCount> op;
+  std::array<std::array<uint32_t, kErrnoSlots>, kOpCount> errors_by_errno{};
+  uint32_t inflight = 0;             // at the interval's end
+  int64_t oldest_inflight_age_ns = 0;  // at the interval's end; 0 when none
+  uint64_t missed_ios = 0;           // rate-limited runs: scheduled I/Os skipped after a stall
+  bool stall_active = false;         // a stall was going on at the interval's end
+
+  void Merge(const IntervalStats& o);
+  void ResetCounters();
+};
+
+struct StallRecord {
+  int job = 0;
+  int64_t start_ns = 0;  // last completion (or first submission) before the gap
+  int64_t end_ns = 0;    // the completion that ended it; 0 if still open at the end
+  uint32_t inflight = 0;
+  int64_t oldest_age_ns = 0;  // age of the oldest I/O in flight when it ended
+};
+
+struct JobEvent {
+  enum class Type : uint8_t { kStuckIo, kMaxErrors, kFirstError };
+  Type type = Type::kStuckIo;
+  int job = 0;
+  int64_t t_ns = 0;
+  OpType op = OpType::kRead;
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  int64_t age_ns = 0;
+  int err = 0;
+  uint32_t count = 0;
+};
+
+}  // namespace fb

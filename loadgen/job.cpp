@@ -1,0 +1,303 @@
+#include "loadgen/job.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/clock.h"
+
+namespace fb {
+
+namespace {
+constexpr size_t kIntervalRing = 64;
+constexpr size_t kStallRing = 256;
+constexpr size_t kEventRing = 256;
+constexpr int64_t kWatchTickNs = 50 * kNsPerMs;  // stall flag and stuck watchdog resolution
+
+uint64_t RegionSize(const Workload& w, const TargetInfo& t) {
+  return w.size_bytes ? w.size_bytes : t.size_bytes - w.offset_bytes;
+}
+}  // namespace
+
+Job::Job(int index, const Workload& w, const TargetInfo& target, std::unique_ptr<Engine> engine, LoadControl* control)
+    : index_(index),
+      w_(w),
+      target_(target),
+      engine_(std::move(engine)),
+      control_(control),
+      pattern_(w, w.offset_bytes, RegionSize(w, target), index, w.jobs,
+               (w.seed ? w.seed : uint64_t(UtcNs())) * 1000003ULL + uint64_t(index)),
+      intervals_(kIntervalRing),
+      stalls_(kStallRing),
+      events_(kEventRing) {}
+
+Job::~Job() {
+  engine_.reset();
+  free(buffers_);
+  free(dedupe_buffer_);
+}
+
+Status Job::Open() {
+  const size_t qd = size_t(w_.queue_depth);
+  const size_t bs = w_.MaxBlockSize();
+  const size_t align = 4096;
+  slot_bytes_ = (bs + align - 1) / align * align;
+  if (posix_memalign(reinterpret_cast<void**>(&buffers_), align, slot_bytes_ * 2 * qd) != 0) {
+    return Status::Internal("cannot allocate " + std::to_string(slot_bytes_ * 2 * qd) + " bytes of I/O buffers");
+  }
+  if (posix_memalign(reinterpret_cast<void**>(&dedupe_buffer_), align, slot_bytes_) != 0) {
+    return Status::Internal("cannot allocate the dedupe buffer");
+  }
+  // Write content: random bytes, except a compress_fraction tail of zeros in
+  // every 4 KiB; one shared pattern for the dedupable share of writes.
+  stamp_bytes_per_4k_ = uint32_t(4096 * (1.0 - w_.compress_fraction)) / 8 * 8;
+  Rng fill(uint64_t(UtcNs()) ^ uint64_t(index_) << 32);
+  auto fill_buffer = [&](uint8_t* p, size_t n) {
+    for (size_t off = 0; off < n; off += 8) {
+      uint64_t v = (off % 4096) < stamp_bytes_per_4k_ ? fill.Next() : 0;
+      memcpy(p + off, &v, 8);
+    }
+  };
+  fill_buffer(buffers_, slot_bytes_ * 2 * qd);
+  fill_buffer(dedupe_buffer_, slot_bytes_);
+
+  ios_.resize(qd);
+  inflight_flag_.assign(qd, 0);
+  free_slots_.clear();
+  free_slots_.reserve(qd);
+  for (size_t i = 0; i < qd; ++i) {
+    ios_[i].slot = uint32_t(i);
+    free_slots_.push_back(uint32_t(qd - 1 - i));
+  }
+  reaped_.resize(qd);
+  if (w_.rate_iops > 0) {
+    period_ns_ = int64_t(1e9 * w_.jobs / w_.rate_iops);
+    if (period_ns_ < 1) period_ns_ = 1;
+  }
+  return engine_->Open(target_, w_, ios_);
+}
+
+void Job::PushEvent(const JobEvent& e) {
+  if (JobEvent* slot = events_.BeginWrite()) {
+    *slot = e;
+    events_.Publish();
+  }
+}
+
+void Job::CloseInterval(int64_t boundary) {
+  cur_->end_ns = boundary;
+  cur_->inflight = inflight_;
+  int64_t oldest = OldestSubmit();
+  cur_->oldest_inflight_age_ns = oldest && oldest < boundary ? boundary - oldest : 0;
+  cur_->missed_ios = missed_;
+  missed_ = 0;
+  cur_->stall_active = inflight_ > 0 && boundary - last_progress_ns_ > w_.stall_threshold_ns;
+  // Keep one slot in hand: if the sampler is far behind, this interval absorbs
+  // the next one instead of being lost.
+  if (intervals_.FreeSlots() < 2) return;
+  intervals_.Publish();
+  cur_ = intervals_.BeginWrite();
+  cur_->ResetCounters();
+}
+
+void Job::RollIntervals(int64_t t) {
+  while (t >= next_boundary_ns_) {
+    CloseInterval(next_boundary_ns_);
+    ++interval_index_;
+    cur_->index = interval_index_;
+    cur_->start_ns = next_boundary_ns_;
+    cur_->ramp = next_boundary_ns_ < ramp_end_ns_;
+    cur_->drain = next_boundary_ns_ >= end_ns_;
+    next_boundary_ns_ += w_.interval_ns;
+  }
+}
+
+int64_t Job::OldestSubmit() const {
+  if (!inflight_) return 0;
+  int64_t oldest = INT64_MAX;
+  for (size_t i = 0; i < ios_.size(); ++i) {
+    if (inflight_flag_[i] && ios_[i].submit_ns < oldest) oldest = ios_[i].submit_ns;
+  }
+  return oldest == INT64_MAX ? 0 : oldest;
+}
+
+void Job::PrepareWrite(Io* io) {
+  if (w_.dedupe_fraction > 0 && pattern_.rng().Unit() < w_.dedupe_fraction) {
+    io->buffer = dedupe_buffer_;
+    return;
+  }
+  io->buffer = buffers_ + (size_t(io->slot) * 2 + 1) * slot_bytes_;
+  // A unique word in every 512-byte sector of the incompressible part keeps
+  // each write non-dedupable at any granularity an array uses.
+  uint64_t stamp = ++write_counter_ * 0x9e3779b97f4a7c15ULL ^ pattern_.rng().Next();
+  for (uint32_t off = 0; off < io->length; off += 512) {
+    if ((off % 4096) < stamp_bytes_per_4k_) {
+      memcpy(io->buffer + off, &stamp, 8);
+      stamp += 0x632be59bd9b4e019ULL;
+    }
+  }
+}
+
+void Job::Issue(int64_t now) {
+  bool queued_any = false;
+  while (!free_slots_.empty()) {
+    int64_t sched = now;
+    if (period_ns_) {
+      if (next_sched_ns_ > now) break;
+      sched = next_sched_ns_;
+      if (!w_.rate_catch_up && now - next_sched_ns_ > period_ns_) {
+        // Behind schedule (a stall): this I/O carries the wait of the oldest
+        // missed slot; the others are skipped, not issued in a burst.
+        int64_t behind = (now - next_sched_ns_) / period_ns_;
+        missed_ += uint64_t(behind);
+        next_sched_ns_ += (behind + 1) * period_ns_;
+      } else {
+        next_sched_ns_ += period_ns_;
+      }
+    }
+    uint32_t slot = free_slots_.back();
+    Io* io = &ios_[slot];
+    IoChoice c = pattern_.Next();
+    io->op = c.op;
+    io->offset = c.offset;
+    io->length = c.length;
+    if (c.op == OpType::kWrite) {
+      PrepareWrite(io);
+    } else {
+      io->buffer = buffers_ + size_t(slot) * 2 * slot_bytes_;
+    }
+    io->submit_ns = now;
+    io->sched_ns = sched;
+    io->result = 0;
+    QueueResult r = engine_->Queue(io);
+    if (r == QueueResult::kBusy) break;
+    free_slots_.pop_back();
+    if (inflight_ == 0) last_progress_ns_ = now;  // the gap clock starts when I/O is outstanding
+    ++inflight_;
+    inflight_flag_[slot] = 1;
+    if (r == QueueResult::kCompleted) {
+      Complete(io, MonoNs());
+    } else {
+      queued_any = true;
+    }
+  }
+  if (queued_any) engine_->Commit();
+}
+
+void Job::Complete(Io* io, int64_t t) {
+  OpCounters& c = cur_->op[size_t(io->op)];
+  if (io->result == int64_t(io->length)) {
+    ++c.ios;
+    c.bytes += io->length;
+    c.latency.Record(uint64_t(t - io->sched_ns));
+  } else {
+    int err = io->result < 0 ? int(-io->result) : EIO;  // a short transfer counts as EIO
+    ++c.errors;
+    ++cur_->errors_by_errno[size_t(io->op)][size_t(err < kErrnoSlots ? err : kErrnoSlots - 1)];
+    uint64_t total = control_->errors.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (!first_error_reported_) {
+      first_error_reported_ = true;
+      PushEvent({JobEvent::Type::kFirstError, index_, t, io->op, io->offset, io->length, t - io->submit_ns, err, 1});
+    }
+    if (control_->max_errors && total == control_->max_errors) {
+      PushEvent({JobEvent::Type::kMaxErrors, index_, t, io->op, io->offset, io->length, 0, err, uint32_t(total)});
+      control_->stop.store(true, std::memory_order_relaxed);
+    }
+  }
+  inflight_flag_[io->slot] = 0;
+  --inflight_;
+  free_slots_.push_back(io->slot);
+}
+
+void Job::CheckStall(int64_t now) {
+  bool on = inflight_ > 0 && now - last_progress_ns_ > w_.stall_threshold_ns;
+  live_stall_since_.store(on ? last_progress_ns_ : 0, std::memory_order_relaxed);
+  live_inflight_.store(inflight_, std::memory_order_relaxed);
+  if (!on || stuck_reported_) return;
+  int64_t oldest = OldestSubmit();
+  if (oldest && now - oldest > w_.stuck_threshold_ns) {
+    stuck_reported_ = true;
+    const Io* o = nullptr;
+    for (size_t i = 0; i < ios_.size(); ++i) {
+      if (inflight_flag_[i] && ios_[i].submit_ns == oldest) o = &ios_[i];
+    }
+    PushEvent({JobEvent::Type::kStuckIo, index_, now, o ? o->op : OpType::kRead, o ? o->offset : 0, o ? o->length : 0,
+               now - oldest, 0, inflight_});
+  }
+}
+
+void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
+  start_ns_ = start_ns;
+  end_ns_ = start_ns + w_.duration_ns;
+  ramp_end_ns_ = start_ns + w_.ramp_ns;
+  next_boundary_ns_ = start_ns + w_.interval_ns;
+  next_sched_ns_ = start_ns;
+  next_watch_ns_ = start_ns + kWatchTickNs;
+  cur_ = intervals_.BeginWrite();
+  cur_->ResetCounters();
+  cur_->index = 0;
+  cur_->start_ns = start_ns;
+  cur_->ramp = w_.ramp_ns > 0;
+  SleepUntilMono(start_ns);
+
+  int64_t drain_deadline = INT64_MAX;
+  int64_t now = MonoNs();
+  while (true) {
+    if (!stopping_ && (now >= end_ns_ || control_->stop.load(std::memory_order_relaxed))) {
+      stopping_ = true;
+      drain_deadline = now + drain_timeout_ns;
+    }
+    if (stopping_ && (inflight_ == 0 || now >= drain_deadline || control_->abandon.load(std::memory_order_relaxed))) {
+      break;
+    }
+    if (!stopping_) Issue(now);
+
+    int64_t deadline = std::min(next_boundary_ns_, next_watch_ns_);
+    if (!stopping_) {
+      deadline = std::min(deadline, end_ns_);
+      if (period_ns_ && !free_slots_.empty()) deadline = std::min(deadline, next_sched_ns_);
+    } else {
+      deadline = std::min(deadline, drain_deadline);
+    }
+    int n = engine_->Reap(1, int(reaped_.size()), deadline - now, reaped_.data());
+    int64_t t = MonoNs();
+    RollIntervals(t);
+    if (n > 0) {
+      if (t - last_progress_ns_ > w_.stall_threshold_ns && inflight_ > 0) {
+        if (StallRecord* s = stalls_.BeginWrite()) {
+          int64_t oldest = OldestSubmit();
+          *s = {index_, last_progress_ns_, t, inflight_, oldest ? t - oldest : 0};
+          stalls_.Publish();
+        }
+      }
+      for (int i = 0; i < n; ++i) Complete(reaped_[size_t(i)], t);
+      last_progress_ns_ = t;
+      stuck_reported_ = false;
+    }
+    if (t >= next_watch_ns_ || n > 0) {
+      CheckStall(t);
+      if (t >= next_watch_ns_) next_watch_ns_ = t + kWatchTickNs;
+    }
+    now = t;
+  }
+
+  // A stall still open when the job gave up waiting.
+  if (inflight_ > 0) {
+    abandoned_ = inflight_;
+    if (now - last_progress_ns_ > w_.stall_threshold_ns) {
+      if (StallRecord* s = stalls_.BeginWrite()) {
+        int64_t oldest = OldestSubmit();
+        *s = {index_, last_progress_ns_, 0, inflight_, oldest ? now - oldest : 0};
+        stalls_.Publish();
+      }
+    }
+  }
+  // Close the last (partial) interval.
+  CloseInterval(std::max(now, cur_->start_ns));
+  live_inflight_.store(inflight_, std::memory_order_relaxed);
+  live_stall_since_.store(0, std::memory_order_relaxed);
+  if (inflight_ == 0) engine_->Close();  // with I/O stuck in a frozen device, closing would block
+  finished_.store(true, std::memory_order_release);
+}
+
+}  // namespace fb

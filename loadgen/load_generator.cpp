@@ -1,0 +1,219 @@
+#include "loadgen/load_generator.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/clock.h"
+#include "core/units.h"
+
+namespace fb {
+
+namespace {
+constexpr int64_t kSamplerTickNs = 2 * kNsPerMs;
+constexpr int64_t kStartDelayNs = 20 * kNsPerMs;  // lets every job thread be waiting at start
+
+std::string ErrnoName(int e) {
+  const char* n = strerrorname_np(e);
+  return n ? n : "E" + std::to_string(e);
+}
+}  // namespace
+
+LoadGenerator::LoadGenerator(Workload w) : w_(std::move(w)) {}
+
+LoadGenerator::~LoadGenerator() = default;
+
+Status LoadGenerator::Prepare() {
+  RegisterBuiltinEngines();
+  FB_RETURN_IF_ERROR(ValidateWorkload(w_));
+  auto t = EngineRegistry::Global().Probe(w_);
+  if (!t.ok()) return t.status();
+  target_ = std::move(t.value());
+  control_.max_errors = w_.max_errors;
+  for (int i = 0; i < w_.jobs; ++i) {
+    auto engine = EngineRegistry::Global().Create(w_.engine);
+    engine->SetEventCallback([this](const Event& e) {
+      std::lock_guard<std::mutex> lock(engine_events_mu_);
+      if (engine_events_.size() < 10000) engine_events_.push_back(e);
+    });
+    auto job = std::make_unique<Job>(i, w_, target_, std::move(engine), &control_);
+    Status s = job->Open();
+    if (!s.ok()) return s.With("job " + std::to_string(i));
+    jobs_.push_back(std::move(job));
+  }
+  return Status::Ok();
+}
+
+void LoadGenerator::RequestStop() {
+  int n = stop_requests_.fetch_add(1) + 1;
+  control_.stop.store(true);
+  if (n >= 2) control_.abandon.store(true);
+}
+
+uint32_t LoadGenerator::LiveInflight() const {
+  uint32_t n = 0;
+  for (const auto& j : jobs_) n += j->live_inflight();
+  return n;
+}
+
+int64_t LoadGenerator::LiveStallSinceNs() const {
+  int64_t since = 0;
+  for (const auto& j : jobs_) {
+    int64_t s = j->live_stall_since_ns();
+    if (s && (!since || s < since)) since = s;
+  }
+  return since;
+}
+
+Status LoadGenerator::Run() {
+  start_ns_ = MonoNs() + kStartDelayNs;
+  LoadStartInfo info{&w_, &target_, start_ns_};
+  for (auto* s : sinks_) s->OnStart(info);
+  summary_ = LoadSummary{};
+  summary_.start_ns = start_ns_ + w_.ramp_ns;
+  // In-flight I/O gets this long to finish after the runtime before the load
+  // gives up on it (and reports it as abandoned in an open stall).
+  const int64_t drain_timeout = std::max<int64_t>(w_.stuck_threshold_ns * 2, 10 * kNsPerSec);
+  std::vector<std::thread> threads;
+  for (auto& job : jobs_) {
+    Job* j = job.get();
+    threads.emplace_back([j, this, drain_timeout] { j->Run(start_ns_, drain_timeout); });
+  }
+  Sample();
+  for (auto& t : threads) t.join();
+  for (const auto& j : jobs_) summary_.abandoned_ios += j->abandoned();
+  summary_.measured_s = double(summary_.end_ns - summary_.start_ns) / 1e9;
+  if (summary_.measured_s < 0) summary_.measured_s = 0;
+  if (summary_.stop_reason.empty()) {
+    summary_.stop_reason = stop_requests_.load() ? "interrupted" : "runtime";
+  }
+  for (auto* s : sinks_) s->OnFinish(summary_);
+  return Status::Ok();
+}
+
+void LoadGenerator::EmitEvent(const Event& e) {
+  for (auto* s : sinks_) s->OnEvent(e);
+}
+
+bool LoadGenerator::DrainJobRings() {
+  bool any = false;
+  for (auto& j : jobs_) {
+    while (StallRecord* r = j->stalls().Front()) {
+      StallRecord rec = *r;
+      j->stalls().Release();
+      any = true;
+      if (rec.end_ns) {
+        int64_t len = rec.end_ns - rec.start_ns;
+        ++summary_.stalls;
+        summary_.longest_stall_ns = std::max(summary_.longest_stall_ns, len);
+        summary_.total_stall_ns += len;
+      } else {
+        ++summary_.stalls;
+      }
+      for (auto* s : sinks_) s->OnStall(rec);
+    }
+    while (JobEvent* ev = j->events().Front()) {
+      JobEvent je = *ev;
+      j->events().Release();
+      any = true;
+      Event e;
+      e.mono_ns = je.t_ns;
+      e.source = "loadgen";
+      e.attrs = {{"job", je.job}, {"op", OpName(je.op)}, {"offset_bytes", je.offset}, {"length_bytes", je.length}};
+      switch (je.type) {
+        case JobEvent::Type::kStuckIo:
+          e.kind = "io_stuck";
+          e.severity = Severity::kWarning;
+          e.message = "job " + std::to_string(je.job) + ": " + std::to_string(je.count) + " I/Os in flight, the oldest for " +
+                      FormatDuration(je.age_ns) + " (" + OpName(je.op) + " at offset " + std::to_string(je.offset) + ")";
+          e.attrs["age_s"] = double(je.age_ns) / 1e9;
+          e.attrs["inflight"] = je.count;
+          break;
+        case JobEvent::Type::kFirstError:
+          e.kind = "io_error";
+          e.severity = Severity::kError;
+          e.message = "job " + std::to_string(je.job) + ": first I/O error: " + OpName(je.op) + " at offset " +
+                      std::to_string(je.offset) + " failed with " + ErrnoName(je.err) + " (" + strerror(je.err) + ")";
+          e.attrs["errno"] = ErrnoName(je.err);
+          break;
+        case JobEvent::Type::kMaxErrors:
+          e.kind = "max_errors";
+          e.severity = Severity::kError;
+          e.message = "stopping: " + std::to_string(je.count) + " I/O errors reached --max-errors";
+          summary_.stop_reason = "max-errors";
+          break;
+      }
+      EmitEvent(e);
+    }
+  }
+  std::vector<Event> engine_events;
+  {
+    std::lock_guard<std::mutex> lock(engine_events_mu_);
+    engine_events.swap(engine_events_);
+  }
+  for (const auto& e : engine_events) EmitEvent(e);
+  return any || !engine_events.empty();
+}
+
+void LoadGenerator::Summarize(const IntervalStats& s) {
+  for (int op = 0; op < kOpCount; ++op) {
+    for (int e = 0; e < kErrnoSlots; ++e) {
+      summary_.errors_by_errno[size_t(op)][size_t(e)] += s.errors_by_errno[size_t(op)][size_t(e)];
+    }
+    summary_.errors_total += s.op[size_t(op)].errors;
+  }
+  if (s.ramp || s.drain) return;
+  for (int op = 0; op < kOpCount; ++op) summary_.op[size_t(op)].Merge(s.op[size_t(op)]);
+  summary_.missed_ios += s.missed_ios;
+  summary_.end_ns = std::max(summary_.end_ns, s.end_ns);
+}
+
+void LoadGenerator::Sample() {
+  IntervalReport report;
+  report.jobs.resize(jobs_.size());
+  while (true) {
+    bool progress = DrainJobRings();
+    // An interval is complete when every job still running has closed it.
+    bool ready = true, any_front = false;
+    bool all_done = true;
+    for (size_t i = 0; i < jobs_.size(); ++i) {
+      bool done = jobs_[i]->finished();
+      IntervalStats* f = jobs_[i]->intervals().Front();
+      if (f) any_front = true;
+      if (!done) all_done = false;
+      if (!f && !done) ready = false;
+    }
+    if (any_front && ready) {
+      // The lowest index at the fronts is the interval to merge.
+      int64_t idx = INT64_MAX;
+      for (auto& j : jobs_) {
+        if (IntervalStats* f = j->intervals().Front()) idx = std::min(idx, f->index);
+      }
+      merged_.ResetCounters();
+      merged_.index = idx;
+      merged_.start_ns = INT64_MAX;
+      merged_.end_ns = 0;
+      for (size_t i = 0; i < jobs_.size(); ++i) {
+        IntervalStats* f = jobs_[i]->intervals().Front();
+        report.jobs[i] = (f && f->index == idx) ? f : nullptr;
+        if (!report.jobs[i]) continue;
+        merged_.Merge(*f);
+        merged_.start_ns = std::min(merged_.start_ns, f->start_ns);
+        merged_.end_ns = std::max(merged_.end_ns, f->end_ns);
+      }
+      report.total = &merged_;
+      Summarize(merged_);
+      for (auto* s : sinks_) s->OnInterval(report);
+      for (size_t i = 0; i < jobs_.size(); ++i) {
+        if (report.jobs[i]) jobs_[i]->intervals().Release();
+      }
+      continue;
+    }
+    if (all_done && !any_front) {
+      DrainJobRings();
+      break;
+    }
+    if (!progress) SleepUntilMono(MonoNs() + kSamplerTickNs);
+  }
+}
+
+}  // namespace fb

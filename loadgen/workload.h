@@ -1,0 +1,69 @@
+// The workload model: one description that the command line and the plan loader
+// both fill, validated once (Validate) before any I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace fb {
+
+enum class OpType : uint8_t { kRead = 0, kWrite = 1 };
+constexpr int kOpCount = 2;
+inline const char* OpName(OpType op) { return op == OpType::kRead ? "read" : "write"; }
+
+// One IOmeter access specification: a share of the I/Os with its own shape.
+struct AccessSpec {
+  double weight = 1;             // relative share of I/Os
+  uint32_t block_size = 4096;    // bytes per I/O
+  double read_fraction = 1.0;    // 0..1
+  double random_fraction = 1.0;  // 0..1; the rest is sequential
+  uint32_t alignment = 0;        // offsets are multiples of this; 0 = block_size
+};
+
+struct Workload {
+  std::string engine = "libaio";
+  std::vector<std::string> targets;  // a path (libaio) or iSCSI URLs, one per path
+  std::vector<AccessSpec> specs{AccessSpec{}};
+  int jobs = 1;
+  int queue_depth = 32;              // per job
+  uint64_t offset_bytes = 0;         // start of the region
+  uint64_t size_bytes = 0;           // length of the region; 0 = to the end of the target
+  uint64_t create_size_bytes = 0;    // size of a file target that does not exist yet
+  int64_t duration_ns = 60'000'000'000;
+  int64_t ramp_ns = 0;               // warm-up before measuring; not counted in the summary
+  double rate_iops = 0;              // total over all jobs; 0 = as fast as possible
+  bool rate_catch_up = false;        // after a stall, issue the missed I/Os at once
+  int64_t interval_ns = 1'000'000'000;
+  int64_t stall_threshold_ns = 100'000'000;
+  int64_t stuck_threshold_ns = 5'000'000'000;
+  double dedupe_fraction = 0;        // share of writes with identical content
+  double compress_fraction = 0;      // share of each block that is zeros
+  uint64_t max_errors = 0;           // stop after this many I/O errors; 0 = never
+  bool direct = true;                // O_DIRECT
+  bool allow_destroy = false;        // permit writes to a device with data on it
+  uint64_t seed = 0;                 // 0 = from the clock
+
+  bool HasWrites() const;
+  uint32_t MaxBlockSize() const;
+};
+
+// Checks what can be checked without the target; `where` prefixes messages
+// (e.g. "--bs" or "plan.yaml:12:5").
+Status ValidateWorkload(const Workload& w);
+
+// Checks the workload against the target's size and alignment rules.
+Status ValidateAgainstTarget(const Workload& w, uint64_t target_size_bytes, uint32_t logical_block_bytes,
+                             const std::string& target_name);
+
+// Parses fio's --rw values: read, write, randread, randwrite, rw/readwrite, randrw.
+// Sets read_fraction (from rwmixread for mixed) and random_fraction of `spec`.
+Status ApplyFioRw(const std::string& rw, double rwmixread_fraction, AccessSpec* spec);
+
+// Parses one IOmeter-style access spec "weight:bs:read%:random%[:align]",
+// e.g. "60:4k:70:100" or "40:64k:0:0:4k".
+Result<AccessSpec> ParseAccessSpec(const std::string& text);
+
+}  // namespace fb
