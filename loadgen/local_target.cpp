@@ -160,6 +160,7 @@ Result<TargetInfo> PrepareLocalTarget(const Workload& w) {
     uint64_t size = w.create_size_bytes ? w.create_size_bytes : w.offset_bytes + w.size_bytes;
     if (size == 0) return Status::InvalidInput(path + " does not exist; give --size to create it");
     if (path.rfind("/dev/", 0) == 0) return Status::InvalidInput(path + ": no such device");
+    FB_RETURN_IF_ERROR(ValidateAgainstTarget(w, size, 512, path));  // before anything is written
     FB_RETURN_IF_ERROR(CreateFilledFile(path, size));
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat " + path, errno);
     t.created = true;

@@ -27,3 +27,39 @@ CommandResult RunCli(const std::vector<std::string>& args, int64_t timeout_ns = 
 bool IsRoot();
 
 }  // namespace fb
+
+namespace fb {
+
+// A loop device over `file`, detached on destruction.
+class LoopDevice {
+ public:
+  LoopDevice(const std::string& file, bool direct_io);
+  ~LoopDevice();
+  LoopDevice(const LoopDevice&) = delete;
+  LoopDevice& operator=(const LoopDevice&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A bindfs FUSE mount of `source` on `mountpoint` (direct_io, so nothing is
+// served from the page cache), whose daemon can be frozen with SIGSTOP. On
+// destruction: SIGCONT, unmount, kill, reap.
+class FreezableMount {
+ public:
+  FreezableMount(const std::string& source, const std::string& mountpoint);
+  ~FreezableMount();
+  FreezableMount(const FreezableMount&) = delete;
+  FreezableMount& operator=(const FreezableMount&) = delete;
+  int pid() const { return pid_; }
+
+ private:
+  std::string mountpoint_;
+  int pid_ = -1;
+};
+
+// Whether a command is on PATH.
+bool HaveCommand(const std::string& name);
+
+}  // namespace fb

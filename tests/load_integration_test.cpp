@@ -1,0 +1,186 @@
+// faultbench load end to end: the real CLI on real files, loop devices and a
+// FUSE-backed loop device frozen for a known time.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/jsonl_writer.h"
+#include "tests/test_util.h"
+
+namespace fb {
+
+namespace {
+
+std::string OnlyRunDir(const std::string& out) {
+  std::vector<std::string> dirs;
+  for (const auto& e : std::filesystem::directory_iterator(out)) dirs.push_back(e.path().string());
+  REQUIRE(dirs.size() == 1);
+  return dirs[0];
+}
+
+std::vector<nlohmann::json> ReadJsonl(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("load on a new file: creates it, runs, and leaves a complete journal") {
+  TempDir tmp("/var/tmp");
+  std::string file = tmp.path() + "/test.dat";
+  auto r = RunCli({"load", "--target", file, "--size", "64MiB", "--rw", "randrw", "--runtime", "2s", "--interval", "250ms",
+                   "--numjobs", "2", "--out", tmp.path() + "/runs", "--name", "itest"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  struct stat st;
+  REQUIRE(stat(file.c_str(), &st) == 0);
+  CHECK(st.st_size == 64 << 20);
+  CHECK(r.out.find("Summary") != std::string::npos);
+
+  std::string dir = OnlyRunDir(tmp.path() + "/runs");
+  auto info = nlohmann::json::parse(ReadFile(dir + "/run.json").value());
+  CHECK(info["status"] == "completed");
+  CHECK(info["load"]["jobs"] == 2);
+  auto samples = ReadJsonl(dir + "/samples.jsonl");
+  // 8 intervals of 250 ms, each with a row per job and one for all.
+  int all_rows = 0;
+  for (const auto& s : samples) {
+    if (s["job"] == "all" && !s.contains("drain")) {
+      ++all_rows;
+      CHECK(s["read"]["ios"].get<uint64_t>() > 0);
+      CHECK(s["write"]["ios"].get<uint64_t>() > 0);
+      CHECK(s["read"]["lat_p99_us"].get<double>() > 0);
+    }
+  }
+  CHECK(all_rows == 8);
+  CHECK(info["load_summary"]["read"]["ios"].get<uint64_t>() > 1000);
+  CHECK(info["load_summary"]["errors_total"] == 0);
+}
+
+TEST_CASE("load rejects bad input with one clear line and exit 2, touching nothing") {
+  TempDir tmp("/var/tmp");
+  std::string file = tmp.path() + "/never.dat";
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  std::vector<Case> cases = {
+      {{"--bs", "4kk"}, "\"4kk\""},
+      {{"--runtime", "-1s"}, "\"-1s\""},
+      {{"--runtime", "10 parsecs"}, "\"10 parsecs\""},
+      {{"--rw", "randomread"}, "randomread"},
+      {{"--iodepth", "0"}, "queue depth"},
+      {{"--bs", "1000"}, "O_DIRECT"},
+      {{"--bs", "128MiB"}, "larger than 64MiB"},
+      {{"--interval", "1ms"}, "10ms"},
+      {{"--spec", "60:4k:70"}, "access spec"},
+      {{"--bogus-flag"}, "bogus"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args{"load", "--target", file, "--size", "16MiB", "--out", tmp.path()};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto r = RunCli(args);
+    INFO(c.args[0] << " -> " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(c.says) != std::string::npos);
+    CHECK(r.err.find("faultbench: ") == 0);
+  }
+  struct stat st;
+  CHECK(stat(file.c_str(), &st) != 0);  // not created by a refused run
+  auto missing = RunCli({"load", "--target", tmp.path() + "/nope.dat", "--runtime", "1s"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("--size") != std::string::npos);
+  auto beyond = RunCli({"load", "--target", "/dev/null", "--runtime", "1s"});
+  CHECK(beyond.exit_code == 2);
+}
+
+TEST_CASE("load on a loop device; writes to a device with a filesystem are refused") {
+  if (!IsRoot()) {
+    MESSAGE("skipped: needs root for loop devices");
+    return;
+  }
+  TempDir tmp("/dev/shm");
+  std::string img = tmp.path() + "/disk.img";
+  REQUIRE(RunChecked({"truncate", "-s", "128M", img}).ok());
+  LoopDevice loop(img, false);
+  auto r = RunCli({"load", "--target", loop.path(), "--rw", "randrw", "--runtime", "2s", "--iodepth", "16", "--out",
+                   tmp.path() + "/runs"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("write") != std::string::npos);
+
+  REQUIRE(RunChecked({"mkfs.ext4", "-q", "-F", "-L", "precious", loop.path()}).ok());
+  auto refused = RunCli({"load", "--target", loop.path(), "--rw", "randwrite", "--runtime", "1s", "--out", tmp.path() + "/runs"});
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("ext4") != std::string::npos);
+  CHECK(refused.err.find("precious") != std::string::npos);
+  CHECK(refused.err.find("--allow-destroy") != std::string::npos);
+  // Reads never need the flag.
+  auto reads = RunCli({"load", "--target", loop.path(), "--rw", "randread", "--runtime", "1s", "--out", tmp.path() + "/runs"});
+  CHECK(reads.exit_code == 0);
+
+  std::string mnt = tmp.path() + "/mnt";
+  std::filesystem::create_directory(mnt);
+  REQUIRE(RunChecked({"mount", loop.path(), mnt}).ok());
+  auto mounted = RunCli({"load", "--target", loop.path(), "--rw", "randwrite", "--runtime", "1s",
+                         "--out", tmp.path() + "/runs"});
+  (void)RunCommand({"umount", mnt});
+  CHECK(mounted.exit_code == 2);
+  CHECK(mounted.err.find("mounted") != std::string::npos);
+}
+
+TEST_CASE("a device frozen for 700 ms shows as one stall, to the millisecond") {
+  if (!IsRoot() || !HaveCommand("bindfs")) {
+    MESSAGE("skipped: needs root and bindfs");
+    return;
+  }
+  TempDir tmp("/dev/shm");
+  std::string src = tmp.path() + "/src", mnt = tmp.path() + "/mnt";
+  std::filesystem::create_directory(src);
+  std::filesystem::create_directory(mnt);
+  REQUIRE(RunChecked({"truncate", "-s", "64M", src + "/disk.img"}).ok());
+  FreezableMount fuse(src, mnt);
+  LoopDevice loop(mnt + "/disk.img", true);
+
+  int64_t stop_utc = 0, cont_utc = 0;
+  std::thread freezer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    stop_utc = UtcNs();
+    kill(fuse.pid(), SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    cont_utc = UtcNs();
+    kill(fuse.pid(), SIGCONT);
+  });
+  auto r = RunCli({"load", "--target", loop.path(), "--runtime", "3s", "--interval", "100ms", "--out", tmp.path() + "/runs"});
+  freezer.join();
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string dir = OnlyRunDir(tmp.path() + "/runs");
+  auto stalls = ReadJsonl(dir + "/stalls.jsonl");
+  REQUIRE(stalls.size() == 1);
+  double start_err_ms = double(stalls[0]["start_utc_ns"].get<int64_t>() - stop_utc) / 1e6;
+  double end_err_ms = double(stalls[0]["end_utc_ns"].get<int64_t>() - cont_utc) / 1e6;
+  MESSAGE("stall start - SIGSTOP: " << start_err_ms << " ms; stall end - SIGCONT: " << end_err_ms << " ms");
+  CHECK(start_err_ms > -5);
+  CHECK(start_err_ms < 5);
+  CHECK(end_err_ms > -1);
+  CHECK(end_err_ms < 20);
+  // The intervals inside the freeze are explicit zero rows flagged as stalled.
+  int zero_rows = 0;
+  for (const auto& s : ReadJsonl(dir + "/samples.jsonl")) {
+    if (s["job"] == "all" && s["read"]["ios"] == 0 && s["stall"] == true && s["inflight"].get<int>() > 0) ++zero_rows;
+  }
+  CHECK(zero_rows >= 5);
+}
+
+}  // namespace fb
