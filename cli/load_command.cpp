@@ -18,10 +18,12 @@ namespace fb::cli {
 namespace {
 
 struct LoadFlags {
-  std::string target, engine = "libaio", size, offset = "0", bs = "4k", rw = "randread", rwmixread = "70";
+  std::string engine = "libaio", size, offset = "0", bs = "4k", rw = "randread", rwmixread = "70";
   std::string runtime = "60s", ramp = "0s", interval = "1s", stall = "100ms", stuck = "5s";
   std::string dedupe = "0", compress = "0", out = "runs", name = "load";
   std::vector<std::string> specs;
+  std::vector<std::string> targets;  // repeatable; iscsi:// URLs may also be comma-separated
+  std::string path_policy = "round-robin", io_timeout = "5s", checker_interval = "5s", no_path_timeout = "0s";
   int iodepth = 32, numjobs = 1, direct = 1;
   double rate_iops = 0;
   uint64_t max_errors = 0, seed = 0;
@@ -36,7 +38,17 @@ void OnSignal(int) {
 
 Status BuildWorkload(const LoadFlags& f, Workload* w) {
   w->engine = f.engine;
-  w->targets = {f.target};
+  w->targets.clear();
+  for (const auto& t : f.targets) {
+    if (t.rfind("iscsi://", 0) != 0) {
+      w->targets.push_back(t);
+      continue;
+    }
+    for (size_t b = 0, e; b <= t.size(); b = e + 1) {
+      e = std::min(t.find(',', b), t.size());
+      if (e > b) w->targets.push_back(t.substr(b, e - b));
+    }
+  }
   auto parse_size = [](const std::string& flag, const std::string& v, uint64_t* out) -> Status {
     auto r = ParseSize(v);
     if (!r.ok()) return r.status().With(flag);
@@ -94,6 +106,15 @@ Status BuildWorkload(const LoadFlags& f, Workload* w) {
   w->direct = f.direct != 0;
   w->allow_destroy = f.allow_destroy;
   w->seed = f.seed;
+  if (f.path_policy != "round-robin" && f.path_policy != "failover") {
+    return Status::InvalidInput("--path-policy: \"" + f.path_policy + "\" is not round-robin or failover");
+  }
+  w->iscsi.path_policy = f.path_policy == "failover" ? PathPolicy::kFailover : PathPolicy::kRoundRobin;
+  FB_RETURN_IF_ERROR(parse_dur("--io-timeout", f.io_timeout, &w->iscsi.io_timeout_ns));
+  FB_RETURN_IF_ERROR(parse_dur("--checker-interval", f.checker_interval, &w->iscsi.checker_interval_ns));
+  FB_RETURN_IF_ERROR(parse_dur("--no-path-timeout", f.no_path_timeout, &w->iscsi.no_path_timeout_ns));
+  if (w->iscsi.io_timeout_ns < 10'000'000) return Status::InvalidInput("--io-timeout: must be at least 10ms");
+  if (w->iscsi.checker_interval_ns < 10'000'000) return Status::InvalidInput("--checker-interval: must be at least 10ms");
   return ValidateWorkload(*w);
 }
 
@@ -158,8 +179,18 @@ int RunLoad(const LoadFlags& f, const std::vector<std::string>& argv) {
 void RegisterLoadCommand(CLI::App& app, int* exit_code) {
   auto f = std::make_shared<LoadFlags>();
   CLI::App* cmd = app.add_subcommand("load", "Drive an I/O load on a file or block device and record it");
-  cmd->add_option("--target", f->target, "File or block device (a missing file is created at --size)")->required();
+  cmd->add_option("--target", f->targets,
+                  "File or block device (a missing file is created at --size), or iSCSI URLs "
+                  "iscsi://host[:port]/iqn/lun, one per path (repeat or comma-separate)")
+      ->required();
   cmd->add_option("--engine", f->engine, "I/O engine")->capture_default_str();
+  cmd->add_option("--path-policy", f->path_policy, "libiscsi: round-robin or failover")->capture_default_str();
+  cmd->add_option("--io-timeout", f->io_timeout, "libiscsi: fail the path of an I/O unanswered this long, retry elsewhere")
+      ->capture_default_str();
+  cmd->add_option("--checker-interval", f->checker_interval, "libiscsi: TEST UNIT READY on each path this often")
+      ->capture_default_str();
+  cmd->add_option("--no-path-timeout", f->no_path_timeout, "libiscsi: with no path left, I/O waits this long (0s: fails)")
+      ->capture_default_str();
   cmd->add_option("--size", f->size, "Region length (default: to the end of the target), e.g. 4GiB");
   cmd->add_option("--offset", f->offset, "Region start")->capture_default_str();
   cmd->add_option("--bs", f->bs, "Block size")->capture_default_str();

@@ -1,6 +1,7 @@
 // The one place where built-in engines are registered: one line each.
 #include "loadgen/aio_engine.h"
 #include "loadgen/engine.h"
+#include "loadgen/iscsi_engine.h"
 #include "loadgen/local_target.h"
 
 namespace fb {
@@ -11,6 +12,7 @@ void RegisterBuiltinEngines() {
   done = true;
   auto& r = EngineRegistry::Global();
   r.Register("libaio", NewAioEngine, PrepareLocalTarget);
+  r.Register("libiscsi", NewIscsiEngine, ProbeIscsiTarget);
 }
 
 }  // namespace fb

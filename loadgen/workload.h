@@ -23,6 +23,17 @@ struct AccessSpec {
   uint32_t alignment = 0;        // offsets are multiples of this; 0 = block_size
 };
 
+// Path handling of the libiscsi engine, like a host's multipath. Defaults follow
+// a host: open-iscsi's 5 s NOP timeout, multipathd's 5 s polling interval, and
+// XCP-ng's no_path_retry 0 (fail, no queueing).
+enum class PathPolicy : uint8_t { kRoundRobin, kFailover };
+struct IscsiOptions {
+  PathPolicy path_policy = PathPolicy::kRoundRobin;  // round-robin per I/O, or all on the first active path
+  int64_t io_timeout_ns = 5'000'000'000;        // an I/O this long on a path fails the path and is retried elsewhere
+  int64_t checker_interval_ns = 5'000'000'000;  // TEST UNIT READY per path; also caps the reconnect backoff
+  int64_t no_path_timeout_ns = 0;               // with no active path I/O waits this long, then fails; 0 = at once
+};
+
 struct Workload {
   std::string engine = "libaio";
   std::vector<std::string> targets;  // a path (libaio) or iSCSI URLs, one per path
@@ -45,6 +56,7 @@ struct Workload {
   bool direct = true;                // O_DIRECT
   bool allow_destroy = false;        // permit writes to a device with data on it
   uint64_t seed = 0;                 // 0 = from the clock
+  IscsiOptions iscsi;                // libiscsi engine only
 
   bool HasWrites() const;
   uint32_t MaxBlockSize() const;
