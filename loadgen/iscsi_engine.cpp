@@ -474,6 +474,17 @@ class IscsiEngine final : public Engine {
   }
 
   void RunTimers(int64_t now) {
+    if (now >= next_scan_ns_) {
+      next_scan_ns_ = now + std::clamp<int64_t>(opt_.io_timeout_ns / 20, kNsPerMs, 50 * kNsPerMs);
+      for (auto& s : slots_) {
+        if (s.path >= 0 && now - s.path_sent_ns > opt_.io_timeout_ns) {
+          Path& p = paths_[size_t(s.path)];
+          p.last_error = std::string(OpName(s.io->op)) + " at offset " + std::to_string(s.io->offset) +
+                         " unanswered for " + FormatDuration(now - s.path_sent_ns);
+          FailPath(p, "timeout", now);
+        }
+      }
+    }
     for (auto& p : paths_) {
       switch (p.state) {
         case PathState::kDown:
@@ -481,7 +492,7 @@ class IscsiEngine final : public Engine {
           break;
         case PathState::kConnecting:
           if (now >= p.deadline_ns) {
-            p.last_error = p.url.url + ": no login within " + FormatDuration(now - p.deadline_ns + opt_.io_timeout_ns);
+            p.last_error = p.url.url + ": no login within " + FormatDuration(opt_.io_timeout_ns);
             ConnectFailed(p, now);
           }
           break;
@@ -493,17 +504,6 @@ class IscsiEngine final : public Engine {
             SendTur(p, now);
           }
           break;
-      }
-    }
-    if (now >= next_scan_ns_) {
-      next_scan_ns_ = now + std::clamp<int64_t>(opt_.io_timeout_ns / 20, kNsPerMs, 50 * kNsPerMs);
-      for (auto& s : slots_) {
-        if (s.path >= 0 && now - s.path_sent_ns > opt_.io_timeout_ns) {
-          Path& p = paths_[size_t(s.path)];
-          p.last_error = std::string(OpName(s.io->op)) + " at offset " + std::to_string(s.io->offset) +
-                         " unanswered for " + FormatDuration(now - s.path_sent_ns);
-          FailPath(p, "timeout", now);
-        }
       }
     }
   }

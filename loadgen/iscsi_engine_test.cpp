@@ -1,12 +1,146 @@
 // The libiscsi engine: URL checks without a target, then loads through two
-// real tgtd instances on loopback serving one backing file as one LUN.
+// real tgtd instances on loopback serving one backing file as one LUN (so both
+// portals are paths to the same data, as with a stretched LUN).
 #include "loadgen/iscsi_engine.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/subprocess.h"
 #include "loadgen/iscsi_session.h"
+#include "loadgen/load_generator.h"
+#include "tests/test_util.h"
 
 namespace fb {
+
+namespace {
+
+constexpr const char* kIqn = "iqn.2024-01.org.faultbench:enginetest";
+constexpr int kPorts[2] = {3271, 3272};
+constexpr int kControlPorts[2] = {71, 72};
+
+// Two tgtd on 127.0.0.1 serving one file as LUN 1 of one target name. Cleans
+// up on destruction, also when a test fails: SIGCONT, targets deleted, tgtd
+// killed and reaped, the backing file removed with its directory.
+class TgtdPair {
+ public:
+  TgtdPair() : dir_() {
+    file_ = dir_.path() + "/lun.img";
+    int fd = ::open(file_.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, 64 << 20) != 0) error_ = "cannot create " + file_;
+    if (fd >= 0) ::close(fd);
+    for (int i = 0; i < 2 && error_.empty(); ++i) Start(i);
+  }
+  ~TgtdPair() {
+    for (int i = 0; i < 2; ++i) {
+      if (pids_[i] <= 0) continue;
+      kill(pids_[i], SIGCONT);
+      (void)RunCommand({"tgtadm", "-C", std::to_string(kControlPorts[i]), "--lld", "iscsi", "--op", "delete", "--mode",
+                        "target", "--tid", "1", "--force"},
+                       {.timeout_ns = 5 * kNsPerSec});
+      kill(pids_[i], SIGTERM);
+      int64_t deadline = MonoNs() + 2 * kNsPerSec;
+      while (waitpid(pids_[i], nullptr, WNOHANG) == 0) {
+        if (MonoNs() > deadline) {
+          kill(pids_[i], SIGKILL);
+          waitpid(pids_[i], nullptr, 0);
+          break;
+        }
+        SleepUntilMono(MonoNs() + 20 * kNsPerMs);
+      }
+    }
+  }
+  const std::string& error() const { return error_; }
+  pid_t pid(int i) const { return pids_[i]; }
+  static std::string Url(int i) {
+    return "iscsi://127.0.0.1:" + std::to_string(kPorts[i]) + "/" + kIqn + "/1";
+  }
+
+ private:
+  void Start(int i) {
+    std::string cp = std::to_string(kControlPorts[i]);
+    std::string portal = "portal=127.0.0.1:" + std::to_string(kPorts[i]);
+    pid_t pid = fork();
+    if (pid == 0) {
+      int null = ::open("/dev/null", O_RDWR);
+      dup2(null, 0), dup2(null, 1), dup2(null, 2);
+      execlp("tgtd", "tgtd", "-f", "-C", cp.c_str(), "--iscsi", portal.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    pids_[i] = pid;
+    auto tgtadm = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), {"tgtadm", "-C", cp, "--lld", "iscsi"});
+      return RunCommand(args, {.timeout_ns = 5 * kNsPerSec});
+    };
+    // tgtd takes a moment to open its control socket.
+    int64_t deadline = MonoNs() + 5 * kNsPerSec;
+    while (true) {
+      auto r = tgtadm({"--op", "show", "--mode", "target"});
+      if (r.ok() && r->success()) break;
+      if (MonoNs() > deadline) {
+        error_ = "tgtd -C " + cp + " does not answer";
+        return;
+      }
+      SleepUntilMono(MonoNs() + 50 * kNsPerMs);
+    }
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--op", "new", "--mode", "target", "--tid", "1", "-T", kIqn},
+             {"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", file_},
+             {"--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL"}}) {
+      auto r = tgtadm(args);
+      if (!r.ok() || !r->success()) {
+        error_ = "tgtadm " + JoinArgv(args) + ": " + (r.ok() ? r->Describe() : r.status().message());
+        return;
+      }
+    }
+  }
+
+  TempDir dir_;
+  std::string file_;
+  pid_t pids_[2] = {-1, -1};
+  std::string error_;
+};
+
+bool CanRunTgtd() {
+  if (!IsRoot()) {
+    MESSAGE("skipped: needs root to run tgtd");
+    return false;
+  }
+  if (!HaveCommand("tgtd") || !HaveCommand("tgtadm")) {
+    MESSAGE("skipped: tgtd/tgtadm not installed (Debian: tgt)");
+    return false;
+  }
+  return true;
+}
+
+struct Capture : LoadSink {
+  std::vector<IntervalStats> intervals;
+  std::vector<Event> events;
+  LoadSummary summary;
+  void OnInterval(const IntervalReport& r) override { intervals.push_back(*r.total); }
+  void OnEvent(const Event& e) override { events.push_back(e); }
+  void OnFinish(const LoadSummary& s) override { summary = s; }
+};
+
+std::vector<nlohmann::json> ReadJsonl(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+}  // namespace
 
 TEST_CASE("iSCSI URLs are parsed, and bad ones are refused naming the URL") {
   auto u = ParseIscsiUrl("iscsi://127.0.0.1:3261/iqn.2024-01.org.faultbench:test/1");
@@ -21,6 +155,115 @@ TEST_CASE("iSCSI URLs are parsed, and bad ones are refused naming the URL") {
   CHECK(secret.status().code() == Status::Code::kInvalidInput);
   CHECK(secret.status().message().find("secret") == std::string::npos);
   CHECK(ParseIscsiUrl("/dev/sdb").status().code() == Status::Code::kInvalidInput);
+}
+
+TEST_CASE("libiscsi engine: reads and writes through two paths to one LUN, without errors") {
+  if (!CanRunTgtd()) return;
+  TgtdPair tgt;
+  REQUIRE_MESSAGE(tgt.error().empty(), tgt.error());
+  Workload w;
+  w.engine = "libiscsi";
+  w.targets = {TgtdPair::Url(0), TgtdPair::Url(1)};
+  w.specs[0].read_fraction = 0.7;
+  w.duration_ns = 3 * kNsPerSec;
+  w.allow_destroy = true;  // a fresh scratch LUN
+  LoadGenerator gen(w);
+  Capture cap;
+  gen.AddSink(&cap);
+  Status s = gen.Prepare();
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(gen.target().size_bytes == 64u << 20);
+  CHECK(gen.target().logical_block_bytes == 512);
+  REQUIRE(gen.Run().ok());
+  double iops = double(cap.summary.op[0].ios + cap.summary.op[1].ios) / cap.summary.measured_s;
+  MESSAGE("4k randrw 70/30 QD32 over two paths: " << int(iops) << " IOPS");
+  CHECK(cap.summary.errors_total == 0);
+  CHECK(cap.summary.op[1].ios > 0);
+  CHECK(iops > 2000);
+  CHECK(std::none_of(cap.events.begin(), cap.events.end(), [](const Event& e) { return e.source == "libiscsi"; }));
+
+  // A path list with a wrong LUN is refused before any I/O (exit 2).
+  Workload bad = w;
+  bad.targets = {TgtdPair::Url(0), "iscsi://127.0.0.1:" + std::to_string(kPorts[1]) + "/" + kIqn};
+  LoadGenerator gen2(bad);
+  CHECK(gen2.Prepare().exit_code() == kExitUsage);
+}
+
+TEST_CASE("libiscsi engine: a paused target fails its path after io_timeout, I/O goes on, the path comes back") {
+  if (!CanRunTgtd()) return;
+  TgtdPair tgt;
+  REQUIRE_MESSAGE(tgt.error().empty(), tgt.error());
+  TempDir out;
+  // Pause site 0 two seconds in for three seconds: like an array that stops
+  // answering with its TCP connection up.
+  int64_t stop_utc = 0, cont_utc = 0;
+  std::thread pauser([&] {
+    SleepUntilMono(MonoNs() + 2500 * kNsPerMs);
+    stop_utc = UtcNs();
+    kill(tgt.pid(0), SIGSTOP);
+    SleepUntilMono(MonoNs() + 3 * kNsPerSec);
+    kill(tgt.pid(0), SIGCONT);
+    cont_utc = UtcNs();
+  });
+  CommandResult r = RunCli({"load", "--engine", "libiscsi", "--target", TgtdPair::Url(0) + "," + TgtdPair::Url(1),
+                            "--rw", "randrw", "--allow-destroy", "--runtime", "8s", "--interval", "250ms",
+                            "--io-timeout", "1s", "--checker-interval", "250ms", "--out", out.path(), "-q"},
+                           60 * kNsPerSec);
+  pauser.join();
+  REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
+  std::string dir = r.out.substr(r.out.find("journal: ") + 9);
+  dir = dir.substr(0, dir.find('\n'));
+
+  auto events = ReadJsonl(dir + "/events.jsonl");
+  const nlohmann::json* failed = nullptr;
+  const nlohmann::json* reinstated = nullptr;
+  for (const auto& e : events) {
+    if (e.value("source", "") != "libiscsi") continue;
+    if (e["kind"] == "path_failed" && !failed) failed = &e;
+    if (e["kind"] == "path_reinstated" && !reinstated) reinstated = &e;
+  }
+  REQUIRE(failed);
+  CHECK((*failed)["attrs"]["reason"] == "timeout");
+  CHECK((*failed)["attrs"]["portal"] == "127.0.0.1:" + std::to_string(kPorts[0]));
+  CHECK((*failed)["attrs"]["active_paths"] == 1);
+  double detect_s = double((*failed)["t_utc_ns"].get<int64_t>() - stop_utc) / 1e9;
+  CHECK(detect_s > 0.9);
+  CHECK(detect_s < 1.5);
+  REQUIRE(reinstated);
+  double back_s = double((*reinstated)["t_utc_ns"].get<int64_t>() - cont_utc) / 1e9;
+  CHECK(back_s > -0.05);  // not before the target answers again
+  CHECK(back_s < 2.0);
+
+  // The I/Os on the paused path stall until their path is failed, then
+  // continue on the other one; none fails.
+  auto stalls = ReadJsonl(dir + "/stalls.jsonl");
+  REQUIRE(!stalls.empty());
+  const auto& st = stalls[0];
+  double start_s = double(st["start_utc_ns"].get<int64_t>() - stop_utc) / 1e9;
+  double len_s = st["duration_ms"].get<double>() / 1e3;
+  MESSAGE("pause at +2.5s: stall " << len_s << " s starting " << start_s * 1e3 << " ms after SIGSTOP; path_failed after "
+                                   << detect_s << " s; reinstated " << back_s << " s after SIGCONT");
+  CHECK(start_s > -0.1);
+  CHECK(start_s < 0.2);
+  CHECK(len_s > 0.8);
+  CHECK(len_s < 1.5);
+  for (const auto& s : stalls) {
+    if (&s != &st) CHECK(s["duration_ms"].get<double>() < 300);  // no second long stall
+  }
+  auto samples = ReadJsonl(dir + "/samples.jsonl");
+  uint64_t ios_while_paused = 0, errors = 0;
+  for (const auto& s : samples) {
+    if (s["job"] != "all") continue;
+    int64_t t = s["t_utc_ns"].get<int64_t>();  // the end of the interval
+    errors += s["errors"].get<uint64_t>();
+    if (t > stop_utc + 1500 * kNsPerMs && t < cont_utc - 100 * kNsPerMs) {
+      for (const char* op : {"read", "write"}) {
+        if (s.contains(op) && s[op].contains("ios")) ios_while_paused += s[op]["ios"].get<uint64_t>();
+      }
+    }
+  }
+  CHECK(ios_while_paused > 1000);
+  CHECK(errors == 0);
 }
 
 }  // namespace fb
