@@ -182,7 +182,7 @@ TEST_CASE("libiscsi engine: reads and writes through two paths to one LUN, witho
   CHECK(iops > 2000);
   CHECK(std::none_of(cap.events.begin(), cap.events.end(), [](const Event& e) { return e.source == "libiscsi"; }));
 
-  // A path list with a wrong LUN is refused before any I/O (exit 2).
+  // A malformed path in the list is refused before any I/O (exit 2).
   Workload bad = w;
   bad.targets = {TgtdPair::Url(0), "iscsi://127.0.0.1:" + std::to_string(kPorts[1]) + "/" + kIqn};
   LoadGenerator gen2(bad);
