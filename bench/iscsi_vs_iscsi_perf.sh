@@ -28,6 +28,7 @@ cleanup() {
     for _ in $(seq 20); do kill -0 "$tgtd_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$tgtd_pid" 2>/dev/null || true
     wait "$tgtd_pid" 2>/dev/null || true
+    rm -f "/var/run/tgtd/socket.$control" "/var/run/tgtd/socket.$control.lock"  # tgtd leaves them behind
   fi
   rm -rf "$work"
 }

@@ -57,6 +57,10 @@ class TgtdPair {
         }
         SleepUntilMono(MonoNs() + 20 * kNsPerMs);
       }
+      // tgtd leaves its control socket and lock file behind.
+      std::string socket = "/var/run/tgtd/socket." + std::to_string(kControlPorts[i]);
+      unlink(socket.c_str());
+      unlink((socket + ".lock").c_str());
     }
   }
   const std::string& error() const { return error_; }
