@@ -1,0 +1,91 @@
+// The plan model: one YAML file (DESIGN.md, "Plans") that the loader fills and
+// validates once. Durations are nanoseconds on the run's monotonic timeline,
+// relative to load start. A Plan that LoadPlan returned without problems is
+// consistent: every step names a declared injector, faults are reverted in
+// order and within their lease, and the timeline fits in the load's duration.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "loadgen/workload.h"
+
+namespace fb {
+
+// Where something was written: "plan.yaml:12:5", or "--set a.b=c" for overrides.
+struct SourceLoc {
+  std::string file;
+  int line = 0, col = 0;  // 1-based; 0 = no position (command line)
+  std::string ToString() const;
+};
+
+// A named injector or probe instance: its kind and its settings as written
+// (scalars as strings), with the location of each settings key for messages.
+struct PluginSpec {
+  std::string name, kind;
+  nlohmann::json settings = nlohmann::json::object();  // without "kind"
+  SourceLoc loc;
+  std::map<std::string, SourceLoc> key_locs;  // "rules[1].match" -> where
+};
+
+enum class StepAction { kNone, kInject, kRevert, kMark, kWaitFor, kEnd };
+const char* StepActionName(StepAction a);
+
+struct Step {
+  SourceLoc loc;
+  std::optional<int64_t> at_ns;     // from load start (of the cycle, with repeat)
+  std::optional<int64_t> after_ns;  // from the previous step's actual time
+  std::string phase;                // a phase that begins with this step
+  StepAction action = StepAction::kNone;
+  std::string injector;             // inject / revert
+  int64_t max_duration_ns = 0;      // inject: the fault's lease
+  std::string mark;                 // mark: text
+  std::string wait_kind;            // wait_for: event kind
+  std::string wait_source;          // wait_for: optional event source
+  int64_t wait_timeout_ns = 0;      // wait_for: give up after
+  std::map<std::string, SourceLoc> key_locs;  // "at", "inject", "max_duration" -> where
+};
+
+struct Recovery {
+  double to_fraction = 0.9;  // share of the baseline IOPS
+  int64_t within_ns = 0;     // after the revert
+};
+
+// Limits checked after the run over one window (the whole run, a fault's window
+// from inject to revert plus the stall that straddles it, or a phase).
+struct Limits {
+  std::optional<int64_t> max_stall_ns;
+  std::optional<int64_t> max_latency_ns;
+  std::optional<uint64_t> io_errors;
+  std::optional<Recovery> recovery;  // faults only
+  bool empty() const { return !max_stall_ns && !max_latency_ns && !io_errors && !recovery; }
+};
+
+struct Expectations {
+  Limits overall;
+  std::map<std::string, Limits> faults;  // by injector name
+  std::map<std::string, Limits> phases;  // by phase name
+};
+
+enum class OnError { kStop, kContinue };
+
+struct Plan {
+  std::string file;  // as given to the loader
+  std::string name, description;
+  Workload workload;
+  std::vector<PluginSpec> injectors, probes;
+  std::vector<Step> steps;
+  int repeat = 1;
+  int64_t repeat_every_ns = 0;  // cycle length when repeat > 1
+  Expectations expect;
+  OnError on_error = OnError::kStop;
+
+  const PluginSpec* FindInjector(const std::string& name) const;
+};
+
+}  // namespace fb

@@ -1,0 +1,12 @@
+// One line per built-in probe kind.
+#include "probes/log_probe.h"
+#include "probes/probe.h"
+
+namespace fb {
+
+void RegisterBuiltinProbes() {
+  ProbeRegistry& r = ProbeRegistry::Global();
+  r.Register("log", NewLogProbe);
+}
+
+}  // namespace fb
