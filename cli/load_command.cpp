@@ -12,6 +12,7 @@
 #include "loadgen/console_view.h"
 #include "loadgen/journal_sink.h"
 #include "loadgen/load_generator.h"
+#include "metrics/metrics_exporter.h"
 
 namespace fb::cli {
 
@@ -21,6 +22,7 @@ struct LoadFlags {
   std::string engine = "libaio", size, offset = "0", bs = "4k", rw = "randread", rwmixread = "70";
   std::string runtime = "60s", ramp = "0s", interval = "1s", stall = "100ms", stuck = "5s";
   std::string dedupe = "0", compress = "0", out = "runs", name = "load";
+  std::string metrics, push;
   std::vector<std::string> specs;
   std::vector<std::string> targets;  // repeatable; iscsi:// URLs may also be comma-separated
   std::string path_policy = "round-robin", io_timeout = "5s", checker_interval = "5s", no_path_timeout = "0s";
@@ -115,6 +117,8 @@ Status BuildWorkload(const LoadFlags& f, Workload* w) {
   FB_RETURN_IF_ERROR(parse_dur("--no-path-timeout", f.no_path_timeout, &w->iscsi.no_path_timeout_ns));
   if (w->iscsi.io_timeout_ns < 10'000'000) return Status::InvalidInput("--io-timeout: must be at least 10ms");
   if (w->iscsi.checker_interval_ns < 10'000'000) return Status::InvalidInput("--checker-interval: must be at least 10ms");
+  if (!f.push.empty() && f.metrics.empty()) return Status::InvalidInput("--push needs --metrics");
+  if (!f.metrics.empty()) FB_RETURN_IF_ERROR(ValidateListenAddress(f.metrics));
   return ValidateWorkload(*w);
 }
 
@@ -131,8 +135,19 @@ int RunLoad(const LoadFlags& f, const std::vector<std::string>& argv) {
     PrintError(s.message());
     return s.exit_code();
   }
+  std::unique_ptr<MetricsExporter> metrics;
+  ClockAnchor anchor = ClockAnchor::Take();
+  if (!f.metrics.empty()) {
+    // Bound before the journal and the load: a busy address is exit 2 with nothing run.
+    auto m = MetricsExporter::Start(f.metrics, SanitizeName(f.name) + "-" + FormatUtcCompact(anchor.utc_ns));
+    if (!m.ok()) {
+      PrintError(m.status().message());
+      return kExitUsage;
+    }
+    metrics = std::move(m.value());
+  }
   Journal journal;
-  s = journal.Create(f.out, f.name, ClockAnchor::Take());
+  s = journal.Create(f.out, f.name, anchor);
   if (!s.ok()) {
     PrintError("cannot create the run journal: " + s.message());
     return kExitRunFailed;
@@ -146,6 +161,11 @@ int RunLoad(const LoadFlags& f, const std::vector<std::string>& argv) {
   ConsoleView console(stdout, !f.quiet && (tty || f.live), tty);
   gen.AddSink(&journal_sink);
   gen.AddSink(&console);
+  if (metrics) {
+    gen.AddSink(metrics->load_sink());
+    metrics->SetRunInfo(f.name, "load");
+    metrics->Watch(&gen);
+  }
 
   g_running = &gen;
   struct sigaction sa {};
@@ -157,6 +177,13 @@ int RunLoad(const LoadFlags& f, const std::vector<std::string>& argv) {
   g_running = nullptr;
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  if (metrics) {
+    metrics->Stop();
+    if (!f.push.empty()) {
+      Status p = metrics->Push(f.push);
+      if (!p.ok()) PrintError("warning: " + p.message());
+    }
+  }
 
   const LoadSummary& sum = gen.summary();
   std::string status = !s.ok() ? "failed" : sum.stop_reason == "runtime" ? "completed" : sum.stop_reason;
@@ -215,6 +242,8 @@ void RegisterLoadCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--out", f->out, "Directory for run journals")->capture_default_str();
   cmd->add_option("--name", f->name, "Run name (journal directory prefix)")->capture_default_str();
   cmd->add_option("--seed", f->seed, "Random seed (0: from the clock)");
+  cmd->add_option("--metrics", f->metrics, "Serve Prometheus metrics on HOST:PORT, e.g. 127.0.0.1:9464 (off by default)");
+  cmd->add_option("--push", f->push, "With --metrics: push the final values to this Pushgateway, e.g. http://127.0.0.1:9091");
   cmd->add_flag("--quiet,-q", f->quiet, "Only the final summary");
   cmd->add_flag("--live", f->live, "Per-interval lines even when stdout is not a terminal");
   cmd->callback([f, exit_code, &app] {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace fb {
@@ -29,6 +30,8 @@ class Histogram {
   void Reset();
 
   uint64_t count() const { return count_; }
+  uint64_t sum() const { return sum_; }
+  uint64_t CountAt(int index) const { return counts_[size_t(index)]; }
   uint64_t max() const { return count_ ? max_ : 0; }
   uint64_t min() const { return count_ ? min_ : 0; }
   double mean() const { return count_ ? double(sum_) / double(count_) : 0.0; }

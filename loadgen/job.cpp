@@ -212,9 +212,10 @@ void Job::Complete(Io* io, int64_t t) {
 void Job::CheckStall(int64_t now) {
   bool on = inflight_ > 0 && now - last_progress_ns_ > w_.stall_threshold_ns;
   live_stall_since_.store(on ? last_progress_ns_ : 0, std::memory_order_relaxed);
-  live_inflight_.store(inflight_, std::memory_order_relaxed);
-  if (!on || stuck_reported_) return;
   int64_t oldest = OldestSubmit();
+  live_oldest_submit_.store(oldest, std::memory_order_relaxed);
+  live_scan_ns_.store(now, std::memory_order_relaxed);
+  if (!on || stuck_reported_) return;
   if (oldest && now - oldest > w_.stuck_threshold_ns) {
     stuck_reported_ = true;
     const Io* o = nullptr;
@@ -251,6 +252,8 @@ void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
       break;
     }
     if (!stopping_) Issue(now);
+    // Published after issuing, so the live view sees the queue as the device does.
+    if (now >= next_watch_ns_) live_inflight_.store(inflight_, std::memory_order_relaxed);
 
     int64_t deadline = std::min(next_boundary_ns_, next_watch_ns_);
     if (!stopping_) {
@@ -273,10 +276,11 @@ void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
       for (int i = 0; i < n; ++i) Complete(reaped_[size_t(i)], t);
       last_progress_ns_ = t;
       stuck_reported_ = false;
+      if (live_stall_since_.load(std::memory_order_relaxed)) live_stall_since_.store(0, std::memory_order_relaxed);
     }
-    if (t >= next_watch_ns_ || n > 0) {
-      CheckStall(t);
-      if (t >= next_watch_ns_) next_watch_ns_ = t + kWatchTickNs;
+    if (t >= next_watch_ns_) {
+      CheckStall(t);  // O(queue depth): only on watch ticks, never per completion
+      next_watch_ns_ = t + kWatchTickNs;
     }
     now = t;
   }
@@ -296,6 +300,7 @@ void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
   CloseInterval(std::max(now, cur_->start_ns));
   live_inflight_.store(inflight_, std::memory_order_relaxed);
   live_stall_since_.store(0, std::memory_order_relaxed);
+  live_oldest_submit_.store(0, std::memory_order_relaxed);
   if (inflight_ == 0) engine_->Close();  // with I/O stuck in a frozen device, closing would block
   finished_.store(true, std::memory_order_release);
 }

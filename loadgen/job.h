@@ -47,6 +47,10 @@ class Job {
   // Live view for other threads (relaxed atomics, updated at wake-ups).
   uint32_t live_inflight() const { return live_inflight_.load(std::memory_order_relaxed); }
   int64_t live_stall_since_ns() const { return live_stall_since_.load(std::memory_order_relaxed); }
+  // Submission time of the oldest I/O in flight (0: none), refreshed every 50 ms.
+  int64_t live_oldest_submit_ns() const { return live_oldest_submit_.load(std::memory_order_relaxed); }
+  // When live_oldest_submit_ns was last taken.
+  int64_t live_scan_ns() const { return live_scan_ns_.load(std::memory_order_relaxed); }
 
  private:
   void Issue(int64_t now);
@@ -98,6 +102,8 @@ class Job {
   std::atomic<bool> finished_{false};
   std::atomic<uint32_t> live_inflight_{0};
   std::atomic<int64_t> live_stall_since_{0};
+  std::atomic<int64_t> live_oldest_submit_{0};
+  std::atomic<int64_t> live_scan_ns_{0};
 };
 
 }  // namespace fb

@@ -64,6 +64,18 @@ int64_t LoadGenerator::LiveStallSinceNs() const {
   return since;
 }
 
+int64_t LoadGenerator::LiveOldestAgeNs(int64_t now_ns) const {
+  int64_t age = 0;
+  for (const auto& j : jobs_) {
+    int64_t oldest = j->live_oldest_submit_ns();
+    if (!oldest) continue;
+    // An I/O seen at the last scan may have completed since, unless a stall is on.
+    int64_t at = j->live_stall_since_ns() ? now_ns : j->live_scan_ns();
+    age = std::max(age, at - oldest);
+  }
+  return age;
+}
+
 Status LoadGenerator::Run() {
   start_ns_ = MonoNs() + kStartDelayNs;
   LoadStartInfo info{&w_, &target_, start_ns_};

@@ -36,6 +36,9 @@ class LoadGenerator {
   // Live view: I/Os in flight and whether a stall is on, across jobs.
   uint32_t LiveInflight() const;
   int64_t LiveStallSinceNs() const;
+  // Age of the oldest I/O in flight at `now_ns`, 0 when none. Taken every 50 ms
+  // per job; during a stall it grows with `now_ns`.
+  int64_t LiveOldestAgeNs(int64_t now_ns) const;
 
  private:
   void Sample();

@@ -63,3 +63,19 @@ class FreezableMount {
 bool HaveCommand(const std::string& name);
 
 }  // namespace fb
+
+namespace fb {
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+// A plain HTTP/1.0 GET to an IPv4 address on this machine, bounded by `timeout_ms`.
+// Throws on connection failure.
+HttpResponse HttpGet(const std::string& ip, int port, const std::string& path, int timeout_ms = 5000);
+// Percent-encodes a query parameter value.
+std::string UrlEncode(const std::string& s);
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+}  // namespace fb

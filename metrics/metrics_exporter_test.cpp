@@ -1,0 +1,100 @@
+#include "metrics/metrics_exporter.h"
+
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <sstream>
+
+#include "loadgen/load_generator.h"
+#include "tests/test_util.h"
+
+namespace fb {
+
+namespace {
+// The value of the sample of `name` whose labels include all of `labels`.
+double Sample(const std::string& text, const std::string& name, const std::map<std::string, std::string>& labels) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + "{", 0) != 0) continue;
+    bool all = true;
+    for (const auto& [k, v] : labels) all = all && line.find(k + "=\"" + v + "\"") != std::string::npos;
+    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+// Counts every completion the load reported, drain included (as the metrics do).
+struct Totals : LoadSink {
+  std::array<OpCounters, kOpCount> op;
+  void OnInterval(const IntervalReport& r) override {
+    for (int i = 0; i < kOpCount; ++i) op[size_t(i)].Merge(r.total->op[size_t(i)]);
+  }
+};
+}  // namespace
+
+TEST_CASE("The exporter serves the load's counters, histogram and live gauges") {
+  TempDir tmp("/var/tmp");
+  auto m = MetricsExporter::Start("127.0.0.1:0", "unit-run");
+  REQUIRE(m.ok());
+  int port = (*m)->port();
+  REQUIRE(port > 0);
+
+  Workload w;
+  w.targets = {tmp.path() + "/t.dat"};
+  w.create_size_bytes = 16 << 20;
+  w.specs[0].read_fraction = 0.5;
+  w.duration_ns = 1'000'000'000;
+  w.interval_ns = 200'000'000;
+  LoadGenerator gen(w);
+  REQUIRE(gen.Prepare().ok());
+  gen.AddSink((*m)->load_sink());
+  Totals totals;
+  gen.AddSink(&totals);
+  (*m)->Watch(&gen);
+  (*m)->SetRunInfo("unit-plan", "baseline");
+  (*m)->SetFaultActive("cut-link", true);
+  REQUIRE(gen.Run().ok());
+  (*m)->Stop();
+
+  std::string text = HttpGet("127.0.0.1", port, "/metrics").body;
+  const auto& s = totals;
+  double reads = Sample(text, "faultbench_io_operations_total", {{"job", "0"}, {"op", "read"}, {"run", "unit-run"}});
+  CHECK(reads == double(s.op[0].ios));
+  double count = Sample(text, "faultbench_io_latency_seconds_count", {{"job", "0"}, {"op", "read"}, {"run", "unit-run"}});
+  CHECK(count == double(s.op[0].ios));
+  double inf = Sample(text, "faultbench_io_latency_seconds_bucket", {{"job", "0"}, {"le", "+Inf"}, {"op", "read"}, {"run", "unit-run"}});
+  CHECK(inf == count);
+  // Buckets are cumulative and the 60 s one holds everything.
+  CHECK(Sample(text, "faultbench_io_latency_seconds_bucket", {{"job", "0"}, {"le", "60"}, {"op", "read"}, {"run", "unit-run"}}) == count);
+  CHECK(Sample(text, "faultbench_io_latency_seconds_bucket", {{"job", "0"}, {"le", "5e-05"}, {"op", "read"}, {"run", "unit-run"}}) <= count);
+  CHECK(Sample(text, "faultbench_io_bytes_total", {{"job", "0"}, {"op", "write"}, {"run", "unit-run"}}) == double(s.op[1].bytes));
+  CHECK(Sample(text, "faultbench_faults_active", {{"injector", "cut-link"}, {"run", "unit-run"}}) == 1);
+  CHECK(Sample(text, "faultbench_run_info", {{"phase", "baseline"}, {"plan", "unit-plan"}, {"run", "unit-run"}}) == 1);
+  CHECK(Sample(text, "faultbench_stall_active", {{"run", "unit-run"}}) == 0);
+  CHECK(text.find("# TYPE faultbench_io_latency_seconds histogram") != std::string::npos);
+}
+
+TEST_CASE("A malformed or busy metrics address is bad input") {
+  for (const char* bad : {"nonsense", "127.0.0.1:99999", "127.0.0.1:", "localhost:9464x", "300.1.1.1:9464"}) {
+    auto m = MetricsExporter::Start(bad, "r");
+    CHECK_MESSAGE(!m.ok(), bad);
+    if (!m.ok()) CHECK(m.status().code() == Status::Code::kInvalidInput);
+  }
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(fd, 1) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  auto busy = MetricsExporter::Start("127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "r");
+  close(fd);
+  REQUIRE(!busy.ok());
+  CHECK(busy.status().message().find("in use") != std::string::npos);
+}
+
+}  // namespace fb
