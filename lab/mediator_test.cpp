@@ -1,0 +1,42 @@
+#include "lab/mediator.h"
+
+#include <atomic>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "core/clock.h"
+
+namespace fb::lab {
+
+TEST_CASE("lab mediator: first claimer of an epoch wins, repeated claims get the same answer") {
+  MediatorTable t;
+  CHECK(t.Claim(1, "site-b") == "site-b");
+  CHECK(t.Claim(1, "site-a") == "site-b");
+  CHECK(t.Claim(1, "site-b") == "site-b");
+  CHECK(t.Claim(2, "site-a") == "site-a");
+  CHECK(t.Claim(2, "site-b") == "site-a");
+}
+
+TEST_CASE("lab mediator: claims and pings over UDP on loopback") {
+  MediatorServer server;
+  // A fixed high port on loopback; skip if it is taken.
+  const int port = 47100;
+  if (!server.Bind("127.0.0.1", port).ok()) {
+    MESSAGE("port busy, skipped");
+    return;
+  }
+  std::atomic<bool> stop{false};
+  std::thread serve([&] { server.Serve(&stop); });
+  CHECK(PingMediator("127.0.0.1", port, kNsPerSec));
+  CHECK(ClaimAtMediator("127.0.0.1", port, "site-a", 7, kNsPerSec) == ClaimOutcome::kWon);
+  CHECK(ClaimAtMediator("127.0.0.1", port, "site-b", 7, kNsPerSec) == ClaimOutcome::kLost);
+  CHECK(ClaimAtMediator("127.0.0.1", port, "site-a", 7, kNsPerSec) == ClaimOutcome::kWon);
+  stop = true;
+  serve.join();
+  int64_t t0 = MonoNs();
+  CHECK(ClaimAtMediator("127.0.0.1", port, "site-b", 8, 300 * kNsPerMs) == ClaimOutcome::kUnreachable);
+  CHECK(MonoNs() - t0 < 2 * kNsPerSec);
+}
+
+}  // namespace fb::lab
