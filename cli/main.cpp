@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   int exit_code = fb::kExitOk;
   fb::cli::RegisterLoadCommand(app, &exit_code);
   fb::cli::RegisterLabCommand(app, &exit_code);
+  fb::cli::RegisterValidateCommand(app, &exit_code);
+  fb::cli::RegisterRunCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,449 @@
+#include "plans/runner.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cerrno>
+#include <mutex>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/journal.h"
+#include "core/units.h"
+#include "injectors/injector.h"
+#include "loadgen/console_view.h"
+#include "loadgen/journal_sink.h"
+#include "loadgen/load_generator.h"
+#include "plans/expectations.h"
+#include "plans/plan_loader.h"
+#include "probes/probe.h"
+
+namespace fb {
+
+namespace {
+
+// Probe events go to the journal and are remembered for wait_for.
+class RunnerEventSink : public EventSink {
+ public:
+  RunnerEventSink(Journal* journal, int wake_fd) : journal_(journal), wake_fd_(wake_fd) {}
+  void Emit(Event e) override {
+    (void)journal_->AppendEvent(e);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      seen_.push_back({e.mono_ns, e.kind, e.source});
+    }
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+  // Whether an event of `kind` (and `source`, when given) arrived at or after `since_ns`.
+  bool Seen(const std::string& kind, const std::string& source, int64_t since_ns, int64_t* at_ns) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& s : seen_) {
+      if (s.mono_ns >= since_ns && s.kind == kind && (source.empty() || s.source == source)) {
+        *at_ns = s.mono_ns;
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  struct Seen_ {
+    int64_t mono_ns;
+    std::string kind, source;
+  };
+  Journal* journal_;
+  int wake_fd_;
+  std::mutex mu_;
+  std::vector<Seen_> seen_;
+};
+
+// Learns when the load starts and ends.
+class LoadWatch : public LoadSink {
+ public:
+  explicit LoadWatch(int wake_fd) : wake_fd_(wake_fd) {}
+  void OnStart(const LoadStartInfo& info) override {
+    start_ns.store(info.start_ns);
+    Wake();
+  }
+  void OnFinish(const LoadSummary&) override {
+    finished.store(true);
+    Wake();
+  }
+  std::atomic<int64_t> start_ns{0};
+  std::atomic<bool> finished{false};
+
+ private:
+  void Wake() {
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+  int wake_fd_;
+};
+
+struct ActiveFault {
+  std::string injector;
+  Injector* impl = nullptr;
+  int cycle = 0;
+  size_t step = 0;
+  int64_t lease_end_ns = 0;
+};
+
+double RelS(int64_t ns) { return std::round(double(ns) / 1e3) / 1e6; }
+
+}  // namespace
+
+class Runner::Impl {
+ public:
+  Impl(const Plan& plan, RunOptions options) : plan_(plan), opt_(std::move(options)) {}
+
+  int Run(std::string* run_dir);
+  void Abort() {
+    int n = aborts_.fetch_add(1) + 1;
+    uint64_t one = 1;
+    if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof one);
+    // A second request hurries: the load stops waiting for in-flight I/O. The
+    // step thread still reverts every fault before it stops the load.
+    LoadGenerator* gen = gen_ptr_.load();
+    if (n >= 2 && gen) {
+      gen->RequestStop();
+      gen->RequestStop();
+    }
+  }
+
+ private:
+  bool Aborted() const { return aborts_.load() > 0; }
+  // Waits until `deadline_ns`, an abort, the load's end or a lease expiry.
+  // Returns true when the deadline was reached.
+  bool WaitUntil(int64_t deadline_ns);
+  void Drain() {
+    uint64_t v;
+    while (read(wake_fd_, &v, sizeof v) > 0) {
+    }
+  }
+  void Note(const std::string& kind, Severity sev, const std::string& source, const std::string& message,
+            nlohmann::json attrs, int64_t t_ns = 0) {
+    Event e;
+    e.mono_ns = t_ns ? t_ns : MonoNs();
+    e.source = source;
+    e.kind = kind;
+    e.severity = sev;
+    e.message = message;
+    e.attrs = std::move(attrs);
+    (void)journal_.AppendEvent(e);
+    if (!opt_.quiet) {
+      fprintf(opt_.out, "%+9.3fs  %-15s %s\n", double(e.mono_ns - load_start_) / 1e9, kind.c_str(), message.c_str());
+      fflush(opt_.out);
+    }
+  }
+  Status Inject(size_t step_index, int cycle);
+  Status RevertFault(const std::string& injector, const char* reason);
+  void RevertAll(const char* reason);
+  void ReapLeases();
+  bool ExecuteSteps();
+
+  const Plan& plan_;
+  RunOptions opt_;
+  std::atomic<int> aborts_{0};
+  int wake_fd_ = -1;
+  Journal journal_;
+  std::unique_ptr<LoadGenerator> gen_;
+  std::atomic<LoadGenerator*> gen_ptr_{nullptr};  // for Abort() from a signal handler
+  std::unique_ptr<LoadWatch> watch_;
+  std::unique_ptr<RunnerEventSink> sink_;
+  std::map<std::string, std::unique_ptr<Injector>> injectors_;
+  std::vector<std::pair<std::string, std::unique_ptr<Probe>>> probes_;
+  std::vector<ActiveFault> active_;  // in injection order
+  int64_t load_start_ = 0;
+  bool failed_ = false;
+  std::string failure_;
+};
+
+Runner::Runner(const Plan& plan, RunOptions options) : impl_(std::make_unique<Impl>(plan, std::move(options))) {}
+Runner::~Runner() = default;
+int Runner::Run() { return impl_->Run(&run_dir_); }
+void Runner::Abort() { impl_->Abort(); }
+
+bool Runner::Impl::WaitUntil(int64_t deadline_ns) {
+  while (true) {
+    if (Aborted() || watch_->finished.load()) return false;
+    int64_t now = MonoNs();
+    int64_t wake = deadline_ns;
+    for (const auto& f : active_) wake = std::min(wake, f.lease_end_ns);
+    if (now >= wake) {
+      if (wake < deadline_ns) {
+        ReapLeases();
+        continue;
+      }
+      return true;
+    }
+    int64_t left = wake - now;
+    timespec ts{time_t(left / kNsPerSec), long(left % kNsPerSec)};
+    pollfd p{wake_fd_, POLLIN, 0};
+    if (ppoll(&p, 1, &ts, nullptr) > 0) Drain();
+  }
+}
+
+Status Runner::Impl::Inject(size_t i, int cycle) {
+  const Step& s = plan_.steps[i];
+  Injector* inj = injectors_.at(s.injector).get();
+  int64_t t0 = MonoNs();
+  // Recorded before it is applied: an abort during Inject() still reverts it.
+  active_.push_back({s.injector, inj, cycle, i, t0 + s.max_duration_ns});
+  Status st = inj->Inject();
+  int64_t t1 = MonoNs();
+  nlohmann::json attrs = {{"injector", s.injector}, {"kind", plan_.FindInjector(s.injector)->kind}, {"where", inj->where()},
+                          {"step", i}, {"cycle", cycle}, {"lease_s", double(s.max_duration_ns) / 1e9},
+                          {"command_ms", double(t1 - t0) / 1e6}};
+  if (!st.ok()) {
+    attrs["action"] = "inject";
+    Note("injector_error", Severity::kError, s.injector, st.message(), attrs);
+    return st;
+  }
+  if (FaultChecker* c = inj->checker()) {
+    auto in = c->InEffect();
+    attrs["verified"] = in.ok() ? nlohmann::json(*in) : nlohmann::json(in.status().message());
+  }
+  Note("fault_injected", Severity::kWarning, s.injector, "injected " + s.injector + " on " + inj->where(), attrs, t1);
+  return Status::Ok();
+}
+
+Status Runner::Impl::RevertFault(const std::string& injector, const char* reason) {
+  auto it = std::find_if(active_.begin(), active_.end(), [&](const ActiveFault& f) { return f.injector == injector; });
+  if (it == active_.end()) return Status::Ok();
+  ActiveFault f = *it;
+  int64_t t0 = MonoNs();
+  Status st = f.impl->Revert();
+  int64_t t1 = MonoNs();
+  nlohmann::json attrs = {{"injector", f.injector}, {"where", f.impl->where()}, {"cycle", f.cycle},
+                          {"reason", reason}, {"command_ms", double(t1 - t0) / 1e6}};
+  if (!st.ok()) {
+    attrs["action"] = "revert";
+    Note("injector_error", Severity::kCritical, f.injector, st.message(), attrs);
+    return st;
+  }
+  if (FaultChecker* c = f.impl->checker()) {
+    auto in = c->InEffect();
+    attrs["verified"] = in.ok() ? nlohmann::json(!*in) : nlohmann::json(in.status().message());
+    if (in.ok() && *in) {
+      Note("injector_error", Severity::kCritical, f.injector, "revert of " + f.injector + " ran but the fault is still in effect", attrs);
+      return Status::Unavailable("revert of " + f.injector + " ran but the fault is still in effect");
+    }
+  }
+  active_.erase(std::find_if(active_.begin(), active_.end(), [&](const ActiveFault& a) { return a.injector == injector; }));
+  Note("fault_reverted", Severity::kInfo, f.injector, std::string("reverted ") + f.injector + " (" + reason + ")", attrs, t1);
+  return Status::Ok();
+}
+
+void Runner::Impl::RevertAll(const char* reason) {
+  // Newest first; a fault whose revert fails gets one more try after the others.
+  for (int pass = 0; pass < 2 && !active_.empty(); ++pass) {
+    std::vector<std::string> names;
+    for (auto it = active_.rbegin(); it != active_.rend(); ++it) names.push_back(it->injector);
+    for (const auto& n : names) (void)RevertFault(n, reason);
+  }
+  if (!active_.empty()) {
+    failed_ = true;
+    failure_ = "could not revert " + active_.front().injector + ": it may still be in effect";
+  }
+}
+
+void Runner::Impl::ReapLeases() {
+  int64_t now = MonoNs();
+  std::vector<std::string> expired;
+  for (const auto& f : active_) {
+    if (f.lease_end_ns <= now) expired.push_back(f.injector);
+  }
+  for (const auto& n : expired) {
+    Status st = RevertFault(n, "lease expired");
+    if (!st.ok()) {
+      // Retried at the end of the run; the lease no longer wakes us.
+      for (auto& f : active_) {
+        if (f.injector == n) f.lease_end_ns = INT64_MAX;
+      }
+    }
+  }
+}
+
+// Returns false when the run must stop (abort, or an error with on_error: stop).
+bool Runner::Impl::ExecuteSteps() {
+  int64_t prev_ns = load_start_;
+  for (int cycle = 0; cycle < plan_.repeat; ++cycle) {
+    int64_t cycle_start = load_start_ + cycle * plan_.repeat_every_ns;
+    for (size_t i = 0; i < plan_.steps.size(); ++i) {
+      const Step& s = plan_.steps[i];
+      int64_t due = s.at_ns ? cycle_start + *s.at_ns : prev_ns + s.after_ns.value_or(0);
+      if (!WaitUntil(due)) return !Aborted();
+      int64_t now = MonoNs();
+      int64_t since_prev = prev_ns;  // wait_for counts events from the previous step on
+      prev_ns = now;
+      std::string what = std::string(StepActionName(s.action)) +
+                         (s.injector.empty() ? "" : " " + s.injector) + (s.mark.empty() ? "" : " \"" + s.mark + "\"") +
+                         (s.wait_kind.empty() ? "" : " " + s.wait_kind);
+      nlohmann::json attrs = {{"step", i}, {"cycle", cycle}, {"action", StepActionName(s.action)},
+                              {"scheduled_rel_s", RelS(due - load_start_)}, {"late_ms", double(now - due) / 1e6},
+                              {"line", s.loc.line}};
+      if (!s.injector.empty()) attrs["injector"] = s.injector;
+      Note("step", Severity::kInfo, "runner", "steps[" + std::to_string(i) + "] " + what, attrs, now);
+      if (!s.phase.empty()) {
+        Note("phase", Severity::kInfo, "runner", "phase " + s.phase, {{"phase", s.phase}, {"step", i}, {"cycle", cycle}}, now);
+      }
+      Status st;
+      switch (s.action) {
+        case StepAction::kInject: st = Inject(i, cycle); break;
+        case StepAction::kRevert: st = RevertFault(s.injector, "step"); break;
+        case StepAction::kMark: Note("mark", Severity::kInfo, "runner", s.mark, {{"step", i}, {"cycle", cycle}}, now); break;
+        case StepAction::kWaitFor: {
+          int64_t at = 0;
+          int64_t deadline = now + s.wait_timeout_ns;
+          while (!sink_->Seen(s.wait_kind, s.wait_source, since_prev, &at) && MonoNs() < deadline && !Aborted() &&
+                 !watch_->finished.load()) {
+            WaitUntil(std::min(deadline, MonoNs() + 50 * kNsPerMs));
+          }
+          if (Aborted()) return false;
+          if (at) {
+            Note("wait_done", Severity::kInfo, "runner", s.wait_kind + " seen after " + FormatDuration(std::max<int64_t>(0, at - now)),
+                 {{"step", i}, {"waited_ms", double(std::max<int64_t>(0, at - now)) / 1e6}});
+          } else {
+            Note("wait_timeout", Severity::kWarning, "runner", "no " + s.wait_kind + " within " + FormatDuration(s.wait_timeout_ns),
+                 {{"step", i}});
+          }
+          prev_ns = at ? std::max(at, now) : MonoNs();
+          break;
+        }
+        case StepAction::kEnd: gen_->RequestStop(); return true;
+        case StepAction::kNone: break;
+      }
+      if (!st.ok() && plan_.on_error == OnError::kStop) {
+        failed_ = true;
+        failure_ = st.message();
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+int Runner::Impl::Run(std::string* run_dir) {
+  RegisterBuiltinInjectors();
+  RegisterBuiltinProbes();
+  for (const auto& spec : plan_.injectors) {
+    Settings s(spec.settings);
+    auto inj = InjectorRegistry::Global().Create(spec.kind, spec.name, &s);
+    if (!inj) {
+      fprintf(stderr, "faultbench: injector %s cannot be built%s\n", spec.name.c_str(),
+              s.problems().empty() ? "" : (": " + s.problems()[0].message).c_str());
+      return kExitUsage;
+    }
+    injectors_[spec.name] = std::move(inj);
+  }
+  for (const auto& spec : plan_.probes) {
+    Settings s(spec.settings);
+    auto probe = ProbeRegistry::Global().Create(spec.kind, spec.name, &s);
+    if (!probe) {
+      fprintf(stderr, "faultbench: probe %s cannot be built\n", spec.name.c_str());
+      return kExitUsage;
+    }
+    probes_.emplace_back(spec.name, std::move(probe));
+  }
+  gen_ = std::make_unique<LoadGenerator>(plan_.workload);
+  Status st = gen_->Prepare();
+  if (!st.ok()) {
+    fprintf(stderr, "faultbench: %s\n", st.message().c_str());
+    return st.exit_code();
+  }
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return kExitRunFailed;
+  st = journal_.Create(opt_.out_dir, plan_.name, ClockAnchor::Take());
+  if (!st.ok()) {
+    fprintf(stderr, "faultbench: cannot create the run journal: %s\n", st.message().c_str());
+    return kExitRunFailed;
+  }
+  *run_dir = journal_.dir();
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  (void)journal_.UpdateRunInfo({{"command", "run"}, {"name", plan_.name}, {"plan_file", plan_.file}, {"host", host},
+                                {"faultbench_version", "0.1.0"}});
+  (void)WriteFileAtomic(journal_.PathOf("plan.yaml"), WritePlan(plan_));
+
+  sink_ = std::make_unique<RunnerEventSink>(&journal_, wake_fd_);
+  watch_ = std::make_unique<LoadWatch>(wake_fd_);
+  JournalSink journal_sink(&journal_);
+  bool tty = isatty(fileno(opt_.out));
+  ConsoleView console(opt_.out, !opt_.quiet && (tty || opt_.live), tty);
+  gen_->AddSink(&journal_sink);
+  gen_->AddSink(watch_.get());
+  if (!opt_.quiet) gen_->AddSink(&console);
+
+  bool stop = false;
+  for (auto& [name, probe] : probes_) {
+    Status ps = probe->Start(sink_.get());
+    if (!ps.ok()) {
+      Note("probe_error", Severity::kError, name, ps.message(), {{"probe", name}});
+      if (plan_.on_error == OnError::kStop) {
+        failed_ = true;
+        failure_ = ps.message();
+        stop = true;
+      }
+    }
+  }
+  Status load_status;
+  std::thread load;
+  if (!stop && !Aborted()) {
+    gen_ptr_.store(gen_.get());
+    load = std::thread([this, &load_status] { load_status = gen_->Run(); });
+    while (!watch_->start_ns.load() && !watch_->finished.load()) WaitUntil(MonoNs() + 10 * kNsPerMs);
+    load_start_ = watch_->start_ns.load();
+    if (!ExecuteSteps()) stop = true;
+    // Let the load run to its end (leases still expire on time).
+    while (!stop && !Aborted() && !watch_->finished.load()) WaitUntil(INT64_MAX);
+  }
+  // Faults first, then the load: I/O held by a fault must be released before
+  // the load is told to stop.
+  RevertAll(Aborted() ? "abort" : failed_ ? "error" : "end of run");
+  if (load.joinable()) {
+    gen_->RequestStop();
+    if (aborts_.load() >= 2) gen_->RequestStop();
+    load.join();
+  }
+  gen_ptr_.store(nullptr);
+  RevertAll("end of run");
+  for (auto& [name, probe] : probes_) probe->Stop();
+  if (!load_status.ok()) {
+    failed_ = true;
+    failure_ = load_status.message();
+  }
+  std::string status = Aborted() ? "aborted" : failed_ ? "failed" : "completed";
+  nlohmann::json end = {{"status", status}, {"end_utc", FormatUtcIso(UtcNs())}};
+  if (!failure_.empty()) end["failure"] = failure_;
+  (void)journal_.UpdateRunInfo(end);
+
+  int code = status == "completed" ? kExitOk : kExitRunFailed;
+  auto data = ReadRunData(journal_.dir());
+  if (!data.ok()) {
+    fprintf(stderr, "faultbench: %s\n", data.status().message().c_str());
+    code = kExitRunFailed;
+  } else {
+    std::vector<Verdict> verdicts = EvaluateExpectations(plan_.expect, *data);
+    bool pass = std::all_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.pass; });
+    if (code == kExitOk && !pass) code = kExitExpectationFailed;
+    nlohmann::json vj = nlohmann::json::array();
+    for (const auto& v : verdicts) {
+      vj.push_back({{"scope", v.scope}, {"check", v.check}, {"limit", v.limit}, {"measured", v.measured}, {"pass", v.pass}});
+    }
+    (void)journal_.UpdateRunInfo({{"expectations", vj}, {"verdict", status != "completed" ? status : pass ? "pass" : "fail"}});
+    std::string summary = FormatRunSummary(plan_.name, *data, verdicts);
+    if (!failure_.empty()) summary += "Failure: " + failure_ + "\n";
+    (void)WriteFileAtomic(journal_.PathOf("summary.txt"), summary);
+    fprintf(opt_.out, "\n%sjournal: %s\n", summary.c_str(), journal_.dir().c_str());
+  }
+  journal_.Close();
+  close(wake_fd_);
+  wake_fd_ = -1;
+  return code;
+}
+
+}  // namespace fb
