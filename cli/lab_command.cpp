@@ -92,7 +92,9 @@ void PrintStatus(const lab::LabStatus& st) {
     std::printf("  %s: %s, replication %s, mediator %s, I/O %s, epoch %lld\n", name.c_str(),
                 s.value("role", "?").c_str(), s.value("peer_heard", false) ? "connected" : "down",
                 s.value("mediator_status", "?").c_str(),
-                s.value("io_refused", false) ? "refused" : s.value("io_paused", false) ? "paused" : "served",
+                s.value("io_refused", false)  ? "refused"
+                : s.value("io_paused", false) ? "paused"
+                                              : "served",
                 static_cast<long long>(s.value("epoch", int64_t(0))));
   }
   for (const std::string& p : st.problems) std::printf("problem: %s\n", p.c_str());
@@ -104,11 +106,14 @@ nlohmann::json StatusJson(const lab::LabStatus& st) {
     procs.push_back({{"name", p.name}, {"pid", p.pid}, {"state", lab::ProcStateName(p.state)}});
   }
   for (const lab::LabLink& l : st.links) {
-    links.push_back({{"ns", l.ns}, {"name", l.name}, {"role", l.role}, {"oper_state", l.oper_state},
+    links.push_back({{"ns", l.ns},
+                     {"name", l.name},
+                     {"role", l.role},
+                     {"oper_state", l.oper_state},
                      {"cut_rules", l.cut_rules}});
   }
-  return {{"up", st.up},       {"any", st.any},     {"namespaces", st.namespaces}, {"processes", procs},
-          {"links", links},    {"sites", st.sites}, {"problems", st.problems}};
+  return {{"up", st.up},    {"any", st.any},     {"namespaces", st.namespaces}, {"processes", procs},
+          {"links", links}, {"sites", st.sites}, {"problems", st.problems}};
 }
 
 int Fail(const Status& s) {

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
@@ -24,11 +23,16 @@ constexpr int64_t kHeartbeatsToRecover = 3;
 
 const char* SiteRoleName(SiteRole r) {
   switch (r) {
-    case SiteRole::kSynced: return "synced";
-    case SiteRole::kRacing: return "racing";
-    case SiteRole::kWinner: return "winner";
-    case SiteRole::kLoser: return "loser";
-    case SiteRole::kResyncing: return "resyncing";
+    case SiteRole::kSynced:
+      return "synced";
+    case SiteRole::kRacing:
+      return "racing";
+    case SiteRole::kWinner:
+      return "winner";
+    case SiteRole::kLoser:
+      return "loser";
+    case SiteRole::kResyncing:
+      return "resyncing";
   }
   return "unknown";
 }
@@ -79,7 +83,10 @@ void ArraySite::HeartbeatLoop() {
       nlohmann::json hb;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        hb = {{"op", "heartbeat"}, {"site", config_.site}, {"epoch", snap_.epoch}, {"role", SiteRoleName(snap_.role)},
+        hb = {{"op", "heartbeat"},
+              {"site", config_.site},
+              {"epoch", snap_.epoch},
+              {"role", SiteRoleName(snap_.role)},
               {"mediator_status", snap_.mediator_status}};
       }
       // While the link is cut sends fail (no route); the peer's silence is what
@@ -126,7 +133,8 @@ void ArraySite::ControlLoop() {
   }
 }
 
-void ArraySite::Emit(int64_t t_utc_ns, const std::string& kind, Severity severity, const std::string& message) {
+void ArraySite::Emit(int64_t t_utc_ns, const std::string& kind, Severity severity,
+                     const std::string& message) {
   int64_t epoch;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -167,7 +175,8 @@ void ArraySite::Step() {
       if (!t_paused.ok()) {
         std::fprintf(stderr, "%s: %s\n", config_.site.c_str(), t_paused.status().message().c_str());
       } else {
-        Emit(*t_paused, "io_paused", Severity::kWarning, "I/O paused on target " + config_.iqn + " (tgtd stopped)");
+        Emit(*t_paused, "io_paused", Severity::kWarning,
+             "I/O paused on target " + config_.iqn + " (tgtd stopped)");
       }
       WriteState();
       RaceToMediator();
@@ -201,7 +210,8 @@ void ArraySite::Step() {
       {
         std::lock_guard<std::mutex> lock(mu_);
         before = snap_.outage_role;
-        progress = config_.resync_ns <= 0 ? 1.0 : double(MonoNs() - resync_start_mono_) / double(config_.resync_ns);
+        progress =
+            config_.resync_ns <= 0 ? 1.0 : double(MonoNs() - resync_start_mono_) / double(config_.resync_ns);
         snap_.progress = std::min(progress, 1.0);
       }
       if (silent) {
@@ -273,16 +283,19 @@ void ArraySite::RaceToMediator() {
     if (!t_resumed.ok()) {
       std::fprintf(stderr, "%s: %s\n", config_.site.c_str(), t_resumed.status().message().c_str());
     } else {
-      Emit(*t_resumed, "io_resumed", Severity::kInfo, "serving I/O alone while " + config_.peer_site + " is detached");
+      Emit(*t_resumed, "io_resumed", Severity::kInfo,
+           "serving I/O alone while " + config_.peer_site + " is detached");
     }
   } else {
     Emit(t, "mediator_lost", Severity::kWarning,
          "lost the mediator race for epoch " + epoch + "; target stays suspended (" +
              SuspendModeName(config_.suspend_mode) + ")");
-    RaiseAlert("mediator_race_lost", "warning", "pod offline on " + config_.site + ": lost the mediator race");
+    RaiseAlert("mediator_race_lost", "warning",
+               "pod offline on " + config_.site + ": lost the mediator race");
     if (config_.suspend_mode == SuspendMode::kRefuse) {
       auto t_refused = io_->Refuse();
-      if (!t_refused.ok()) std::fprintf(stderr, "%s: %s\n", config_.site.c_str(), t_refused.status().message().c_str());
+      if (!t_refused.ok())
+        std::fprintf(stderr, "%s: %s\n", config_.site.c_str(), t_refused.status().message().c_str());
     }
   }
   WriteState();

@@ -41,11 +41,11 @@ struct SiteSnapshot {
   SiteRole role = SiteRole::kSynced;
   // The role held before the resync began (kWinner or kLoser), else kSynced.
   SiteRole outage_role = SiteRole::kSynced;
-  bool peer_heard = true;           // a heartbeat within the timeout
+  bool peer_heard = true;  // a heartbeat within the timeout
   bool repl_port_enabled = true;
   std::string mediator_status = "unknown";  // online | unreachable | unknown
-  int64_t frozen_at_ms = 0;         // UTC ms when replication stopped; 0 = not frozen
-  double progress = 0;              // resync progress 0..1 while resyncing
+  int64_t frozen_at_ms = 0;                 // UTC ms when replication stopped; 0 = not frozen
+  double progress = 0;                      // resync progress 0..1 while resyncing
   int64_t epoch = 0;
   int64_t last_heard_utc_ns = 0;
   std::string peer_mediator_status = "unknown";  // as the peer last reported it

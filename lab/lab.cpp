@@ -28,7 +28,8 @@ fb::Status WaitForFile(const std::string& path, int64_t timeout_ns, pid_t pid, c
     if (GetProcState(pid) == ProcState::kGone) {
       return fb::Status::IoError(what + " exited during start; see " + log);
     }
-    if (MonoNs() >= deadline) return fb::Status::Unavailable(what + " not ready after " + FormatDuration(timeout_ns));
+    if (MonoNs() >= deadline)
+      return fb::Status::Unavailable(what + " not ready after " + FormatDuration(timeout_ns));
     usleep(20'000);
   }
   return fb::Status::Ok();
@@ -36,7 +37,8 @@ fb::Status WaitForFile(const std::string& path, int64_t timeout_ns, pid_t pid, c
 
 Result<std::string> FindSimulator(const LabOptions& options) {
   if (!options.sim_path.empty()) {
-    if (access(options.sim_path.c_str(), X_OK) != 0) return ErrnoStatus("simulator " + options.sim_path, errno);
+    if (access(options.sim_path.c_str(), X_OK) != 0)
+      return ErrnoStatus("simulator " + options.sim_path, errno);
     return options.sim_path;
   }
   std::error_code ec;
@@ -87,7 +89,8 @@ fb::Status CreateLunFile(const std::string& path, uint64_t size) {
 
 fb::Status RequireRoot() {
   if (geteuid() != 0) {
-    return fb::Status::InvalidInput("the lab needs root (it creates network namespaces and runs tgtd): run as root");
+    return fb::Status::InvalidInput(
+        "the lab needs root (it creates network namespaces and runs tgtd): run as root");
   }
   return fb::Status::Ok();
 }
@@ -98,13 +101,17 @@ fb::Status LabOptions::Validate() const {
                                     " bytes: must be at least 1MiB and a multiple of 512");
   }
   FB_RETURN_IF_ERROR(ParseRaceWinner(race_winner).status());
-  if (heartbeat_interval_ns < kNsPerMs) return fb::Status::InvalidInput("heartbeat interval must be at least 1ms");
+  if (heartbeat_interval_ns < kNsPerMs)
+    return fb::Status::InvalidInput("heartbeat interval must be at least 1ms");
   if (heartbeat_timeout_ns < 2 * heartbeat_interval_ns) {
     return fb::Status::InvalidInput("heartbeat timeout " + FormatDuration(heartbeat_timeout_ns) +
-                                    " must be at least twice the interval " + FormatDuration(heartbeat_interval_ns));
+                                    " must be at least twice the interval " +
+                                    FormatDuration(heartbeat_interval_ns));
   }
-  if (resync_ns < 0 || claim_delay_ns < 0) return fb::Status::InvalidInput("resync time and claim delay must be >= 0");
-  if (iqn.rfind("iqn.", 0) != 0) return fb::Status::InvalidInput("target name \"" + iqn + "\" must start with iqn.");
+  if (resync_ns < 0 || claim_delay_ns < 0)
+    return fb::Status::InvalidInput("resync time and claim delay must be >= 0");
+  if (iqn.rfind("iqn.", 0) != 0)
+    return fb::Status::InvalidInput("target name \"" + iqn + "\" must start with iqn.");
   if (tgtd_control_port_base < 1 || tgtd_control_port_base > 60000) {
     return fb::Status::InvalidInput("tgtd control port base must be 1..60000");
   }
@@ -120,7 +127,8 @@ Result<LabInfo> Lab::Up(const LabOptions& options) {
   if (status->up) {
     auto saved = ReadFile(Path("state.json"));
     nlohmann::json j = saved.ok() ? nlohmann::json::parse(*saved, nullptr, false) : nlohmann::json();
-    LabInfo info = Describe(j.is_object() ? OptionsFromJson(j.value("options", nlohmann::json::object())) : options);
+    LabInfo info =
+        Describe(j.is_object() ? OptionsFromJson(j.value("options", nlohmann::json::object())) : options);
     info.already_up = true;
     info.up_ns = MonoNs() - start;
     return info;
@@ -143,10 +151,9 @@ fb::Status Lab::Build(const LabOptions& o, const std::string& sim) {
   std::error_code ec;
   std::filesystem::create_directories(state_dir_, ec);
   if (ec) return fb::Status::IoError("create " + state_dir_ + ": " + ec.message());
-  FB_RETURN_IF_ERROR(WriteFileAtomic(Path("state.json"), nlohmann::json({{"options", OptionsJson(o)},
-                                                                         {"created_utc_ns", UtcNs()}})
-                                                             .dump(2) +
-                                                         "\n"));
+  FB_RETURN_IF_ERROR(WriteFileAtomic(
+      Path("state.json"),
+      nlohmann::json({{"options", OptionsJson(o)}, {"created_utc_ns", UtcNs()}}).dump(2) + "\n"));
   auto token = RandomToken();
   if (!token.ok()) return token.status();
   FB_RETURN_IF_ERROR(WriteFileAtomic(Path("api-token"), *token + "\n"));
@@ -173,13 +180,13 @@ fb::Status Lab::Build(const LabOptions& o, const std::string& sim) {
   // The mediator first: the sites ping it from their start.
   MediatorConfig mc{"0.0.0.0", kMediatorPort, Path("mediator.ready")};
   FB_RETURN_IF_ERROR(WriteFileAtomic(Path("mediator.json"), ToJson(mc).dump(2) + "\n"));
-  auto med_pid = SpawnDetached({"ip", "netns", "exec", kMediatorNamespace, sim, "mediator", Path("mediator.json")},
-                               Path("mediator.log"));
+  auto med_pid =
+      SpawnDetached({"ip", "netns", "exec", kMediatorNamespace, sim, "mediator", Path("mediator.json")},
+                    Path("mediator.log"));
   if (!med_pid.ok()) return med_pid.status();
   FB_RETURN_IF_ERROR(WritePidFile(Path("mediator.pid"), *med_pid));
-  FB_RETURN_IF_ERROR(
-      WaitForFile(mc.ready_path, kSimReadyTimeoutNs, *med_pid, "mediator in " + std::string(kMediatorNamespace),
-                  Path("mediator.log")));
+  FB_RETURN_IF_ERROR(WaitForFile(mc.ready_path, kSimReadyTimeoutNs, *med_pid,
+                                 "mediator in " + std::string(kMediatorNamespace), Path("mediator.log")));
 
   for (const SiteSpec& s : Sites()) {
     int port = o.tgtd_control_port_base + 1 + s.index;
@@ -218,7 +225,8 @@ fb::Status Lab::Build(const LabOptions& o, const std::string& sim) {
     c.ready_path = Path(s.name + ".ready");
     std::string config_path = Path(s.name + ".json");
     FB_RETURN_IF_ERROR(WriteFileAtomic(config_path, ToJson(c).dump(2) + "\n"));
-    auto pid = SpawnDetached({"ip", "netns", "exec", s.ns, sim, "site", config_path}, Path("sim-" + s.name + ".log"));
+    auto pid = SpawnDetached({"ip", "netns", "exec", s.ns, sim, "site", config_path},
+                             Path("sim-" + s.name + ".log"));
     if (!pid.ok()) return pid.status();
     FB_RETURN_IF_ERROR(WritePidFile(Path("sim-" + s.name + ".pid"), *pid));
   }

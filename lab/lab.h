@@ -10,10 +10,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "lab/process.h"
@@ -32,7 +31,7 @@ struct LabOptions {
   SuspendMode suspend_mode = SuspendMode::kHang;
   int64_t heartbeat_interval_ns = 100'000'000;
   int64_t heartbeat_timeout_ns = 1'000'000'000;
-  int64_t resync_ns = 1'000'000'000;    // simulated resync time
+  int64_t resync_ns = 1'000'000'000;     // simulated resync time
   int64_t claim_delay_ns = 300'000'000;  // head start of the preferred site
   std::string iqn = kDefaultIqn;
   int tgtd_control_port_base = kDefaultControlPortBase;
@@ -44,12 +43,12 @@ struct LabOptions {
 };
 
 struct LabSiteInfo {
-  std::string name;            // "site-a"
-  std::string ns;              // "fb-site-a"
-  std::string portal;          // "198.18.1.2:3260"
-  std::string url;             // "iscsi://198.18.1.2/<iqn>/1"
-  std::string api_url;         // "http://198.18.1.2:8080"
-  std::string cut_path;        // shell commands to cut and restore this site's path
+  std::string name;      // "site-a"
+  std::string ns;        // "fb-site-a"
+  std::string portal;    // "198.18.1.2:3260"
+  std::string url;       // "iscsi://198.18.1.2/<iqn>/1"
+  std::string api_url;   // "http://198.18.1.2:8080"
+  std::string cut_path;  // shell commands to cut and restore this site's path
   std::string restore_path;
   std::string cut_replication;  // ... and its end of the replication link
   std::string restore_replication;
@@ -75,10 +74,10 @@ struct LabProcess {
 };
 
 struct LabLink {
-  std::string ns;    // "" = root namespace
+  std::string ns;  // "" = root namespace
   std::string name;
-  std::string role;  // "path site-a", "replication", "mediator site-b"
-  std::string oper_state;  // "up", "down", "lowerlayerdown", "absent", ...
+  std::string role;                    // "path site-a", "replication", "mediator site-b"
+  std::string oper_state;              // "up", "down", "lowerlayerdown", "absent", ...
   std::vector<std::string> cut_rules;  // nft rules of the lab's cut table naming it
 };
 

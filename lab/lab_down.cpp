@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -20,7 +21,6 @@ namespace fb::lab {
 
 namespace {
 constexpr int64_t kSimGraceNs = 1 * kNsPerSec;
-constexpr int64_t kTgtdGraceNs = 1 * kNsPerSec;
 constexpr int64_t kLinkGoneTimeoutNs = 3 * kNsPerSec;
 
 bool IsTgtd(const std::vector<std::string>& argv) {
@@ -79,7 +79,8 @@ fb::Status Lab::Down() {
     namespaces.push_back(ns);
     for (pid_t p : NamespacePids(ns)) candidates.insert(p);
   }
-  for (const char* f : {"mediator.pid", "sim-site-a.pid", "sim-site-b.pid", "tgtd-site-a.pid", "tgtd-site-b.pid"}) {
+  for (const char* f :
+       {"mediator.pid", "sim-site-a.pid", "sim-site-b.pid", "tgtd-site-a.pid", "tgtd-site-b.pid"}) {
     if (pid_t p = ReadPidFile(Path(f)); p > 0) candidates.insert(p);
   }
   std::vector<pid_t> sims, tgtds, others;
@@ -95,14 +96,16 @@ fb::Status Lab::Down() {
   }
 
   // Simulators first, so none stops a tgtd again while it is being removed.
-  for (pid_t p : sims) note(StopProcess(p, SIGTERM, kSimGraceNs, kSimExecutable));
+  note(StopProcesses(sims, SIGTERM, kSimGraceNs, kSimExecutable));
   for (pid_t p : tgtds) {
     int port = TgtdControlPort(ProcCmdline(p));
     kill(p, SIGCONT);
-    // The target goes first so tgtd exits on SIGTERM; SIGKILL covers a failure.
+    // Deleting the target ends its sessions cleanly; SIGKILL then ends tgtd
+    // for certain (it ignores SIGTERM while it has targets).
     fb::Status deleted = DeleteTarget(port);
-    if (!deleted.ok()) std::fprintf(stderr, "faultbench: lab down: %s (killing tgtd)\n", deleted.message().c_str());
-    note(StopProcess(p, deleted.ok() ? SIGTERM : SIGKILL, kTgtdGraceNs, "tgtd -C " + std::to_string(port)));
+    if (!deleted.ok())
+      std::fprintf(stderr, "faultbench: lab down: %s (killing tgtd)\n", deleted.message().c_str());
+    note(StopProcess(p, SIGKILL, 0, "tgtd -C " + std::to_string(port)));
   }
   for (pid_t p : others) note(StopProcess(p, SIGKILL, 0, "process in a lab namespace"));
 

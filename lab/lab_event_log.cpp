@@ -11,10 +11,11 @@ Status LabEventLog::Open(const std::string& path, const std::string& site) {
   return writer_.Open(path);
 }
 
-Status LabEventLog::Emit(int64_t t_utc_ns, const std::string& kind, Severity severity, const std::string& message,
-                         nlohmann::json attrs) {
-  nlohmann::json rec = {{"t_utc_ns", t_utc_ns}, {"t", FormatUtcIso(t_utc_ns)}, {"source", "lab"},
-                        {"site", site_},        {"kind", kind},                {"severity", SeverityName(severity)},
+Status LabEventLog::Emit(int64_t t_utc_ns, const std::string& kind, Severity severity,
+                         const std::string& message, nlohmann::json attrs) {
+  nlohmann::json rec = {{"t_utc_ns", t_utc_ns}, {"t", FormatUtcIso(t_utc_ns)},
+                        {"source", "lab"},      {"site", site_},
+                        {"kind", kind},         {"severity", SeverityName(severity)},
                         {"message", message},   {"attrs", std::move(attrs)}};
   std::fprintf(stderr, "%s %s %s: %s\n", FormatUtcIso(t_utc_ns, 6).c_str(), site_.c_str(), kind.c_str(),
                message.c_str());

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/clock.h"
 
@@ -37,8 +36,9 @@ void MediatorServer::Serve(const std::atomic<bool>* stop) {
     std::string winner = table_.Claim(epoch, site);
     nlohmann::json answer = req;
     answer["winner"] = winner;
-    std::fprintf(stderr, "%s mediator: epoch %lld claimed by %s, winner %s\n", FormatUtcIso(UtcNs(), 6).c_str(),
-                 static_cast<long long>(epoch), site.c_str(), winner.c_str());
+    std::fprintf(stderr, "%s mediator: epoch %lld claimed by %s, winner %s\n",
+                 FormatUtcIso(UtcNs(), 6).c_str(), static_cast<long long>(epoch), site.c_str(),
+                 winner.c_str());
     Status s = socket_.SendTo(d->from_addr, d->from_port, answer.dump());
     if (!s.ok()) std::fprintf(stderr, "mediator: %s\n", s.message().c_str());
   }
@@ -47,7 +47,8 @@ void MediatorServer::Serve(const std::atomic<bool>* stop) {
 namespace {
 // Sends `request` (which carries a fresh nonce) every 100 ms until an answer
 // with that nonce arrives or timeout_ns passes.
-std::optional<nlohmann::json> Ask(const std::string& addr, int port, nlohmann::json request, int64_t timeout_ns) {
+std::optional<nlohmann::json> Ask(const std::string& addr, int port, nlohmann::json request,
+                                  int64_t timeout_ns) {
   UdpSocket sock;
   if (!sock.Bind("0.0.0.0", 0).ok()) return std::nullopt;
   static std::atomic<int64_t> next_nonce{1};
@@ -76,8 +77,8 @@ bool PingMediator(const std::string& mediator_addr, int port, int64_t timeout_ns
   return Ask(mediator_addr, port, {{"op", "ping"}}, timeout_ns).has_value();
 }
 
-ClaimOutcome ClaimAtMediator(const std::string& mediator_addr, int port, const std::string& site, int64_t epoch,
-                             int64_t timeout_ns) {
+ClaimOutcome ClaimAtMediator(const std::string& mediator_addr, int port, const std::string& site,
+                             int64_t epoch, int64_t timeout_ns) {
   auto ans = Ask(mediator_addr, port, {{"op", "claim"}, {"site", site}, {"epoch", epoch}}, timeout_ns);
   if (!ans || !ans->contains("winner") || !(*ans)["winner"].is_string()) return ClaimOutcome::kUnreachable;
   return (*ans)["winner"] == site ? ClaimOutcome::kWon : ClaimOutcome::kLost;

@@ -46,7 +46,7 @@ enum class ClaimOutcome { kWon, kLost, kUnreachable };
 
 // Sends a claim and waits for the answer, resending every 100 ms, for at most
 // timeout_ns in all.
-ClaimOutcome ClaimAtMediator(const std::string& mediator_addr, int port, const std::string& site, int64_t epoch,
-                             int64_t timeout_ns);
+ClaimOutcome ClaimAtMediator(const std::string& mediator_addr, int port, const std::string& site,
+                             int64_t epoch, int64_t timeout_ns);
 
 }  // namespace fb::lab

@@ -1,9 +1,9 @@
 #include "lab/mediator.h"
 
+#include <doctest/doctest.h>
+
 #include <atomic>
 #include <thread>
-
-#include <doctest/doctest.h>
 
 #include "core/clock.h"
 

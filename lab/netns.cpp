@@ -76,7 +76,8 @@ Status AddVethPair(const std::string& a_ns, const std::string& a_name, const std
   return Ip(b_ns, {"link", "set", b_name, "addrgenmode", "none"});
 }
 
-Status ConfigureLink(const std::string& ns, const std::string& link, const std::string& addr, int prefix_len) {
+Status ConfigureLink(const std::string& ns, const std::string& link, const std::string& addr,
+                     int prefix_len) {
   FB_RETURN_IF_ERROR(Ip(ns, {"addr", "add", addr + "/" + std::to_string(prefix_len), "dev", link}));
   return Ip(ns, {"link", "set", link, "up"});
 }
@@ -145,7 +146,8 @@ bool HasTable(const std::string& ns, const std::string& family, const std::strin
 
 std::vector<std::string> CutRules(const std::string& ns) {
   std::vector<std::string> out;
-  auto r = RunCommand(NsExec(ns, {"nft", "list", "table", "inet", kNftTable}), {.timeout_ns = kCommandTimeoutNs});
+  auto r =
+      RunCommand(NsExec(ns, {"nft", "list", "table", "inet", kNftTable}), {.timeout_ns = kCommandTimeoutNs});
   if (!r.ok() || !r->success()) return out;
   std::istringstream in(r->out);
   std::string line;
@@ -164,8 +166,8 @@ std::vector<std::string> CutRules(const std::string& ns) {
 
 std::string CutPathCommand(const std::string& ns, const std::string& link) {
   std::string t = kNftTable;
-  return "ip netns exec " + ns + " nft add rule inet " + t + " input iifname " + link + " drop; ip netns exec " +
-         ns + " nft add rule inet " + t + " output oifname " + link + " drop";
+  return "ip netns exec " + ns + " nft add rule inet " + t + " input iifname " + link +
+         " drop; ip netns exec " + ns + " nft add rule inet " + t + " output oifname " + link + " drop";
 }
 
 std::string RestoreCutsCommand(const std::string& ns) {

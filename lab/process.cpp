@@ -83,9 +83,12 @@ ProcState GetProcState(pid_t pid) {
 
 const char* ProcStateName(ProcState s) {
   switch (s) {
-    case ProcState::kGone: return "gone";
-    case ProcState::kRunning: return "running";
-    case ProcState::kStopped: return "stopped";
+    case ProcState::kGone:
+      return "gone";
+    case ProcState::kRunning:
+      return "running";
+    case ProcState::kStopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -105,7 +108,9 @@ pid_t ReadPidFile(const std::string& path) {
   return pid_t(pid);
 }
 
-Status WritePidFile(const std::string& path, pid_t pid) { return WriteFileAtomic(path, std::to_string(pid) + "\n"); }
+Status WritePidFile(const std::string& path, pid_t pid) {
+  return WriteFileAtomic(path, std::to_string(pid) + "\n");
+}
 
 std::vector<pid_t> NamespacePids(const std::string& ns) {
   std::vector<pid_t> out;
@@ -138,6 +143,22 @@ Status StopProcess(pid_t pid, int first_signal, int64_t grace_ns, const std::str
   kill(pid, SIGKILL);
   if (WaitGone(pid, 2 * kNsPerSec)) return Status::Ok();
   return Status::IoError(what + " (pid " + std::to_string(pid) + ") did not exit after SIGKILL");
+}
+
+Status StopProcesses(const std::vector<pid_t>& pids, int first_signal, int64_t grace_ns,
+                     const std::string& what) {
+  for (pid_t p : pids) {
+    kill(p, SIGCONT);
+    kill(p, first_signal);
+  }
+  int64_t deadline = MonoNs() + grace_ns;
+  for (pid_t p : pids) WaitGone(p, deadline - MonoNs());
+  std::string failed;
+  for (pid_t p : pids) {
+    Status s = StopProcess(p, SIGKILL, 0, what);
+    if (!s.ok()) failed += (failed.empty() ? "" : "; ") + s.message();
+  }
+  return failed.empty() ? Status::Ok() : Status::IoError(failed);
 }
 
 }  // namespace fb::lab

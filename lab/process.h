@@ -35,5 +35,8 @@ std::vector<pid_t> NamespacePids(const std::string& ns);
 // up to grace_ns for it to go, then SIGKILL and waits up to 2 s more. Ok if the
 // process is gone at the end (or was gone from the start).
 Status StopProcess(pid_t pid, int first_signal, int64_t grace_ns, const std::string& what);
+// The same for several processes at once (signals all, then waits).
+Status StopProcesses(const std::vector<pid_t>& pids, int first_signal, int64_t grace_ns,
+                     const std::string& what);
 
 }  // namespace fb::lab

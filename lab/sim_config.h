@@ -3,9 +3,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/status.h"
 
@@ -22,7 +21,7 @@ struct SiteConfig {
   std::string site;       // "site-a"
   std::string peer_site;  // "site-b"
   std::string iqn;
-  std::string repl_if;    // interface the replication link uses, "repl0"
+  std::string repl_if;  // interface the replication link uses, "repl0"
   std::string repl_addr;
   std::string peer_repl_addr;
   int heartbeat_port = 0;

@@ -1,6 +1,7 @@
 #include "lab/site_api.h"
 
 #include <httplib.h>
+
 #include <nlohmann/json.hpp>
 
 #include "lab/token.h"
@@ -40,8 +41,12 @@ json PodArray(const SiteConfig& c, const SiteSnapshot& s, bool self) {
   std::string status = "online";
   bool frozen = false, resyncing = false;
   switch (s.role) {
-    case SiteRole::kSynced: status = "online"; break;
-    case SiteRole::kRacing: status = self ? "suspended" : "unknown"; break;
+    case SiteRole::kSynced:
+      status = "online";
+      break;
+    case SiteRole::kRacing:
+      status = self ? "suspended" : "unknown";
+      break;
     case SiteRole::kWinner:
       status = self ? "online" : "offline";
       frozen = !self;
@@ -58,7 +63,8 @@ json PodArray(const SiteConfig& c, const SiteSnapshot& s, bool self) {
       break;
     }
   }
-  std::string mediator_status = self ? s.mediator_status : (s.peer_heard ? s.peer_mediator_status : "unknown");
+  std::string mediator_status =
+      self ? s.mediator_status : (s.peer_heard ? s.peer_mediator_status : "unknown");
   json ref = Ref(name);
   ref["resource_type"] = "arrays";
   return {{"id", "fb-lab-" + name},
@@ -92,7 +98,8 @@ json PodJson(const SiteConfig& c, const SiteSnapshot& s) {
           {"stretched", true}};
 }
 
-json InterfaceJson(const std::string& name, const std::string& addr, const std::string& service, bool enabled) {
+json InterfaceJson(const std::string& name, const std::string& addr, const std::string& service,
+                   bool enabled) {
   return {{"name", name},
           {"enabled", enabled},
           {"interface_type", "eth"},
@@ -233,13 +240,15 @@ void SiteApi::Routes() {
   srv.Patch(kPrefix + "/network-interfaces", [this, &c](const httplib::Request& req, httplib::Response& res) {
     std::string name = req.get_param_value("names");
     json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("enabled") || !body["enabled"].is_boolean()) {
+    if (body.is_discarded() || !body.is_object() || !body.contains("enabled") ||
+        !body["enabled"].is_boolean()) {
       Error(res, 400, name, "Body must be a JSON object with a boolean \"enabled\".");
       return;
     }
     if (name != c.repl_if) {
       Error(res, 400, name.empty() ? "names" : name,
-            name == kPathIf ? "Cannot disable " + name + ": it carries this API." : "No such network interface.");
+            name == kPathIf ? "Cannot disable " + name + ": it carries this API."
+                            : "No such network interface.");
       return;
     }
     bool enabled = body["enabled"].get<bool>();

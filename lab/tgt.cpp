@@ -23,7 +23,10 @@ std::string Tid() { return std::to_string(kTargetTid); }
 }  // namespace
 
 std::vector<std::string> TgtdArgv(const std::string& ns, int control_port, const std::string& portal_addr) {
-  return {"ip", "netns", "exec", ns, "tgtd", "-f", "-C", std::to_string(control_port),
+  return {"ip",      "netns",
+          "exec",    ns,
+          "tgtd",    "-f",
+          "-C",      std::to_string(control_port),
           "--iscsi", "portal=" + portal_addr + ":" + std::to_string(kIscsiPort)};
 }
 
@@ -35,15 +38,16 @@ Status WaitTgtdReady(int control_port, int64_t timeout_ns) {
     if (r.ok()) return Status::Ok();
     last = r.status();
     if (MonoNs() >= deadline) {
-      return Status::Unavailable("tgtd on control port " + std::to_string(control_port) + " not ready: " +
-                                 last.message());
+      return Status::Unavailable("tgtd on control port " + std::to_string(control_port) +
+                                 " not ready: " + last.message());
     }
     usleep(50'000);
   }
 }
 
 Status ConfigureStretchedLun(int control_port, const std::string& iqn, const std::string& backing_file) {
-  FB_RETURN_IF_ERROR(Tgtadm(control_port, {"--op", "new", "--mode", "target", "--tid", Tid(), "-T", iqn}).status());
+  FB_RETURN_IF_ERROR(
+      Tgtadm(control_port, {"--op", "new", "--mode", "target", "--tid", Tid(), "-T", iqn}).status());
   FB_RETURN_IF_ERROR(Tgtadm(control_port, {"--op", "new", "--mode", "logicalunit", "--tid", Tid(), "--lun",
                                            std::to_string(kLun), "-b", backing_file})
                          .status());
@@ -55,7 +59,8 @@ Status ConfigureStretchedLun(int control_port, const std::string& iqn, const std
 }
 
 Status SetTargetState(int control_port, const std::string& state) {
-  return Tgtadm(control_port, {"--op", "update", "--mode", "target", "--tid", Tid(), "-n", "state", "-v", state})
+  return Tgtadm(control_port,
+                {"--op", "update", "--mode", "target", "--tid", Tid(), "-n", "state", "-v", state})
       .status();
 }
 
@@ -74,9 +79,9 @@ Status DropConnections(int control_port) {
     at = line.find("Connection: ");
     if (at != std::string::npos && !sid.empty()) {
       std::string cid = line.substr(at + 12);
-      FB_RETURN_IF_ERROR(
-          Tgtadm(control_port, {"--op", "delete", "--mode", "conn", "--tid", Tid(), "--sid", sid, "--cid", cid})
-              .status());
+      FB_RETURN_IF_ERROR(Tgtadm(control_port, {"--op", "delete", "--mode", "conn", "--tid", Tid(), "--sid",
+                                               sid, "--cid", cid})
+                             .status());
     }
   }
   return Status::Ok();

@@ -52,7 +52,8 @@ Status UdpSocket::SendTo(const std::string& addr, int port, const std::string& t
   if (!sa.ok()) return sa.status();
   ssize_t n = ::sendto(fd_, text.data(), text.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&*sa),
                        sizeof(sockaddr_in));
-  if (n < 0) return ErrnoStatus("udp send from " + bound_ + " to " + addr + ":" + std::to_string(port), errno);
+  if (n < 0)
+    return ErrnoStatus("udp send from " + bound_ + " to " + addr + ":" + std::to_string(port), errno);
   return Status::Ok();
 }
 
