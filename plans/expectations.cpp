@@ -241,7 +241,8 @@ std::vector<Verdict> EvaluateExpectations(const Expectations& e, const RunData& 
     }
     if (!seen) out.push_back({"phase " + name, "reached", "the phase runs", "never began", false});
   }
-  for (const auto& [name, l] : e.faults) {
+  for (const auto& kv : e.faults) {
+    const std::string& name = kv.first;
     bool seen = std::any_of(d.faults.begin(), d.faults.end(), [&](const Window& w) { return w.name == name; });
     if (!seen) out.push_back({"fault " + name, "injected", "the fault is injected", "never injected", false});
   }
