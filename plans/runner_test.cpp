@@ -194,7 +194,7 @@ TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s; steps on time, the 
                      60'000'000'000);
   INFO(fail.out << fail.err);
   CHECK(fail.exit_code == 1);
-  CHECK(fail.out.find("FAIL  fault freeze#1     max_stall    <= 300ms: 9") != std::string::npos);
+  CHECK(fail.out.find("FAIL  fault freeze#1     max_stall    <= 300ms: ") != std::string::npos);
   CHECK(ProcState(rig.fuse->pid()) != 'T');
 }
 
