@@ -8,6 +8,7 @@
 // Thread-safety: the runner calls one instance from one thread at a time.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +19,16 @@
 #include "injectors/settings.h"
 
 namespace fb {
+
+// What the runner (or the guard) tells an instance about the fault it is about to
+// apply: the run it belongs to and its lease. Names derived from it (an nftables
+// table, an ssh control socket) must be the same when the guard rebuilds the
+// instance from the same settings and context, so the guard reverts exactly
+// what this run added.
+struct FaultContext {
+  std::string run_id = "manual";  // [A-Za-z0-9._-]
+  int64_t lease_ns = 0;           // 0 = unknown
+};
 
 // Optional capability: is the fault in effect right now?
 class FaultChecker {
@@ -31,6 +42,12 @@ class Injector {
   virtual ~Injector() = default;
   virtual Status Inject() = 0;
   virtual Status Revert() = 0;
+  // Called before Prepare()/Inject()/Revert() when a run is known; the default
+  // ignores it. Touches nothing.
+  virtual void Bind(const FaultContext& context) { (void)context; }
+  // Called before Inject(), outside the fault window: opens what the revert must
+  // not wait for (an ssh ControlMaster connection). Idempotent; default no-op.
+  virtual Status Prepare() { return Status::Ok(); }
   // nullptr when the kind cannot tell.
   virtual FaultChecker* checker() { return nullptr; }
   // Where it acts, for messages and the journal: "localhost", "root@host-a".
