@@ -11,6 +11,7 @@ void RegisterLoadCommand(CLI::App& app, int* exit_code);
 void RegisterLabCommand(CLI::App& app, int* exit_code);
 void RegisterValidateCommand(CLI::App& app, int* exit_code);
 void RegisterRunCommand(CLI::App& app, int* exit_code);
+void RegisterFaultsCommand(CLI::App& app, int* exit_code);
 
 // Prints "faultbench: <message>" to stderr.
 void PrintError(const std::string& message);
