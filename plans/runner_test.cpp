@@ -120,7 +120,7 @@ struct BackgroundCli {
 
 }  // namespace
 
-TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s; steps on time, the stall inside the fault window") {
+TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s, steps on time, the stall inside the fault window") {
   if (!IsRoot() || !HaveCommand("bindfs")) {
     MESSAGE("skipped: needs root (loop devices, FUSE mounts) and bindfs");
     return;
@@ -137,7 +137,7 @@ TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s; steps on time, the 
                        "  max_stall: 2s\n"
                        "  io_errors: 0\n"
                        "  faults:\n"
-                       "    freeze: {max_stall: 1500ms, recovery: {to: 50% of baseline, within: 1s}}\n",
+                       "    freeze: {max_stall: 1500ms, recovery: {to: 20% of baseline, within: 1s}}\n",
                        "4s");
   }
   auto r = RunCli({"run", plan_path, "--out", rig.tmp.path() + "/runs"}, 60'000'000'000);
@@ -194,7 +194,7 @@ TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s; steps on time, the 
                      60'000'000'000);
   INFO(fail.out << fail.err);
   CHECK(fail.exit_code == 1);
-  CHECK(fail.out.find("FAIL  fault freeze#1     max_stall    <= 300ms: ") != std::string::npos);
+  CHECK(fail.out.find("FAIL  fault freeze#1   max_stall    <= 300ms: ") != std::string::npos);
   CHECK(ProcState(rig.fuse->pid()) != 'T');
 }
 
