@@ -52,8 +52,8 @@ void PrintInfo(const lab::LabInfo& info) {
   std::printf("target %s, LUN %d (%s, the same file behind both portals)\n", info.iqn.c_str(), info.lun,
               FormatSize(o.lun_size_bytes).c_str());
   for (const lab::LabSiteInfo& s : info.sites) std::printf("  %s portal %s\n", s.name.c_str(), s.url.c_str());
-  std::printf("array API (REST %s shapes; POST /api/2.42/login with header api-token: $(cat %s))\n", "2.42",
-              info.token_file.c_str());
+  std::printf("array API (REST 2.42 shapes): POST /api/2.42/login with header api-token: %s (in %s)\n",
+              info.api_token.c_str(), info.token_file.c_str());
   for (const lab::LabSiteInfo& s : info.sites) std::printf("  %s %s\n", s.name.c_str(), s.api_url.c_str());
   std::printf("mediator %s; race winner %s; suspend mode %s; heartbeat %s, timeout %s; resync %s\n",
               info.mediator.c_str(), o.race_winner.c_str(), lab::SuspendModeName(o.suspend_mode),

@@ -182,9 +182,30 @@ void ArraySite::Step() {
       RaceToMediator();
       return;
     }
-    case SiteRole::kRacing:
-      RaceToMediator();  // the mediator was unreachable: keep trying, I/O stays paused
+    case SiteRole::kRacing: {
+      if (!recovered) {
+        RaceToMediator();  // the mediator was unreachable: keep trying, I/O stays paused
+        return;
+      }
+      // The link came back before any site won: nothing diverged, serve again.
+      Emit(UtcNs(), "replication_up", Severity::kInfo,
+           "heartbeats from " + peer + " are back before a mediator decision");
+      CloseAlert("replication_link_down");
+      auto t = io_->Resume();
+      if (!t.ok()) {
+        std::fprintf(stderr, "%s: %s\n", config_.site.c_str(), t.status().message().c_str());
+        return;
+      }
+      Emit(*t, "io_resumed", Severity::kInfo, "serving I/O again");
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        snap_.role = SiteRole::kSynced;
+        snap_.peer_heard = true;
+        snap_.frozen_at_ms = 0;
+      }
+      WriteState();
       return;
+    }
     case SiteRole::kWinner:
     case SiteRole::kLoser: {
       if (!recovered) return;

@@ -244,6 +244,7 @@ LabInfo Lab::Describe(const LabOptions& o) const {
   info.lun = kLun;
   info.state_dir = state_dir_;
   info.token_file = Path("api-token");
+  if (auto token = ReadFile(info.token_file); token.ok()) info.api_token = token->substr(0, token->find('\n'));
   info.events_file = Path("events.jsonl");
   info.options = o;
   for (const SiteSpec& s : Sites()) {

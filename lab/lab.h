@@ -62,6 +62,7 @@ struct LabInfo {
   std::string mediator;  // "198.18.4.2:7100 (site-a), 198.18.5.2:7100 (site-b)"
   std::string state_dir;
   std::string token_file;   // the API token for POST /api/2.42/login (header api-token)
+  std::string api_token;    // its content
   std::string events_file;  // the simulators' events.jsonl
   int64_t up_ns = 0;        // how long Up took
   LabOptions options;       // the settings the running lab was made with

@@ -297,7 +297,7 @@ TEST_CASE("lab: up twice, both portals, REST API, replication cut and restore, d
   CheckNothingLeft();
 }
 
-TEST_CASE("lab: preferred winner, refuse mode, cut by nft; down after a lost state directory") {
+TEST_CASE("lab: preferred winner, refuse mode, cut by nft, down after a lost state directory") {
   if (!IsRoot()) {
     MESSAGE("skipped: the lab needs root");
     return;
