@@ -94,7 +94,8 @@ class GuardClient {
   // For hands-on `faultbench inject`: the guard stays after this process exits
   // and reverts at lease end (or when `faultbench revert` did).
   Status Detach();
-  // Clean end of run: the guard reverts what is still active, then exits.
+  // Clean end of run: the guard reverts what is still active, then exits. When
+  // every fault is confirmed reverted, the run's state files are removed.
   Status Stop(int64_t timeout_ns = 120'000'000'000);
 
   bool started() const { return sock_ >= 0; }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -188,6 +189,14 @@ Status GuardClient::Stop(int64_t timeout_ns) {
     usleep(10'000);
   }
   guard_pid_ = -1;
+  // A run that ended with every fault confirmed reverted leaves no state behind;
+  // anything else stays for `faultbench faults` and `recover`.
+  auto run = ReadGuardedRun(run_);
+  if (st.ok() && run.ok() && std::all_of(run->faults.begin(), run->faults.end(), [](const GuardedFault& f) {
+        return f.state == FaultState::kReverted;
+      })) {
+    for (const char* suffix : {".jsonl", ".lock", ".guard.log"}) unlink(GuardPath(run_, suffix).c_str());
+  }
   return st;
 }
 

@@ -8,11 +8,13 @@
 #include <cmath>
 #include <cerrno>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "core/clock.h"
 #include "core/journal.h"
 #include "core/units.h"
+#include "injectors/guard.h"
 #include "injectors/injector.h"
 #include "loadgen/console_view.h"
 #include "loadgen/journal_sink.h"
@@ -90,6 +92,7 @@ struct ActiveFault {
   int cycle = 0;
   size_t step = 0;
   int64_t lease_end_ns = 0;
+  std::string guard_fault;  // its id in the guard journal
 };
 
 double RelS(int64_t ns) { return std::round(double(ns) / 1e3) / 1e6; }
@@ -155,6 +158,7 @@ class Runner::Impl {
   std::unique_ptr<LoadWatch> watch_;
   std::unique_ptr<RunnerEventSink> sink_;
   std::map<std::string, std::unique_ptr<Injector>> injectors_;
+  GuardClient guard_;  // injectors/guard.h: reverts our faults if this process dies
   std::vector<std::pair<std::string, std::unique_ptr<Probe>>> probes_;
   std::vector<ActiveFault> active_;  // in injection order
   int64_t load_start_ = 0;
@@ -190,9 +194,21 @@ bool Runner::Impl::WaitUntil(int64_t deadline_ns) {
 Status Runner::Impl::Inject(size_t i, int cycle) {
   const Step& s = plan_.steps[i];
   Injector* inj = injectors_.at(s.injector).get();
+  // Guard: registered (fsynced) before it is applied, so the guard reverts it
+  // if this process dies; Prepare() opens what the revert must not wait for.
+  inj->Bind({guard_.run_id(), s.max_duration_ns});
+  Status armed = inj->Prepare();
+  Result<std::string> guard_fault = armed.ok() ? guard_.Arm({s.injector, plan_.FindInjector(s.injector)->kind, inj->where(),
+                                                             plan_.FindInjector(s.injector)->settings, s.max_duration_ns})
+                                               : Result<std::string>(armed);
+  if (!guard_fault.ok()) {
+    Note("injector_error", Severity::kError, s.injector, guard_fault.status().message(),
+         {{"injector", s.injector}, {"action", "arm"}, {"step", i}, {"cycle", cycle}});
+    return guard_fault.status();
+  }
   int64_t t0 = MonoNs();
   // Recorded before it is applied: an abort during Inject() still reverts it.
-  active_.push_back({s.injector, inj, cycle, i, t0 + s.max_duration_ns});
+  active_.push_back({s.injector, inj, cycle, i, t0 + s.max_duration_ns, *guard_fault});
   Status st = inj->Inject();
   int64_t t1 = MonoNs();
   nlohmann::json attrs = {{"injector", s.injector}, {"kind", plan_.FindInjector(s.injector)->kind}, {"where", inj->where()},
@@ -233,6 +249,7 @@ Status Runner::Impl::RevertFault(const std::string& injector, const char* reason
       return Status::Unavailable("revert of " + f.injector + " ran but the fault is still in effect");
     }
   }
+  (void)guard_.Disarm(f.guard_fault, "reverted");  // guard: nothing left to do for it
   active_.erase(std::find_if(active_.begin(), active_.end(), [&](const ActiveFault& a) { return a.injector == injector; }));
   Note("fault_reverted", Severity::kInfo, f.injector, std::string("reverted ") + f.injector + " (" + reason + ")", attrs, t1);
   return Status::Ok();
@@ -357,9 +374,27 @@ int Runner::Impl::Run(std::string* run_dir) {
   }
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return kExitRunFailed;
+  // Guard: revert what dead runs left behind, and say so, before anything starts.
+  {
+    std::ostringstream log;
+    auto healed = HealLeftovers(log);
+    if (!log.str().empty()) fprintf(opt_.out, "guard: leftovers of dead runs:\n%s", log.str().c_str());
+    if (!healed.ok()) {
+      fprintf(stderr, "faultbench: %s; see faultbench faults\n", healed.status().message().c_str());
+      return kExitRunFailed;
+    }
+    if (*healed > 0) fprintf(opt_.out, "guard: reverted %d leftover fault(s) of dead runs\n", *healed);
+  }
   st = journal_.Create(opt_.out_dir, plan_.name, ClockAnchor::Take());
   if (!st.ok()) {
     fprintf(stderr, "faultbench: cannot create the run journal: %s\n", st.message().c_str());
+    return kExitRunFailed;
+  }
+  st = guard_.Start(GuardRunId(journal_.dir().substr(journal_.dir().find_last_of('/') + 1)));
+  if (!st.ok()) {
+    fprintf(stderr, "faultbench: cannot start the guard: %s\n", st.message().c_str());
+    (void)journal_.UpdateRunInfo({{"status", "failed"}, {"failure", st.message()}});
+    journal_.Close();
     return kExitRunFailed;
   }
   *run_dir = journal_.dir();
@@ -411,6 +446,8 @@ int Runner::Impl::Run(std::string* run_dir) {
   }
   gen_ptr_.store(nullptr);
   RevertAll("end of run");
+  // Guard: what is still active (a revert that failed) is retried by the guard.
+  if (Status gs = guard_.Stop(); !gs.ok()) Note("guard_error", Severity::kError, "guard", gs.message(), {});
   for (auto& [name, probe] : probes_) probe->Stop();
   if (!load_status.ok()) {
     failed_ = true;
