@@ -151,6 +151,14 @@ TEST_CASE("lab: up twice, both portals, REST API, replication cut and restore, d
   auto again = lab.Up(opt);
   REQUIRE_MESSAGE(again.ok(), again.status().message());
   CHECK(again->already_up);
+  CommandResult cli_up = RunCli({"lab", "up"});
+  CHECK(cli_up.exit_code == 0);
+  CHECK(cli_up.out.find("already up") != std::string::npos);
+  CommandResult cli_status = RunCli({"lab", "status", "--json"});
+  REQUIRE(cli_status.exit_code == 0);
+  json status_json = json::parse(cli_status.out, nullptr, false);
+  REQUIRE(status_json.is_object());
+  CHECK(status_json["up"] == true);
   REQUIRE(info->sites.size() == 2);
   CHECK(info->sites[0].url == "iscsi://198.18.1.2/iqn.2026-11.test.faultbench:lun/1");
   CHECK(info->sites[1].url == "iscsi://198.18.2.2/iqn.2026-11.test.faultbench:lun/1");
