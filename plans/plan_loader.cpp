@@ -75,9 +75,10 @@ SourceLoc PlanParser::Loc(const YAML::Node& node, const std::string& path) const
       return {"--set " + o.path + "=" + o.text, 0, 0};
     }
   }
-  if (!node.IsDefined()) return {file_, 0, 0};
+  // Nodes without a position (an empty document) are placed at its start.
+  if (!node.IsDefined()) return {file_, 1, 1};
   YAML::Mark m = node.Mark();
-  if (m.line < 0) return {file_, 0, 0};
+  if (m.line < 0) return {file_, 1, 1};
   return {file_, m.line + 1, m.column + 1};
 }
 
