@@ -11,6 +11,7 @@ void RegisterLoadCommand(CLI::App& app, int* exit_code);
 void RegisterLabCommand(CLI::App& app, int* exit_code);
 void RegisterValidateCommand(CLI::App& app, int* exit_code);
 void RegisterRunCommand(CLI::App& app, int* exit_code);
+void RegisterReportCommand(CLI::App& app, int* exit_code);  // report and compare
 void RegisterFaultsCommand(CLI::App& app, int* exit_code);
 
 // Prints "faultbench: <message>" to stderr.

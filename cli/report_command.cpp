@@ -1,0 +1,77 @@
+// faultbench report RUN_DIR [--format summary|json|junit|html|all]: rebuilds the
+// reports from the run's journal alone and prints the summary.
+// faultbench compare RUN_A RUN_B: two runs' fault metrics side by side.
+// Exit: 0 pass, 1 an expectation failed, 2 bad input (not a run directory, bad
+// flag), 3 the run did not complete or a report could not be written.
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "reports/correlator.h"
+#include "reports/report.h"
+
+namespace fb::cli {
+
+namespace {
+
+struct ReportFlags {
+  std::string run_dir, format = "all", out_dir;
+  bool quiet = false;
+};
+
+int RunReport(const ReportFlags& f) {
+  auto formats = reports::ParseFormats(f.format);
+  if (!formats.ok()) {
+    PrintError(formats.status().message());
+    return kExitUsage;
+  }
+  auto a = reports::AnalyzeRun(f.run_dir);
+  if (!a.ok()) {
+    PrintError(a.status().message());
+    return a.status().exit_code();
+  }
+  std::string out = f.out_dir.empty() ? f.run_dir : f.out_dir;
+  Status st = reports::WriteReports(*a, out, *formats);
+  if (!st.ok()) {
+    PrintError(st.message());
+    return kExitRunFailed;
+  }
+  if (!f.quiet) {
+    std::fputs(reports::FormatSummary(*a, isatty(fileno(stdout))).c_str(), stdout);
+    for (auto fmt : *formats) std::printf("wrote %s/%s\n", out.c_str(), reports::FileNameOf(fmt));
+  }
+  return a->ExitCode();
+}
+
+}  // namespace
+
+void RegisterReportCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<ReportFlags>();
+  CLI::App* cmd = app.add_subcommand("report", "Rebuild a run's reports from its journal");
+  cmd->add_option("run_dir", flags->run_dir, "Run directory (runs/<name>-<time>)")->required();
+  cmd->add_option("--format", flags->format, "summary, json, junit, html or all")->capture_default_str();
+  cmd->add_option("--out", flags->out_dir, "Write the reports here instead of the run directory");
+  cmd->add_flag("-q,--quiet", flags->quiet, "Do not print the summary");
+  cmd->callback([flags, exit_code] { *exit_code = RunReport(*flags); });
+
+  auto runs = std::make_shared<std::pair<std::string, std::string>>();
+  CLI::App* cmp = app.add_subcommand("compare", "Two runs' fault metrics side by side");
+  cmp->add_option("run_a", runs->first, "First run directory")->required();
+  cmp->add_option("run_b", runs->second, "Second run directory")->required();
+  cmp->callback([runs, exit_code] {
+    auto a = reports::AnalyzeRun(runs->first);
+    auto b = a.ok() ? reports::AnalyzeRun(runs->second) : a;
+    if (!a.ok() || !b.ok()) {
+      const Status& st = !a.ok() ? a.status() : b.status();
+      PrintError(st.message());
+      *exit_code = st.exit_code();
+      return;
+    }
+    std::fputs(reports::FormatCompare(*a, *b).c_str(), stdout);
+    *exit_code = kExitOk;
+  });
+}
+
+}  // namespace fb::cli

@@ -1,0 +1,138 @@
+// The analyzed run: what every writer formats. Built by Correlate() from the
+// journal alone. Times are UTC nanoseconds; offsets (`*_ms`, `*_s`) say what
+// they are measured from in their name or comment. Nothing here is invented:
+// every stall comes from stalls.jsonl, every event from events.jsonl.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reports/journal_reader.h"
+#include "reports/plan_view.h"
+
+namespace fb::reports {
+
+constexpr int kReportSchemaVersion = 1;
+
+// Mean, spread and range of one quantity over the baseline intervals.
+struct Stat {
+  int n = 0;
+  double mean = 0, stddev = 0, min = 0, median = 0, max = 0;
+};
+
+struct OpBaseline {
+  Stat iops, p50_us, p99_us, max_us;  // over the intervals where the op completed I/O
+};
+
+struct Baseline {
+  std::string source;  // "phase baseline", "before the first fault", "whole run"
+  int64_t start_utc_ns = 0, end_utc_ns = 0;
+  OpBaseline read, write, total;  // total: IOPS summed; latencies the worse op's
+  int stalled_intervals = 0;      // intervals of the baseline with a stall on
+};
+
+// Recovery tolerance: an interval is "within tolerance" when its IOPS reach
+// to_fraction x baseline mean IOPS and its p99 stays under p99_limit_us
+// (the larger of baseline p99 / to_fraction and baseline p99 mean + 3 stddev).
+struct Tolerance {
+  double to_fraction = 0.9;
+  int consecutive = 3;  // N intervals in a row
+  double iops_floor = 0, p99_limit_us = 0;
+};
+
+// A journal event placed on a fault's timeline.
+struct ChainEntry {
+  int64_t t_utc_ns = 0;
+  double offset_ms = 0;  // from the fault's injection
+  std::string source, kind, severity, message;
+  bool derived = false;  // stall_begins / stall_ends, from stalls.jsonl
+};
+
+// A budget one platform setting (or sum of settings) allows a stall.
+struct Budget {
+  std::string name;      // "iscsi_path_loss", "multipath_no_path_retry", "ha_failover", ...
+  std::string settings;  // "noop_out_interval 5s + noop_out_timeout 5s + replacement_timeout 15s"
+  int64_t allows_ns = 0; // -1 = unbounded (queue for ever)
+};
+
+struct StallView {
+  Stall stall;
+  double start_offset_ms = 0, end_offset_ms = 0;  // from the fault's injection
+  std::optional<JournalEvent> before;  // last event at or before its start
+  std::optional<JournalEvent> after;   // first event at or after its end
+  std::string explained_by;            // smallest budget that covers it, if any
+  bool over_budget = false;            // longer than every stated budget
+  std::string budget_note;             // e.g. "exceeds iscsi_path_loss (25s): ..."
+};
+
+struct FaultWindow {
+  std::string injector;
+  Tolerance tolerance;  // from this fault's recovery limit (or the overall one)
+  int cycle = 0;  // 0-based occurrence of this injector
+  int64_t inject_utc_ns = 0;
+  std::optional<int64_t> revert_utc_ns;  // empty: never reverted
+  int64_t settle_end_utc_ns = 0;         // end of the window analyzed (revert + settle)
+
+  std::optional<double> first_impact_ms;      // from injection: first stall or out-of-tolerance interval
+  std::optional<double> first_completion_ms;  // from injection: the completion that ended the pause
+  std::vector<StallView> stalls;              // overlapping [inject, settle_end]
+  std::optional<double> longest_stall_ms;
+  std::map<std::string, uint64_t> errors_by_kind;  // "read:EIO" -> count
+  uint64_t errors = 0;
+  std::optional<double> max_latency_us, p99_us;  // worst over the impact window
+  std::optional<double> baseline_p99_us, baseline_max_us;
+  std::optional<double> recovered_ms;  // after the revert: first of N intervals within tolerance
+  std::string recovery_note;           // "not reached", "never reverted", "no baseline"
+  // Degraded steady state: intervals inside [inject, revert] outside every stall.
+  std::optional<double> degraded_iops, degraded_p99_us;
+  std::optional<double> degraded_iops_pct;  // of baseline
+  // Repair cost: from the revert to recovery (or the window's end).
+  std::optional<double> repair_iops, repair_p99_us, repair_iops_pct;
+  std::optional<double> resync_ms;  // resync_start .. resync_done, when seen
+  double lost_ios = 0;              // sum over the window of (baseline - measured) x interval
+  std::vector<ChainEntry> chain;
+  std::vector<std::string> blind_probes;  // probes blind during the window, with why
+};
+
+struct Verdict {
+  std::string scope;  // "run", "fault <injector>#<cycle>", "phase <name>"
+  std::string check;  // max_stall, max_latency, io_errors, recovery, injected, reached
+  std::string limit, measured;
+  std::optional<double> limit_value, measured_value;  // ms for durations, counts
+  bool pass = false;
+};
+
+// min / median / max of one metric across the cycles of one injector.
+struct CycleStat {
+  std::string injector, metric;  // metric: longest_stall_ms, recovered_ms, max_latency_ms, errors
+  int n = 0;
+  double min = 0, median = 0, max = 0;
+};
+
+struct PhaseWindow {
+  std::string name;
+  int64_t start_utc_ns = 0, end_utc_ns = 0;
+};
+
+struct Analysis {
+  RunJournal journal;
+  PlanView plan;
+  std::string run_name;
+  Baseline baseline;
+  std::vector<Budget> budgets;
+  std::vector<PhaseWindow> phases;
+  std::vector<FaultWindow> faults;
+  std::vector<CycleStat> cycles;
+  std::vector<Verdict> verdicts;
+  std::string verdict;  // "pass", "fail", or the run's status when it did not complete
+  std::vector<std::string> warnings;  // from the reader and the correlator
+
+  // The exit code `faultbench report` ends with: 0 pass, 1 an expectation
+  // failed, 3 the run itself did not complete.
+  int ExitCode() const;
+};
+
+}  // namespace fb::reports

@@ -1,0 +1,48 @@
+// The correlator: lines the load's stalls and intervals up with the run's
+// events, fault by fault (issue: the correlator and the report). Reads the
+// journal only. Definitions (also in README.md of this folder and
+// report.schema.json):
+//   fault window   fault_injected .. fault_reverted of one injector, then a
+//                  settle window (the recovery "within" limit, else 30 s) that
+//                  ends early at the next injection or the load's end.
+//   impact window  injection .. the later of the revert and the end of the last
+//                  stall overlapping the fault, plus one interval: latency and
+//                  errors are counted over it (held I/Os complete after revert).
+//   baseline       the "baseline" phase, else the load before the first fault
+//                  (ramp excluded), else the whole load.
+//   recovered      the end of the first of N consecutive intervals after the
+//                  revert within tolerance (analysis.h, Tolerance).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reports/analysis.h"
+
+namespace fb::reports {
+
+struct AnalyzeOptions {
+  int consecutive_intervals = 3;
+  int64_t default_settle_ns = 30'000'000'000;
+};
+
+// Reads the run directory and analyzes it. Errors: InvalidInput naming the
+// file (and line) when the directory is not a readable journal.
+Result<Analysis> AnalyzeRun(const std::string& run_dir, const AnalyzeOptions& options = {});
+
+// Analyzes a journal already read; never fails (gaps become notes/warnings).
+Analysis Correlate(RunJournal journal, PlanView plan, const AnalyzeOptions& options = {});
+
+// Pieces, exposed for tests and for other writers.
+Stat StatOf(std::vector<double> values);
+Baseline ComputeBaseline(const RunJournal& j, const std::vector<PhaseWindow>& phases,
+                         std::optional<int64_t> first_fault_utc_ns);
+// The stall each stated platform setting allows (empty when none is stated).
+std::vector<Budget> StallBudgets(const PlatformTimeouts& p);
+void ApplyBudgets(const std::vector<Budget>& budgets, StallView* stall);
+// Fills fault->chain, the bracketing events of its stalls and blind_probes.
+void BuildChain(const RunJournal& j, FaultWindow* fault);
+std::vector<Verdict> EvaluateExpectations(const Analysis& a);
+
+}  // namespace fb::reports

@@ -1,0 +1,213 @@
+// The correlator on hand-made journals with known answers.
+#include <doctest/doctest.h>
+
+#include "reports/correlator.h"
+#include "reports/journal_fixture.h"
+#include "tests/test_util.h"
+
+namespace fb::reports {
+
+namespace {
+
+using testing::JournalFixture;
+using testing::WriteCutJournal;
+
+}  // namespace
+
+TEST_CASE("correlator: one fault with a stall inside and one outside, events, budgets, verdict") {
+  TempDir tmp;
+  WriteCutJournal(tmp.path());
+  auto a = AnalyzeRun(tmp.path());
+  REQUIRE(a.ok());
+  CHECK(a->baseline.source == "phase baseline");
+  CHECK(a->baseline.total.iops.n == 70);  // 0 .. 7 s
+  CHECK(a->baseline.total.iops.mean == doctest::Approx(1000));
+  CHECK(a->baseline.total.iops.stddev == doctest::Approx(10.07).epsilon(0.01));
+  CHECK(a->baseline.total.p99_us.median == doctest::Approx(500));
+  REQUIRE(a->faults.size() == 1);
+  const FaultWindow& f = a->faults[0];
+  CHECK(f.injector == "cut");
+  CHECK(f.inject_utc_ns == testing::At(8000));
+  CHECK(*f.revert_utc_ns == testing::At(12000));
+  CHECK(f.settle_end_utc_ns == testing::At(20000));
+  // Only the stall inside the window, to the nanosecond of the journal.
+  REQUIRE(f.stalls.size() == 1);
+  CHECK(f.stalls[0].stall.length_ns() == 1'911'000'000);
+  CHECK(f.stalls[0].start_offset_ms == doctest::Approx(12));
+  CHECK(f.stalls[0].end_offset_ms == doctest::Approx(1923));
+  CHECK(*f.longest_stall_ms == doctest::Approx(1911));
+  CHECK(*f.first_impact_ms == doctest::Approx(12));
+  CHECK(*f.first_completion_ms == doctest::Approx(1923));
+  // Bracketing events: the last before its start, the first after its end.
+  REQUIRE(f.stalls[0].before);
+  CHECK(f.stalls[0].before->kind == "fault_injected");
+  REQUIRE(f.stalls[0].after);
+  CHECK(f.stalls[0].after->kind == "path_reinstated");
+  // The chain: in order, offsets from the injection, the stall's ends derived,
+  // the runner's step records left out, nothing after the window.
+  std::vector<std::string> kinds;
+  for (const auto& c : f.chain) kinds.push_back(c.kind);
+  CHECK(kinds == std::vector<std::string>{"fault_injected", "stall_begins", "probe_error", "mediator_won", "stall_ends",
+                                          "path_reinstated", "fault_reverted", "resync_start", "resync_done",
+                                          "path_failed", "load_finished"});
+  CHECK(f.chain[3].offset_ms == doctest::Approx(1910));
+  CHECK(f.chain[4].offset_ms == doctest::Approx(1923));
+  CHECK(f.chain[4].derived);
+  REQUIRE(f.blind_probes.size() == 1);
+  CHECK(f.blind_probes[0].rfind("xapi (probe_error", 0) == 0);
+  // Latency over the impact window: the held I/Os' 1.911 s.
+  CHECK(*f.max_latency_us == doctest::Approx(1911000));
+  CHECK(*f.degraded_iops == doctest::Approx(600));
+  CHECK(*f.degraded_iops_pct == doctest::Approx(60));
+  CHECK(*f.resync_ms == doctest::Approx(1400));
+  CHECK(*f.repair_iops == doctest::Approx(800));
+  // Recovered: the first of 3 good intervals ends at 13.6 s.
+  REQUIRE(f.recovered_ms);
+  CHECK(*f.recovered_ms == doctest::Approx(1600));
+  CHECK(f.errors == 0);
+  // Budgets from platform: iSCSI 5+5+15 s (+5 s polling), no_path_retry 0, HA 60 s.
+  REQUIRE(a->budgets.size() == 3);
+  CHECK(a->budgets[0].name == "iscsi_path_loss");
+  CHECK(a->budgets[0].allows_ns == 30'000'000'000);
+  CHECK(a->budgets[1].allows_ns == 0);
+  CHECK_FALSE(f.stalls[0].over_budget);
+  CHECK(f.stalls[0].explained_by == "iscsi_path_loss");
+  // Expectations: run max_stall passes, the fault's 1 s max_stall fails with 1.911 s.
+  std::map<std::string, const Verdict*> v;
+  for (const auto& x : a->verdicts) v[x.scope + " " + x.check] = &x;
+  REQUIRE(v.count("run max_stall"));
+  CHECK(v["run max_stall"]->pass);
+  REQUIRE(v.count("fault cut#1 max_stall"));
+  CHECK_FALSE(v["fault cut#1 max_stall"]->pass);
+  CHECK(v["fault cut#1 max_stall"]->measured == "1.911s");
+  CHECK(*v["fault cut#1 max_stall"]->measured_value == doctest::Approx(1911));
+  CHECK(v["fault cut#1 recovery"]->pass);
+  CHECK(v["fault cut#1 io_errors"]->pass);
+  CHECK(a->verdict == "fail");
+  CHECK(a->ExitCode() == 1);
+  CHECK(a->warnings.empty());
+}
+
+TEST_CASE("correlator: recovery never reached") {
+  TempDir tmp;
+  WriteCutJournal(tmp.path(), /*recovers=*/false);
+  auto a = AnalyzeRun(tmp.path());
+  REQUIRE(a.ok());
+  REQUIRE(a->faults.size() == 1);
+  CHECK_FALSE(a->faults[0].recovered_ms);
+  CHECK(a->faults[0].recovery_note == "not reached");
+  bool seen = false;
+  for (const auto& v : a->verdicts) {
+    if (v.check == "recovery") {
+      seen = true;
+      CHECK_FALSE(v.pass);
+      CHECK(v.measured == "not reached");
+    }
+  }
+  CHECK(seen);
+}
+
+TEST_CASE("correlator: a truncated last line is tolerated and reported") {
+  TempDir tmp;
+  WriteCutJournal(tmp.path(), true, /*cut_tail=*/true);
+  auto a = AnalyzeRun(tmp.path());
+  REQUIRE(a.ok());
+  REQUIRE(a->warnings.size() == 1);
+  CHECK(a->warnings[0].find("events.jsonl:14: last line cut short") != std::string::npos);
+  CHECK(a->faults.size() == 1);
+}
+
+TEST_CASE("correlator: a bad line in the middle, a missing directory, a missing run.json are errors") {
+  TempDir tmp;
+  WriteCutJournal(tmp.path());
+  {
+    std::ofstream(tmp.path() + "/stalls.jsonl") << "{\"job\":0}\nnot json\n{\"job\":0}\n";
+  }
+  auto a = AnalyzeRun(tmp.path());
+  REQUIRE_FALSE(a.ok());
+  CHECK(a.status().message() == tmp.path() + "/stalls.jsonl:2: not a JSON record");
+  CHECK(a.status().exit_code() == kExitUsage);
+  auto b = AnalyzeRun(tmp.path() + "/nope");
+  REQUIRE_FALSE(b.ok());
+  CHECK(b.status().message().find("not a run directory") != std::string::npos);
+}
+
+TEST_CASE("correlator: a load-only journal: no fault window, baseline is the whole run") {
+  TempDir tmp;
+  JournalFixture j(tmp.path());
+  j.Run(1.0);
+  for (int i = 0; i < 10; ++i) j.Sample(i, (i + 1) * 1000.0, 2000 + i, 300, 900);
+  j.Event(0, "loadgen", "load_started");
+  j.Event(10000, "loadgen", "load_finished");
+  j.Flush();
+  auto a = AnalyzeRun(tmp.path());
+  REQUIRE(a.ok());
+  CHECK(a->faults.empty());
+  CHECK(a->baseline.source == "whole run");
+  CHECK(a->baseline.total.iops.n == 10);
+  CHECK(a->baseline.total.iops.median == doctest::Approx(2004.5));
+  CHECK(a->verdicts.empty());
+  CHECK(a->verdict == "pass");
+  CHECK(a->ExitCode() == 0);
+}
+
+TEST_CASE("stall budgets: a stall longer than every budget names the largest") {
+  PlatformTimeouts p;
+  p.iscsi_noop_out_interval_ns = 5'000'000'000;
+  p.iscsi_noop_out_timeout_ns = 5'000'000'000;
+  p.iscsi_replacement_timeout_ns = 15'000'000'000;
+  auto budgets = StallBudgets(p);
+  REQUIRE(budgets.size() == 1);
+  CHECK(budgets[0].allows_ns == 25'000'000'000);
+  StallView v;
+  v.stall.start_utc_ns = 0;
+  v.stall.end_utc_ns = 31'000'000'000;
+  ApplyBudgets(budgets, &v);
+  CHECK(v.over_budget);
+  CHECK(v.budget_note ==
+        "exceeds iscsi_path_loss (25.000s: iscsi.noop_out_interval 5.000s + iscsi.noop_out_timeout 5.000s + "
+        "iscsi.replacement_timeout 15.000s) by 6.000s");
+  p.multipath_no_path_retry = -1;
+  budgets = StallBudgets(p);
+  StallView q = v;
+  q.over_budget = false;
+  ApplyBudgets(budgets, &q);
+  CHECK_FALSE(q.over_budget);
+  CHECK(q.explained_by == "multipath_no_path_retry");
+}
+
+TEST_CASE("correlator: repeated cycles give min/median/max, an unreverted fault") {
+  TempDir tmp;
+  JournalFixture j(tmp.path());
+  j.Run(0.1);
+  j.Plan("name: cycles\nrepeat: 3\nexpect:\n  faults:\n    pause: {max_stall: 2s}\n");
+  for (int i = 0; i < 300; ++i) j.Sample(i, (i + 1) * 100.0, 1000, 400, 800);
+  double lengths[] = {500, 1500, 1000};
+  for (int c = 0; c < 3; ++c) {
+    double t = 5000 + c * 8000;
+    j.Event(t, "pause", "fault_injected", {{"injector", "pause"}, {"cycle", c}});
+    j.Stall(t + 5, t + 5 + lengths[c]);
+    if (c < 2) j.Event(t + 3000, "pause", "fault_reverted", {{"injector", "pause"}});
+  }
+  j.Flush();
+  auto a = AnalyzeRun(tmp.path());
+  REQUIRE(a.ok());
+  REQUIRE(a->faults.size() == 3);
+  CHECK(a->faults[1].cycle == 1);
+  CHECK_FALSE(a->faults[2].revert_utc_ns);
+  CHECK(a->faults[2].recovery_note == "never reverted");
+  const CycleStat* st = nullptr;
+  for (const auto& c : a->cycles) {
+    if (c.metric == "longest_stall_ms") st = &c;
+  }
+  REQUIRE(st);
+  CHECK(st->n == 3);
+  CHECK(st->min == doctest::Approx(500));
+  CHECK(st->median == doctest::Approx(1000));
+  CHECK(st->max == doctest::Approx(1500));
+  int checks = 0;
+  for (const auto& v : a->verdicts) checks += v.check == "max_stall" && v.pass;
+  CHECK(checks == 3);
+}
+
+}  // namespace fb::reports

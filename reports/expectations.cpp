@@ -1,0 +1,117 @@
+// The plan's expectations evaluated from the analysis, per fault (each cycle)
+// and overall, each with the measured value beside the limit. The final
+// evaluator of a run (the runner calls it through AnalyzeRun).
+#include <algorithm>
+#include <cstdio>
+
+#include "core/units.h"
+#include "reports/correlator.h"
+
+namespace fb::reports {
+
+namespace {
+
+std::string Ms(double ms) { return FormatDuration(int64_t(ms * 1e6)); }
+
+struct Measured {
+  std::optional<double> longest_stall_ms;
+  bool stall_open = false;
+  std::optional<double> max_latency_ms;
+  uint64_t errors = 0;
+};
+
+Measured Over(const Analysis& a, int64_t start, int64_t end) {
+  Measured m;
+  for (const auto& s : a.journal.stalls) {
+    if (s.end_utc_ns <= start || s.start_utc_ns >= end) continue;
+    double len = double(s.length_ns()) / 1e6;
+    if (!m.longest_stall_ms || len > *m.longest_stall_ms) {
+      m.longest_stall_ms = len;
+      m.stall_open = s.open;
+    }
+    if (s.open) m.max_latency_ms = std::max(m.max_latency_ms.value_or(0), len);
+  }
+  for (const auto& s : a.journal.samples) {
+    if (s.end_utc_ns <= start || s.start_utc_ns() >= end) continue;
+    m.errors += s.errors;
+    if (auto x = s.MaxUs()) m.max_latency_ms = std::max(m.max_latency_ms.value_or(0), *x / 1e3);
+  }
+  return m;
+}
+
+void Check(const LimitSet& l, const std::string& scope, const Measured& m, const FaultWindow* f,
+           std::vector<Verdict>* out) {
+  if (l.max_stall_ns) {
+    double limit = double(*l.max_stall_ns) / 1e6, v = m.longest_stall_ms.value_or(0);
+    out->push_back({scope, "max_stall", "<= " + Ms(limit),
+                    m.longest_stall_ms ? Ms(v) + (m.stall_open ? " (still open at the end)" : "") : "no stall", limit, v,
+                    v <= limit && !m.stall_open});
+  }
+  if (l.max_latency_ns) {
+    double limit = double(*l.max_latency_ns) / 1e6;
+    out->push_back({scope, "max_latency", "<= " + Ms(limit),
+                    m.max_latency_ms ? Ms(*m.max_latency_ms) : "no I/O completed", limit, m.max_latency_ms,
+                    m.max_latency_ms && *m.max_latency_ms <= limit});
+  }
+  if (l.io_errors) {
+    out->push_back({scope, "io_errors", "<= " + std::to_string(*l.io_errors), std::to_string(m.errors),
+                    double(*l.io_errors), double(m.errors), m.errors <= *l.io_errors});
+  }
+  if (l.recovery && f) {
+    char limit[128];
+    snprintf(limit, sizeof limit, "%.0f%% of baseline IOPS (%.0f), p99 <= %s, for %d intervals, within %s",
+             l.recovery->to_fraction * 100, f->tolerance.iops_floor / std::max(l.recovery->to_fraction, 0.01),
+             Ms(f->tolerance.p99_limit_us / 1e3).c_str(), f->tolerance.consecutive,
+             FormatDuration(l.recovery->within_ns).c_str());
+    double within = double(l.recovery->within_ns) / 1e6;
+    std::string measured = f->recovered_ms ? Ms(*f->recovered_ms) + " after the revert" : f->recovery_note;
+    out->push_back({scope, "recovery", limit, measured, within, f->recovered_ms,
+                    f->recovered_ms && *f->recovered_ms <= within});
+  }
+}
+
+}  // namespace
+
+std::vector<Verdict> EvaluateExpectations(const Analysis& a) {
+  std::vector<Verdict> out;
+  const PlanView& p = a.plan;
+  const RunJournal& j = a.journal;
+  LimitSet run = p.overall;
+  run.recovery.reset();  // recovery is per fault
+  Check(run, "run", Over(a, j.load_start_utc_ns, j.load_end_utc_ns + 1), nullptr, &out);
+  for (const auto& f : a.faults) {
+    LimitSet l;
+    if (auto it = p.faults.find(f.injector); it != p.faults.end()) l = it->second;
+    if (!l.recovery) l.recovery = p.overall.recovery;
+    if (l.empty()) continue;
+    std::string scope = "fault " + f.injector + "#" + std::to_string(f.cycle + 1);
+    // Stalls count over the fault (inject .. revert); latency and errors over
+    // the impact (held I/Os complete after the revert), as the correlator.
+    Measured m;
+    int64_t revert = f.revert_utc_ns.value_or(j.load_end_utc_ns);
+    Measured in_fault = Over(a, f.inject_utc_ns, revert);
+    m.longest_stall_ms = in_fault.longest_stall_ms;
+    m.stall_open = in_fault.stall_open;
+    m.max_latency_ms = f.max_latency_us ? std::optional<double>(*f.max_latency_us / 1e3) : std::nullopt;
+    m.errors = f.errors;
+    Check(l, scope, m, &f, &out);
+  }
+  for (const auto& [name, l] : p.phases) {
+    bool seen = false;
+    for (const auto& w : a.phases) {
+      if (w.name != name) continue;
+      seen = true;
+      Check(l, "phase " + name, Over(a, w.start_utc_ns, w.end_utc_ns), nullptr, &out);
+    }
+    if (!seen) out.push_back({"phase " + name, "reached", "the phase runs", "never began", std::nullopt, std::nullopt, false});
+  }
+  for (const auto& [name, l] : p.faults) {
+    bool seen = std::any_of(a.faults.begin(), a.faults.end(), [&](const FaultWindow& f) { return f.injector == name; });
+    if (!seen) {
+      out.push_back({"fault " + name, "injected", "the fault is injected", "never injected", std::nullopt, std::nullopt, false});
+    }
+  }
+  return out;
+}
+
+}  // namespace fb::reports

@@ -1,0 +1,203 @@
+// report.html: one self-contained page (no external fetch): the verdict at the
+// top, two zoomable charts (IOPS; latency p99 and max) drawn by dygraphs with
+// fault windows shaded, stalls marked and events as labelled markers, then the
+// tables. The page's data is a JSON block read by html/chart.js. When the
+// charts are drawn, <body> gets data-chart-ready="1", data-series (series
+// drawn) and data-shaded (fault windows shaded); page errors set data-errors.
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/units.h"
+#include "reports/report.h"
+
+namespace fb::reports {
+
+// Generated at build time (embed_assets.cmake).
+std::string_view DygraphJs();
+std::string_view DygraphCss();
+std::string_view ChartJs();
+std::string_view ReportCss();
+
+namespace {
+
+using Json = nlohmann::json;
+
+std::string H(const std::string& s) { return EscapeXml(s); }
+
+std::string Fmt(const char* f, auto... args) {
+  char buf[512];
+  snprintf(buf, sizeof buf, f, args...);
+  return buf;
+}
+
+std::string Ms(const std::optional<double>& ms) { return ms ? Fmt("%.3f ms", *ms) : "–"; }
+std::string UsAsMs(const std::optional<double>& us) { return us ? Fmt("%.3f ms", *us / 1e3) : "–"; }
+
+// JSON inside <script>: "</" must not close the element.
+std::string ScriptSafe(const std::string& json) {
+  std::string o;
+  for (size_t i = 0; i < json.size(); ++i) {
+    if (json[i] == '<') o += "\\u003c";
+    else o += json[i];
+  }
+  return o;
+}
+
+double Rel(const RunJournal& j, int64_t t) { return std::round(double(t - j.load_start_utc_ns) / 1e6) / 1e3; }
+
+Json ChartData(const Analysis& a) {
+  const RunJournal& j = a.journal;
+  Json t = Json::array(), iops = Json::array(), p99 = Json::array(), mx = Json::array();
+  for (const auto& s : j.samples) {
+    if (s.drain) continue;  // the short last interval's rate says nothing
+    t.push_back(Rel(j, s.end_utc_ns));
+    iops.push_back(std::round(s.iops()));
+    auto p = s.P99Us();
+    auto m = s.MaxUs();
+    p99.push_back(p && *p > 0 ? Json(std::round(*p) / 1e3) : Json(nullptr));
+    mx.push_back(m && *m > 0 ? Json(std::round(*m) / 1e3) : Json(nullptr));
+  }
+  Json faults = Json::array();
+  for (const auto& f : a.faults) {
+    faults.push_back({{"name", f.injector + "#" + std::to_string(f.cycle + 1)},
+                      {"start", Rel(j, f.inject_utc_ns)},
+                      {"end", Rel(j, f.revert_utc_ns.value_or(j.load_end_utc_ns))},
+                      {"settle_end", Rel(j, f.settle_end_utc_ns)}});
+  }
+  Json stalls = Json::array();
+  for (const auto& s : j.stalls) {
+    stalls.push_back({{"start", Rel(j, s.start_utc_ns)}, {"end", Rel(j, s.end_utc_ns)},
+                      {"length_ms", std::round(double(s.length_ns()) / 1e3) / 1e3}, {"job", s.job}, {"open", s.open}});
+  }
+  Json events = Json::array();
+  for (const auto& e : j.events) {
+    // Markers for what a reader looks for; the tables hold every event.
+    if (e.kind == "step" || e.kind == "load_started" || e.kind == "load_finished" || e.kind == "log") continue;
+    events.push_back({{"t", Rel(j, e.t_utc_ns)}, {"kind", e.kind}, {"source", e.source}, {"message", e.message}});
+  }
+  return {{"t", t}, {"iops", iops}, {"p99_ms", p99}, {"max_ms", mx}, {"faults", faults}, {"stalls", stalls},
+          {"events", events}, {"end", Rel(j, j.load_end_utc_ns)}, {"baseline_iops", a.baseline.total.iops.mean}};
+}
+
+std::string Row(std::initializer_list<std::string> cells, bool header = false) {
+  std::string r = "<tr>";
+  for (const auto& c : cells) r += header ? "<th>" + c + "</th>" : "<td>" + c + "</td>";
+  return r + "</tr>\n";
+}
+
+std::string FaultSection(const Analysis& a, const FaultWindow& f) {
+  const RunJournal& j = a.journal;
+  std::string s = "<section class=\"fault\"><h2>Fault " + H(f.injector) + " #" + std::to_string(f.cycle + 1) + "</h2>\n";
+  s += "<table class=\"kv\">\n";
+  s += Row({"injected", Fmt("+%.3f s", Rel(j, f.inject_utc_ns))});
+  s += Row({"reverted", f.revert_utc_ns ? Fmt("+%.3f s (after %.3f s)", Rel(j, *f.revert_utc_ns),
+                                               double(*f.revert_utc_ns - f.inject_utc_ns) / 1e9)
+                                        : "never"});
+  s += Row({"first impact", Ms(f.first_impact_ms)});
+  s += Row({"first completion after the fault", f.first_completion_ms ? Ms(f.first_completion_ms) : "no pause"});
+  s += Row({"stalls / longest", std::to_string(f.stalls.size()) + " / " + Ms(f.longest_stall_ms)});
+  s += Row({"latency max / p99 (baseline p99)",
+            UsAsMs(f.max_latency_us) + " / " + UsAsMs(f.p99_us) + " (" + UsAsMs(f.baseline_p99_us) + ")"});
+  std::string errs = std::to_string(f.errors);
+  for (const auto& [k, n] : f.errors_by_kind) errs += " · " + H(k) + " " + std::to_string(n);
+  s += Row({"I/O errors", errs});
+  s += Row({"degraded steady state", f.degraded_iops ? Fmt("%.0f IOPS (%.0f%% of baseline), p99 %s", *f.degraded_iops,
+                                                           f.degraded_iops_pct.value_or(0), UsAsMs(f.degraded_p99_us).c_str())
+                                                     : "–"});
+  s += Row({"recovered after the revert", f.recovered_ms ? Ms(f.recovered_ms) : H(f.recovery_note)});
+  s += Row({"repair (resync) cost", f.repair_iops ? Fmt("%.0f IOPS (%.0f%% of baseline), p99 %s%s", *f.repair_iops,
+                                                        f.repair_iops_pct.value_or(0), UsAsMs(f.repair_p99_us).c_str(),
+                                                        f.resync_ms ? (", resync " + Ms(f.resync_ms)).c_str() : "")
+                                                  : "–"});
+  s += Row({"I/Os lost against baseline", Fmt("%.0f", f.lost_ios)});
+  if (!f.blind_probes.empty()) {
+    std::string b;
+    for (const auto& p : f.blind_probes) b += (b.empty() ? "" : "<br>") + H(p);
+    s += "<tr class=\"bad\"><td>blind probes</td><td>" + b + "</td></tr>\n";
+  }
+  s += "</table>\n";
+  if (!f.stalls.empty()) {
+    s += "<h3>Stalls</h3><table>\n" +
+         Row({"start", "end", "length", "job", "in flight", "oldest", "event before", "event after", "budget"}, true);
+    for (const auto& v : f.stalls) {
+      auto ev = [&](const std::optional<JournalEvent>& e) {
+        return e ? Fmt("%+.3f s ", double(e->t_utc_ns - f.inject_utc_ns) / 1e9) + H(e->kind + " (" + e->source + ")")
+                 : std::string("none");
+      };
+      s += std::string(v.over_budget ? "<tr class=\"bad\">" : "<tr>") + "<td>" + Fmt("%+.3f s", v.start_offset_ms / 1e3) +
+           "</td><td>" + Fmt("%+.3f s", v.end_offset_ms / 1e3) + (v.stall.open ? " (open)" : "") + "</td><td>" +
+           Fmt("%.3f ms", double(v.stall.length_ns()) / 1e6) + "</td><td>" + std::to_string(v.stall.job) + "</td><td>" +
+           std::to_string(v.stall.inflight) + "</td><td>" + Fmt("%.3f ms", v.stall.oldest_age_ms) + "</td><td>" +
+           ev(v.before) + "</td><td>" + ev(v.after) + "</td><td>" + H(v.budget_note) + "</td></tr>\n";
+    }
+    s += "</table>\n";
+  }
+  s += "<h3>Event chain</h3><table class=\"chain\">\n" + Row({"offset", "kind", "source", "message"}, true);
+  for (const auto& c : f.chain) {
+    s += std::string(c.derived ? "<tr class=\"derived\">" : "<tr>") + "<td>" + Fmt("%+.3f s", c.offset_ms / 1e3) +
+         "</td><td>" + H(c.kind) + "</td><td>" + H(c.source) + "</td><td>" + H(c.message) + "</td></tr>\n";
+  }
+  return s + "</table></section>\n";
+}
+
+}  // namespace
+
+std::string FormatHtml(const Analysis& a) {
+  const RunJournal& j = a.journal;
+  const Baseline& b = a.baseline;
+  std::string v = a.verdict == "pass" ? "PASS" : a.verdict == "fail" ? "FAIL" : "RUN " + a.verdict;
+  std::string s = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>faultbench: " + H(a.run_name) +
+                  " " + H(v) + "</title>\n<style>\n" + std::string(DygraphCss()) + "\n" + std::string(ReportCss()) +
+                  "</style>\n<script>\nwindow.addEventListener('error', function () {\n"
+                  "  document.body.dataset.errors = String(Number(document.body.dataset.errors || 0) + 1);\n});\n"
+                  "</script>\n</head>\n<body>\n";
+  s += "<header class=\"verdict " + std::string(a.verdict == "pass" ? "pass" : "fail") + "\"><span>" + H(v) +
+       "</span> " + H(a.run_name) + " · " + H(FormatUtcIso(j.load_start_utc_ns, 0)) +
+       Fmt(" · load %.1f s · %zu fault window(s) · %zu stall(s)", double(j.load_end_utc_ns - j.load_start_utc_ns) / 1e9,
+           a.faults.size(), j.stalls.size()) +
+       "</header>\n";
+  if (!a.verdicts.empty()) {
+    s += "<h2>Expectations</h2><table>\n" + Row({"", "scope", "check", "measured", "limit"}, true);
+    for (const auto& e : a.verdicts) {
+      s += std::string(e.pass ? "<tr>" : "<tr class=\"bad\">") + "<td>" + (e.pass ? "PASS" : "FAIL") + "</td><td>" +
+           H(e.scope) + "</td><td>" + H(e.check) + "</td><td>" + H(e.measured) + "</td><td>" + H(e.limit) + "</td></tr>\n";
+    }
+    s += "</table>\n";
+  }
+  s += "<h2>Timeline</h2><p class=\"hint\">Drag to zoom, shift-drag to pan, double-click to reset. Shaded: fault "
+       "windows (lighter: settle); red: stalls; lines: events.</p>\n"
+       "<div id=\"chart-iops\" class=\"chart\"></div>\n<div id=\"chart-lat\" class=\"chart\"></div>\n";
+  s += "<h2>Baseline</h2><p>" + H(b.source) + Fmt(", %d intervals (%d with a stall)", b.total.iops.n, b.stalled_intervals) +
+       "</p><table>\n" + Row({"op", "IOPS mean", "IOPS sd", "p50 median", "p99 median", "p99 sd", "max"}, true);
+  for (auto [name, op] : {std::pair{"read", &b.read}, std::pair{"write", &b.write}, std::pair{"total", &b.total}}) {
+    if (!op->iops.n || (op->iops.mean == 0 && std::string(name) != "total")) continue;
+    s += Row({name, Fmt("%.0f", op->iops.mean), Fmt("%.0f", op->iops.stddev), Fmt("%.3f ms", op->p50_us.median / 1e3),
+              Fmt("%.3f ms", op->p99_us.median / 1e3), Fmt("%.3f ms", op->p99_us.stddev / 1e3),
+              Fmt("%.3f ms", op->max_us.max / 1e3)});
+  }
+  s += "</table>\n";
+  if (!a.budgets.empty()) {
+    s += "<h2>Stall budgets (platform settings)</h2><table>\n" + Row({"budget", "allows", "settings"}, true);
+    for (const auto& bu : a.budgets) {
+      s += Row({H(bu.name), bu.allows_ns < 0 ? "unbounded" : H(FormatDuration(bu.allows_ns)), H(bu.settings)});
+    }
+    s += "</table>\n";
+  }
+  for (const auto& f : a.faults) s += FaultSection(a, f);
+  if (a.faults.empty()) s += "<p>No fault was injected in this run.</p>\n";
+  if (!a.cycles.empty()) {
+    s += "<h2>Cycles</h2><table>\n" + Row({"injector", "metric", "n", "min", "median", "max"}, true);
+    for (const auto& c : a.cycles) {
+      s += Row({H(c.injector), H(c.metric), std::to_string(c.n), Fmt("%.3f", c.min), Fmt("%.3f", c.median), Fmt("%.3f", c.max)});
+    }
+    s += "</table>\n";
+  }
+  for (const auto& w : a.warnings) s += "<p class=\"warning\">warning: " + H(w) + "</p>\n";
+  s += "<script type=\"application/json\" id=\"fb-data\">" + ScriptSafe(ChartData(a).dump()) + "</script>\n";
+  s += "<script>\n" + std::string(DygraphJs()) + "\n</script>\n<script>\n" + std::string(ChartJs()) + "\n</script>\n";
+  return s + "</body></html>\n";
+}
+
+}  // namespace fb::reports

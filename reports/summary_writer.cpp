@@ -1,0 +1,101 @@
+// summary.txt: the verdict first, then the baseline, each fault (impact, stalls
+// with their bracketing events, recovery) and the expectations. Short lines,
+// columns aligned; ANSI colour only when the caller says the output is a tty.
+#include <cstdio>
+
+#include "core/units.h"
+#include "reports/report.h"
+
+namespace fb::reports {
+
+namespace {
+
+std::string Fmt(const char* f, auto... args) {
+  char buf[512];
+  snprintf(buf, sizeof buf, f, args...);
+  return buf;
+}
+
+std::string MsText(const std::optional<double>& ms) {
+  return ms ? FormatDuration(int64_t(*ms * 1e6)) : std::string("-");
+}
+
+std::string Off(double ms) { return Fmt("%+.3fs", ms / 1e3); }
+
+std::string EventText(const std::optional<JournalEvent>& e, int64_t from) {
+  if (!e) return "none";
+  return Off(double(e->t_utc_ns - from) / 1e6) + " " + e->kind + (e->source.empty() ? "" : " (" + e->source + ")");
+}
+
+}  // namespace
+
+std::string FormatSummary(const Analysis& a, bool color) {
+  const char* red = color ? "\033[31m" : "";
+  const char* green = color ? "\033[32m" : "";
+  const char* bold = color ? "\033[1m" : "";
+  const char* off = color ? "\033[0m" : "";
+  const RunJournal& j = a.journal;
+  std::string s;
+  bool good = a.verdict == "pass";
+  s += Fmt("%sVerdict: %s%s%s  (%s, %s, %zu expectation(s))\n", bold, good ? green : red,
+           a.verdict == "pass" ? "PASS" : a.verdict == "fail" ? "FAIL" : ("RUN " + a.verdict).c_str(), off,
+           a.run_name.c_str(), j.status.empty() ? "no status" : j.status.c_str(), a.verdicts.size());
+  s += Fmt("Load:     %.3fs, %zu intervals of %s, %zu stall(s)\n", double(j.load_end_utc_ns - j.load_start_utc_ns) / 1e9,
+           j.samples.size(), FormatDuration(j.interval_ns).c_str(), j.stalls.size());
+  const Baseline& b = a.baseline;
+  s += Fmt("Baseline: %s, %d intervals: %.0f IOPS (sd %.0f), p99 %.3f ms (sd %.3f), max %.3f ms\n", b.source.c_str(),
+           b.total.iops.n, b.total.iops.mean, b.total.iops.stddev, b.total.p99_us.median / 1e3, b.total.p99_us.stddev / 1e3,
+           b.total.max_us.max / 1e3);
+  for (const auto& f : a.faults) {
+    s += Fmt("\nFault %s#%d: injected %s, %s\n", f.injector.c_str(), f.cycle + 1,
+             Fmt("+%.3fs", double(f.inject_utc_ns - j.load_start_utc_ns) / 1e9).c_str(),
+             f.revert_utc_ns ? ("reverted after " + MsText(double(*f.revert_utc_ns - f.inject_utc_ns) / 1e6)).c_str()
+                             : "never reverted");
+    s += Fmt("  %-22s %s\n", "first impact", MsText(f.first_impact_ms).c_str());
+    s += Fmt("  %-22s %s\n", "first completion", f.first_completion_ms ? MsText(f.first_completion_ms).c_str() : "no pause");
+    s += Fmt("  %-22s %zu, longest %s\n", "stalls", f.stalls.size(), MsText(f.longest_stall_ms).c_str());
+    s += Fmt("  %-22s %s (baseline p99 %s)\n", "latency max / p99",
+             (MsText(f.max_latency_us ? std::optional(*f.max_latency_us / 1e3) : std::nullopt) + " / " +
+              MsText(f.p99_us ? std::optional(*f.p99_us / 1e3) : std::nullopt)).c_str(),
+             MsText(f.baseline_p99_us ? std::optional(*f.baseline_p99_us / 1e3) : std::nullopt).c_str());
+    std::string errs = std::to_string(f.errors);
+    for (const auto& [k, n] : f.errors_by_kind) errs += " " + k + "=" + std::to_string(n);
+    s += Fmt("  %-22s %s\n", "errors", errs.c_str());
+    if (f.degraded_iops_pct) s += Fmt("  %-22s %.0f IOPS (%.0f%% of baseline)\n", "degraded", *f.degraded_iops, *f.degraded_iops_pct);
+    s += Fmt("  %-22s %s\n", "recovered after revert",
+             f.recovered_ms ? MsText(f.recovered_ms).c_str() : f.recovery_note.c_str());
+    if (f.repair_iops_pct) {
+      s += Fmt("  %-22s %.0f%% of baseline IOPS%s\n", "repair", *f.repair_iops_pct,
+               f.resync_ms ? (", resync " + MsText(f.resync_ms)).c_str() : "");
+    }
+    for (const auto& v : f.stalls) {
+      s += Fmt("  %sstall%s %s .. %s  %9.3f ms  job %d, %llu in flight; before: %s; after: %s%s%s\n",
+               v.over_budget ? red : "", off, Off(v.start_offset_ms).c_str(), Off(v.end_offset_ms).c_str(),
+               double(v.stall.length_ns()) / 1e6, v.stall.job, (unsigned long long)v.stall.inflight,
+               EventText(v.before, f.inject_utc_ns).c_str(), EventText(v.after, f.inject_utc_ns).c_str(),
+               v.budget_note.empty() ? "" : "; ", v.budget_note.c_str());
+    }
+    if (!f.chain.empty()) s += "  chain:\n";
+    for (const auto& c : f.chain) {
+      s += Fmt("    %10s  %-16s %-12s %s\n", Off(c.offset_ms).c_str(), c.kind.c_str(), c.source.c_str(), c.message.c_str());
+    }
+    for (const auto& p : f.blind_probes) s += Fmt("  %sblind probe%s %s\n", red, off, p.c_str());
+  }
+  if (!a.cycles.empty()) {
+    s += "\nCycles (min / median / max):\n";
+    for (const auto& c : a.cycles) {
+      s += Fmt("  %-14s %-18s %10.3f %10.3f %10.3f  (n=%d)\n", c.injector.c_str(), c.metric.c_str(), c.min, c.median, c.max, c.n);
+    }
+  }
+  if (!a.verdicts.empty()) {
+    s += "\nExpectations:\n";
+    for (const auto& v : a.verdicts) {
+      s += Fmt("  %s%s%s  %-18s %-12s %-12s limit %s\n", v.pass ? green : red, v.pass ? "PASS" : "FAIL", off,
+               v.scope.c_str(), v.check.c_str(), v.measured.c_str(), v.limit.c_str());
+    }
+  }
+  for (const auto& w : a.warnings) s += "warning: " + w + "\n";
+  return s;
+}
+
+}  // namespace fb::reports
