@@ -1,3 +1,6 @@
+// Superseded: the runner now evaluates and reports through reports/ (correlator.h,
+// EvaluateExpectations over the Analysis); nothing calls this file any more.
+//
 // Expectations evaluated after a run, from the journal files alone (run.json,
 // events.jsonl, stalls.jsonl, samples.jsonl), so reports can rebuild them.
 //

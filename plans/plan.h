@@ -83,6 +83,9 @@ struct Plan {
   int repeat = 1;
   int64_t repeat_every_ns = 0;  // cycle length when repeat > 1
   Expectations expect;
+  // platform: the timeouts the platform is set up with, as written (scalars as
+  // strings); keys in reports/plan_view.h. The report's stall budgets use them.
+  nlohmann::json platform = nlohmann::json::object();
   OnError on_error = OnError::kStop;
 
   const PluginSpec* FindInjector(const std::string& name) const;

@@ -489,6 +489,29 @@ bool ApplyOverride(YAML::Node root, const std::string& path, const std::string& 
   return true;
 }
 
+// platform: the timeouts the platform is set up with (PLATFORM.md), kept as
+// written for the report's stall budgets (reports/plan_view.h).
+void ParsePlatform(PlanParser& p, const YAML::Node& node, Plan* plan) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> keys = {
+      {"iscsi", {"noop_out_interval", "noop_out_timeout", "replacement_timeout"}},
+      {"multipath", {"polling_interval", "no_path_retry"}},
+      {"ha", {"timeout"}}};
+  if (!p.CheckMap(node, "platform", {"iscsi", "multipath", "ha"})) return;
+  for (const auto& [section, names] : keys) {
+    const YAML::Node s = node[section];
+    if (!s || !p.CheckMap(s, "platform." + section, names)) continue;
+    for (const auto& name : names) {
+      if (!s[name]) continue;
+      std::string path = "platform." + section + "." + name;
+      auto text = p.Scalar(s[name], path);
+      if (!text) continue;
+      bool ok = name == "no_path_retry" ? (*text == "queue" || *text == "fail" || p.Integer(s[name], path, 0, 1000000))
+                                        : p.Duration(s[name], path).has_value();
+      if (ok) plan->platform[section][name] = *text;
+    }
+  }
+}
+
 }  // namespace
 
 LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, const std::vector<std::string>& overrides) {
@@ -516,7 +539,7 @@ LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, 
       }
     }
     const std::vector<std::string> top = {"name", "description", "target",  "workload", "injectors", "probes",
-                                          "steps", "expect", "repeat", "repeat_every", "on_error"};
+                                          "steps", "expect", "repeat", "repeat_every", "on_error", "platform"};
     if (!p.CheckMap(root, "", top)) {
       out.problems = p.problems();
       return out;
@@ -559,6 +582,7 @@ LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, 
     }
     if (root["steps"]) p.ParseSteps(root["steps"], &plan);
     if (root["expect"]) p.ParseExpect(root["expect"], &plan);
+    if (root["platform"]) ParsePlatform(p, root["platform"], &plan);
     p.CheckTimeline(plan);
   } catch (const YAML::Exception& e) {
     p.Problem(SourceLoc{file_label, e.mark.line + 1, e.mark.column + 1}, "", "YAML: " + e.msg);

@@ -175,6 +175,10 @@ std::string WritePlan(const Plan& plan) {
     out << YAML::Key << "repeat" << YAML::Value << plan.repeat;
     out << YAML::Key << "repeat_every" << YAML::Value << ExactDuration(plan.repeat_every_ns);
   }
+  if (!plan.platform.empty()) {
+    out << YAML::Key << "platform" << YAML::Value;
+    EmitJson(out, plan.platform, false);
+  }
   out << YAML::Key << "on_error" << YAML::Value << (plan.on_error == OnError::kStop ? "stop" : "continue");
   const Expectations& e = plan.expect;
   if (!e.overall.empty() || !e.faults.empty() || !e.phases.empty()) {

@@ -19,9 +19,10 @@
 #include "loadgen/console_view.h"
 #include "loadgen/journal_sink.h"
 #include "loadgen/load_generator.h"
-#include "plans/expectations.h"
 #include "plans/plan_loader.h"
 #include "probes/probe.h"
+#include "reports/correlator.h"
+#include "reports/report.h"
 
 namespace fb {
 
@@ -459,22 +460,23 @@ int Runner::Impl::Run(std::string* run_dir) {
   (void)journal_.UpdateRunInfo(end);
 
   int code = status == "completed" ? kExitOk : kExitRunFailed;
-  auto data = ReadRunData(journal_.dir());
-  if (!data.ok()) {
-    fprintf(stderr, "faultbench: %s\n", data.status().message().c_str());
+  // The final evaluation and every report come from the journal alone (reports/).
+  auto analysis = reports::AnalyzeRun(journal_.dir());
+  if (!analysis.ok()) {
+    fprintf(stderr, "faultbench: %s\n", analysis.status().message().c_str());
     code = kExitRunFailed;
   } else {
-    std::vector<Verdict> verdicts = EvaluateExpectations(plan_.expect, *data);
-    bool pass = std::all_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.pass; });
+    const std::vector<reports::Verdict>& verdicts = analysis->verdicts;
+    bool pass = std::all_of(verdicts.begin(), verdicts.end(), [](const reports::Verdict& v) { return v.pass; });
     if (code == kExitOk && !pass) code = kExitExpectationFailed;
     nlohmann::json vj = nlohmann::json::array();
     for (const auto& v : verdicts) {
       vj.push_back({{"scope", v.scope}, {"check", v.check}, {"limit", v.limit}, {"measured", v.measured}, {"pass", v.pass}});
     }
     (void)journal_.UpdateRunInfo({{"expectations", vj}, {"verdict", status != "completed" ? status : pass ? "pass" : "fail"}});
-    std::string summary = FormatRunSummary(plan_.name, *data, verdicts);
-    if (!failure_.empty()) summary += "Failure: " + failure_ + "\n";
-    (void)WriteFileAtomic(journal_.PathOf("summary.txt"), summary);
+    Status ws = reports::WriteReports(*analysis, journal_.dir(), *reports::ParseFormats("all"));
+    if (!ws.ok()) fprintf(stderr, "faultbench: %s\n", ws.message().c_str());
+    std::string summary = reports::FormatSummary(*analysis, isatty(fileno(opt_.out)));
     fprintf(opt_.out, "\n%sjournal: %s\n", summary.c_str(), journal_.dir().c_str());
   }
   journal_.Close();

@@ -90,9 +90,12 @@ std::string FormatSummary(const Analysis& a, bool color) {
   if (!a.verdicts.empty()) {
     s += "\nExpectations:\n";
     for (const auto& v : a.verdicts) {
-      s += Fmt("  %s%s%s  %-18s %-12s %-12s limit %s\n", v.pass ? green : red, v.pass ? "PASS" : "FAIL", off,
-               v.scope.c_str(), v.check.c_str(), v.measured.c_str(), v.limit.c_str());
+      s += Fmt("  %s%s%s  %-16s %-12s %s: %s\n", v.pass ? green : red, v.pass ? "PASS" : "FAIL", off, v.scope.c_str(),
+               v.check.c_str(), v.limit.c_str(), v.measured.c_str());
     }
+  }
+  if (j.run_info.contains("failure") && j.run_info["failure"].is_string()) {
+    s += "Failure: " + j.run_info["failure"].get<std::string>() + "\n";
   }
   for (const auto& w : a.warnings) s += "warning: " + w + "\n";
   return s;
