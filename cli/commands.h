@@ -11,8 +11,9 @@ void RegisterLoadCommand(CLI::App& app, int* exit_code);
 void RegisterLabCommand(CLI::App& app, int* exit_code);
 void RegisterValidateCommand(CLI::App& app, int* exit_code);
 void RegisterRunCommand(CLI::App& app, int* exit_code);
-void RegisterReportCommand(CLI::App& app, int* exit_code);  // report and compare
 void RegisterFaultsCommand(CLI::App& app, int* exit_code);
+void RegisterReportCommand(CLI::App& app, int* exit_code);  // report and compare
+void RegisterVerifyCommand(CLI::App& app, int* exit_code);
 
 // Prints "faultbench: <message>" to stderr.
 void PrintError(const std::string& message);

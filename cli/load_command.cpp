@@ -12,6 +12,7 @@
 #include "loadgen/console_view.h"
 #include "loadgen/journal_sink.h"
 #include "loadgen/load_generator.h"
+#include "loadgen/verify.h"
 #include "metrics/metrics_exporter.h"
 
 namespace fb::cli {
@@ -23,6 +24,8 @@ struct LoadFlags {
   std::string runtime = "60s", ramp = "0s", interval = "1s", stall = "100ms", stuck = "5s";
   std::string dedupe = "0", compress = "0", out = "runs", name = "load";
   std::string metrics, push;
+  bool verify = false;
+  std::string verify_block, ack_log;
   std::vector<std::string> specs;
   std::vector<std::string> targets;  // repeatable; iscsi:// URLs may also be comma-separated
   std::string path_policy = "round-robin", io_timeout = "5s", checker_interval = "5s", no_path_timeout = "0s";
@@ -118,6 +121,14 @@ Status BuildWorkload(const LoadFlags& f, Workload* w) {
   if (w->iscsi.io_timeout_ns < 10'000'000) return Status::InvalidInput("--io-timeout: must be at least 10ms");
   if (w->iscsi.checker_interval_ns < 10'000'000) return Status::InvalidInput("--checker-interval: must be at least 10ms");
   if (!f.push.empty() && f.metrics.empty()) return Status::InvalidInput("--push needs --metrics");
+  w->verify = f.verify || !f.ack_log.empty();
+  w->ack_log = f.ack_log;
+  if (!f.verify_block.empty()) {
+    uint64_t vb;
+    FB_RETURN_IF_ERROR(parse_size("--verify-block", f.verify_block, &vb));
+    if (vb > (64u << 20)) return Status::InvalidInput("--verify-block: larger than 64MiB");
+    w->verify_block_bytes = uint32_t(vb);
+  }
   if (!f.metrics.empty()) FB_RETURN_IF_ERROR(ValidateListenAddress(f.metrics));
   return ValidateWorkload(*w);
 }
@@ -129,6 +140,8 @@ int RunLoad(const LoadFlags& f, const std::vector<std::string>& argv) {
     PrintError(s.message());
     return kExitUsage;
   }
+  ClockAnchor anchor = ClockAnchor::Take();
+  if (w.verify) w.verify_run_id = VerifyRunId(SanitizeName(f.name) + "-" + FormatUtcCompact(anchor.utc_ns));
   LoadGenerator gen(w);
   s = gen.Prepare();
   if (!s.ok()) {
@@ -136,7 +149,6 @@ int RunLoad(const LoadFlags& f, const std::vector<std::string>& argv) {
     return s.exit_code();
   }
   std::unique_ptr<MetricsExporter> metrics;
-  ClockAnchor anchor = ClockAnchor::Take();
   if (!f.metrics.empty()) {
     // Bound before the journal and the load: a busy address is exit 2 with nothing run.
     auto m = MetricsExporter::Start(f.metrics, SanitizeName(f.name) + "-" + FormatUtcCompact(anchor.utc_ns));
@@ -198,7 +210,8 @@ int RunLoad(const LoadFlags& f, const std::vector<std::string>& argv) {
     PrintError("the journal is incomplete: " + journal_sink.status().message());
     return kExitRunFailed;
   }
-  return sum.stop_reason == "runtime" ? kExitOk : kExitRunFailed;
+  if (sum.stop_reason != "runtime") return kExitRunFailed;
+  return sum.IntegrityFindings() ? kExitExpectationFailed : kExitOk;
 }
 
 }  // namespace
@@ -244,6 +257,9 @@ void RegisterLoadCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--seed", f->seed, "Random seed (0: from the clock)");
   cmd->add_option("--metrics", f->metrics, "Serve Prometheus metrics on HOST:PORT, e.g. 127.0.0.1:9464 (off by default)");
   cmd->add_option("--push", f->push, "With --metrics: push the final values to this Pushgateway, e.g. http://127.0.0.1:9091");
+  cmd->add_flag("--verify", f->verify, "Stamp every written block and check every read; read everything back at the end");
+  cmd->add_option("--verify-block", f->verify_block, "Verification unit (default: the smallest block size)");
+  cmd->add_option("--ack-log", f->ack_log, "Stream acknowledged writes to FILE or ssh://host/path (implies --verify)");
   cmd->add_flag("--quiet,-q", f->quiet, "Only the final summary");
   cmd->add_flag("--live", f->live, "Per-interval lines even when stdout is not a terminal");
   cmd->callback([f, exit_code, &app] {

@@ -17,8 +17,9 @@ int main(int argc, char** argv) {
   fb::cli::RegisterLabCommand(app, &exit_code);
   fb::cli::RegisterValidateCommand(app, &exit_code);
   fb::cli::RegisterRunCommand(app, &exit_code);
-  fb::cli::RegisterReportCommand(app, &exit_code);
   fb::cli::RegisterFaultsCommand(app, &exit_code);
+  fb::cli::RegisterReportCommand(app, &exit_code);
+  fb::cli::RegisterVerifyCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/units.h"
+#include "loadgen/verify.h"
 
 namespace fb {
 
@@ -131,6 +132,20 @@ void ConsoleView::OnFinish(const LoadSummary& s) {
             FormatDuration(s.total_stall_ns).c_str());
   } else {
     fprintf(out_, "  stalls: none\n");
+  }
+  if (s.verify) {
+    uint64_t findings = s.IntegrityFindings();
+    fprintf(out_, "  verify: %llu blocks written, %llu checked%s; %s%s\n", (unsigned long long)s.blocks_written,
+            (unsigned long long)s.verified_blocks, s.final_pass_complete ? " (all read back after the run)" : " (read-back incomplete)",
+            findings ? (color_ ? "\033[1;31m" : "") : "", findings ? "" : "no lost, misdirected, corrupt or phantom writes");
+    if (findings) {
+      fprintf(out_, "lost %llu, misdirected %llu, corrupt %llu, phantom %llu%s\n",
+              (unsigned long long)s.integrity[size_t(BlockVerdict::kLost)],
+              (unsigned long long)s.integrity[size_t(BlockVerdict::kMisdirected)],
+              (unsigned long long)s.integrity[size_t(BlockVerdict::kCorrupt)],
+              (unsigned long long)s.integrity[size_t(BlockVerdict::kPhantom)], color_ ? "\033[0m" : "");
+    }
+    if (s.acks_dropped) fprintf(out_, "  ack log: %llu acknowledgements dropped (the log fell behind)\n", (unsigned long long)s.acks_dropped);
   }
   if (s.missed_ios) fprintf(out_, "  missed I/Os (rate schedule skipped after stalls): %llu\n", (unsigned long long)s.missed_ios);
   if (s.abandoned_ios) fprintf(out_, "  abandoned: %u I/Os were still in flight when the load gave up waiting\n", s.abandoned_ios);

@@ -13,6 +13,8 @@ void IntervalStats::Merge(const IntervalStats& o) {
   oldest_inflight_age_ns = std::max(oldest_inflight_age_ns, o.oldest_inflight_age_ns);
   missed_ios += o.missed_ios;
   stall_active = stall_active || o.stall_active;
+  verified_blocks += o.verified_blocks;
+  for (size_t i = 0; i < integrity.size(); ++i) integrity[i] += o.integrity[i];
   ramp = ramp || o.ramp;
   drain = drain || o.drain;
 }
@@ -25,6 +27,8 @@ void IntervalStats::ResetCounters() {
   missed_ios = 0;
   stall_active = false;
   ramp = drain = false;
+  verified_blocks = 0;
+  integrity.fill(0);
 }
 
 }  // namespace fb

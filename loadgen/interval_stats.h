@@ -45,6 +45,10 @@ struct IntervalStats {
   int64_t oldest_inflight_age_ns = 0;  // at the interval's end; 0 when none
   uint64_t missed_ios = 0;           // rate-limited runs: scheduled I/Os skipped after a stall
   bool stall_active = false;         // a stall was going on at the interval's end
+  // Verification: blocks read back and checked, and findings by kind
+  // (index: BlockVerdict; kOk and kNotOurs are not findings).
+  uint64_t verified_blocks = 0;
+  std::array<uint64_t, 6> integrity{};
 
   void Merge(const IntervalStats& o);
   void ResetCounters();
@@ -59,7 +63,7 @@ struct StallRecord {
 };
 
 struct JobEvent {
-  enum class Type : uint8_t { kStuckIo, kMaxErrors, kFirstError };
+  enum class Type : uint8_t { kStuckIo, kMaxErrors, kFirstError, kIntegrity, kVerifyPass };
   Type type = Type::kStuckIo;
   int job = 0;
   int64_t t_ns = 0;
@@ -69,6 +73,21 @@ struct JobEvent {
   int64_t age_ns = 0;
   int err = 0;
   uint32_t count = 0;
+  // kIntegrity: what a read found in one verify block at `offset`.
+  uint8_t verdict = 0;          // BlockVerdict
+  bool final_pass = false;      // found by the read-back after the run
+  uint32_t acked_generation = 0;
+  uint32_t found_generation = 0;
+  uint64_t found_offset = 0;
+  int64_t acked_ns = 0;         // MonoNs when the lost generation was acknowledged (0: unknown)
+  int64_t found_write_utc_ns = 0;
+};
+
+// One acknowledged write of one verify block, for the ack log.
+struct AckRecord {
+  uint64_t offset;
+  uint32_t generation;
+  uint32_t ack_ms;  // since load start
 };
 
 }  // namespace fb

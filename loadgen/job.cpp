@@ -12,10 +12,25 @@ namespace {
 constexpr size_t kIntervalRing = 64;
 constexpr size_t kStallRing = 256;
 constexpr size_t kEventRing = 256;
+constexpr size_t kAckRing = 1 << 16;
 constexpr int64_t kWatchTickNs = 50 * kNsPerMs;  // stall flag and stuck watchdog resolution
 
 uint64_t RegionSize(const Workload& w, const TargetInfo& t) {
   return w.size_bytes ? w.size_bytes : t.size_bytes - w.offset_bytes;
+}
+
+// With verify, each job owns a slice of the region so no two jobs ever have the
+// same block in flight; otherwise all jobs share the region.
+struct Slice {
+  uint64_t offset, bytes;
+  int job, jobs;
+};
+Slice SliceOf(const Workload& w, const TargetInfo& t, int index) {
+  uint64_t region = RegionSize(w, t);
+  if (!w.verify) return {w.offset_bytes, region, index, w.jobs};
+  uint64_t align = w.MaxBlockSize();
+  uint64_t per_job = region / uint64_t(w.jobs) / align * align;
+  return {w.offset_bytes + per_job * uint64_t(index), per_job, 0, 1};
 }
 }  // namespace
 
@@ -25,11 +40,12 @@ Job::Job(int index, const Workload& w, const TargetInfo& target, std::unique_ptr
       target_(target),
       engine_(std::move(engine)),
       control_(control),
-      pattern_(w, w.offset_bytes, RegionSize(w, target), index, w.jobs,
-               (w.seed ? w.seed : uint64_t(UtcNs())) * 1000003ULL + uint64_t(index)),
+      pattern_(w, SliceOf(w, target, index).offset, SliceOf(w, target, index).bytes, SliceOf(w, target, index).job,
+               SliceOf(w, target, index).jobs, (w.seed ? w.seed : uint64_t(UtcNs())) * 1000003ULL + uint64_t(index)),
       intervals_(kIntervalRing),
       stalls_(kStallRing),
-      events_(kEventRing) {}
+      events_(w.verify ? kEventRing * 16 : kEventRing),
+      acks_(w.ack_log.empty() ? 2 : kAckRing) {}
 
 Job::~Job() {
   engine_.reset();
@@ -70,6 +86,13 @@ Status Job::Open() {
     free_slots_.push_back(uint32_t(qd - 1 - i));
   }
   reaped_.resize(qd);
+  if (w_.verify) {
+    Slice sl = SliceOf(w_, target_, index_);
+    if (sl.bytes < w_.MaxBlockSize()) {
+      return Status::InvalidInput("with verify, each of the " + std::to_string(w_.jobs) + " jobs needs its own slice of at least one block; the region is too small");
+    }
+    verify_ = std::make_unique<VerifyMap>(sl.offset, sl.bytes, w_.VerifyBlockBytes());
+  }
   if (w_.rate_iops > 0) {
     period_ns_ = int64_t(1e9 * w_.jobs / w_.rate_iops);
     if (period_ns_ < 1) period_ns_ = 1;
@@ -122,6 +145,17 @@ int64_t Job::OldestSubmit() const {
 }
 
 void Job::PrepareWrite(Io* io) {
+  if (verify_) {
+    io->buffer = buffers_ + (size_t(io->slot) * 2 + 1) * slot_bytes_;
+    const uint32_t vb = verify_->block_bytes();
+    const int64_t utc = UtcNs();
+    for (uint32_t off = 0; off < io->length; off += vb) {
+      size_t b = verify_->IndexOf(io->offset + off);
+      uint32_t gen = ++verify_->highest(b);
+      StampBlock(io->buffer + off, vb, w_.verify_run_id, io->offset + off, gen, utc);
+    }
+    return;
+  }
   if (w_.dedupe_fraction > 0 && pattern_.rng().Unit() < w_.dedupe_fraction) {
     io->buffer = dedupe_buffer_;
     return;
@@ -158,6 +192,11 @@ void Job::Issue(int64_t now) {
     uint32_t slot = free_slots_.back();
     Io* io = &ios_[slot];
     IoChoice c = pattern_.Next();
+    if (verify_) {
+      // Never two I/Os on one block at once: their order would be undefined.
+      for (int tries = 0; tries < 8 && verify_->Busy(c.offset, c.length); ++tries) c = pattern_.Next();
+      if (verify_->Busy(c.offset, c.length)) break;
+    }
     io->op = c.op;
     io->offset = c.offset;
     io->length = c.length;
@@ -170,7 +209,11 @@ void Job::Issue(int64_t now) {
     io->sched_ns = sched;
     io->result = 0;
     QueueResult r = engine_->Queue(io);
-    if (r == QueueResult::kBusy) break;
+    if (r == QueueResult::kBusy) {
+      if (verify_ && c.op == OpType::kWrite) UnstampWrite(io);
+      break;
+    }
+    if (verify_) verify_->SetBusy(io->offset, io->length, true);
     free_slots_.pop_back();
     if (inflight_ == 0) last_progress_ns_ = now;  // the gap clock starts when I/O is outstanding
     ++inflight_;
@@ -184,12 +227,54 @@ void Job::Issue(int64_t now) {
   if (queued_any) engine_->Commit();
 }
 
+void Job::UnstampWrite(Io* io) {
+  for (uint32_t off = 0; off < io->length; off += verify_->block_bytes()) --verify_->highest(verify_->IndexOf(io->offset + off));
+}
+
+void Job::VerifyCompletion(const Io* io, int64_t t, bool final_pass) {
+  const uint32_t vb = verify_->block_bytes();
+  for (uint32_t off = 0; off < io->length; off += vb) {
+    uint64_t offset = io->offset + off;
+    size_t b = verify_->IndexOf(offset);
+    if (io->op == OpType::kWrite) {
+      verify_->acked(b) = verify_->highest(b);
+      verify_->ack_ms(b) = uint32_t((t - start_ns_) / kNsPerMs);
+      if (AckRecord* a = acks_.BeginWrite()) {
+        *a = {offset, verify_->acked(b), verify_->ack_ms(b)};
+        acks_.Publish();
+      } else {
+        ++acks_dropped_;
+      }
+      continue;
+    }
+    uint32_t acked = verify_->acked(b);
+    BlockCheck c = CheckBlock(io->buffer + off, vb, w_.verify_run_id, offset, acked, verify_->highest(b));
+    if (c.verdict == BlockVerdict::kNotOurs) continue;
+    ++cur_->verified_blocks;
+    if (c.verdict == BlockVerdict::kOk) {
+      if (c.found_generation > acked) verify_->acked(b) = c.found_generation;  // an unacknowledged write landed
+      continue;
+    }
+    ++cur_->integrity[size_t(c.verdict)];
+    JobEvent e{JobEvent::Type::kIntegrity, index_, t, io->op, offset, vb};
+    e.verdict = uint8_t(c.verdict);
+    e.final_pass = final_pass;
+    e.acked_generation = acked;
+    e.found_generation = c.found_generation;
+    e.found_offset = c.found_offset;
+    e.acked_ns = acked ? start_ns_ + int64_t(verify_->ack_ms(b)) * kNsPerMs : 0;
+    e.found_write_utc_ns = c.found_write_utc_ns;
+    PushEvent(e);
+  }
+}
+
 void Job::Complete(Io* io, int64_t t) {
   OpCounters& c = cur_->op[size_t(io->op)];
   if (io->result == int64_t(io->length)) {
     ++c.ios;
     c.bytes += io->length;
     c.latency.Record(uint64_t(t - io->sched_ns));
+    if (verify_) VerifyCompletion(io, t, final_pass_);
   } else {
     int err = io->result < 0 ? int(-io->result) : EIO;  // a short transfer counts as EIO
     ++c.errors;
@@ -204,6 +289,7 @@ void Job::Complete(Io* io, int64_t t) {
       control_->stop.store(true, std::memory_order_relaxed);
     }
   }
+  if (verify_) verify_->SetBusy(io->offset, io->length, false);
   inflight_flag_[io->slot] = 0;
   --inflight_;
   free_slots_.push_back(io->slot);
@@ -225,6 +311,60 @@ void Job::CheckStall(int64_t now) {
     PushEvent({JobEvent::Type::kStuckIo, index_, now, o ? o->op : OpType::kRead, o ? o->offset : 0, o ? o->length : 0,
                now - oldest, 0, inflight_});
   }
+}
+
+void Job::FinalVerifyPass(int64_t deadline_ns) {
+  final_pass_ = true;
+  const VerifyMap& m = *verify_;
+  const uint32_t vb = m.block_bytes();
+  const uint32_t chunk = w_.MaxBlockSize() / vb * vb;
+  const uint64_t end = m.slice_offset() + m.slice_bytes();
+  uint64_t pos = m.slice_offset();
+  uint64_t reads = 0;
+  int64_t t0 = MonoNs();
+  while (true) {
+    int64_t now = MonoNs();
+    bool queued = false;
+    while (!free_slots_.empty() && pos < end) {
+      uint32_t len = uint32_t(std::min<uint64_t>(chunk, end - pos));
+      bool written = false;
+      for (size_t b = m.IndexOf(pos), last = m.IndexOf(pos + len - 1); b <= last && !written; ++b) {
+        written = verify_->highest(b) != 0;
+      }
+      if (!written) {
+        pos += len;
+        continue;
+      }
+      uint32_t slot = free_slots_.back();
+      Io* io = &ios_[slot];
+      *io = Io{pos, len, OpType::kRead, buffers_ + size_t(slot) * 2 * slot_bytes_, now, now, 0, slot, io->engine_data};
+      QueueResult r = engine_->Queue(io);
+      if (r == QueueResult::kBusy) break;
+      free_slots_.pop_back();
+      ++inflight_;
+      inflight_flag_[slot] = 1;
+      ++reads;
+      pos += len;
+      if (r == QueueResult::kCompleted) {
+        Complete(io, MonoNs());
+      } else {
+        queued = true;
+      }
+    }
+    if (queued) engine_->Commit();
+    if (inflight_ == 0 && pos >= end) break;
+    if (now >= deadline_ns || control_->abandon.load(std::memory_order_relaxed)) break;
+    int n = engine_->Reap(1, int(reaped_.size()), std::min<int64_t>(50 * kNsPerMs, deadline_ns - now), reaped_.data());
+    int64_t t = MonoNs();
+    RollIntervals(t);
+    for (int i = 0; i < n; ++i) Complete(reaped_[size_t(i)], t);
+  }
+  JobEvent e{JobEvent::Type::kVerifyPass, index_, MonoNs()};
+  e.count = uint32_t(std::min<uint64_t>(reads, UINT32_MAX));
+  e.age_ns = MonoNs() - t0;
+  e.offset = pos >= end ? 1 : 0;  // 1: the whole slice was read back
+  PushEvent(e);
+  final_pass_ = false;
 }
 
 void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
@@ -295,6 +435,10 @@ void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
         stalls_.Publish();
       }
     }
+  }
+  if (verify_ && w_.verify_final_pass && inflight_ == 0 && !control_->abandon.load(std::memory_order_relaxed)) {
+    FinalVerifyPass(now + drain_timeout_ns * 30);
+    now = MonoNs();
   }
   // Close the last (partial) interval.
   CloseInterval(std::max(now, cur_->start_ns));

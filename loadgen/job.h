@@ -13,6 +13,7 @@
 #include "loadgen/engine.h"
 #include "loadgen/interval_stats.h"
 #include "loadgen/spsc_ring.h"
+#include "loadgen/verify.h"
 #include "loadgen/workload.h"
 
 namespace fb {
@@ -41,6 +42,10 @@ class Job {
   SpscRing<IntervalStats>& intervals() { return intervals_; }
   SpscRing<StallRecord>& stalls() { return stalls_; }
   SpscRing<JobEvent>& events() { return events_; }
+  SpscRing<AckRecord>& acks() { return acks_; }
+  uint64_t acks_dropped() const { return acks_dropped_; }
+  // With verify, after Run(): the job's verification state (read-only then).
+  const VerifyMap* verify_map() const { return verify_.get(); }
   // I/Os still in flight when the job gave up draining.
   uint32_t abandoned() const { return abandoned_; }
 
@@ -61,6 +66,9 @@ class Job {
   int64_t OldestSubmit() const;
   void PushEvent(const JobEvent& e);
   void PrepareWrite(Io* io);
+  void UnstampWrite(Io* io);
+  void VerifyCompletion(const Io* io, int64_t t, bool final_pass);
+  void FinalVerifyPass(int64_t deadline_ns);
 
   const int index_;
   const Workload& w_;
@@ -81,6 +89,10 @@ class Job {
   SpscRing<IntervalStats> intervals_;
   SpscRing<StallRecord> stalls_;
   SpscRing<JobEvent> events_;
+  SpscRing<AckRecord> acks_;
+  std::atomic<uint64_t> acks_dropped_{0};
+  std::unique_ptr<VerifyMap> verify_;
+  bool final_pass_ = false;
   IntervalStats* cur_ = nullptr;
 
   int64_t start_ns_ = 0, end_ns_ = 0, ramp_end_ns_ = 0;

@@ -5,6 +5,7 @@
 
 #include "core/clock.h"
 #include "core/units.h"
+#include "loadgen/verify.h"
 
 namespace fb {
 
@@ -49,6 +50,14 @@ nlohmann::json ErrnoMap(const Array& counts) {
   return m;
 }
 
+nlohmann::json IntegrityToJson(uint64_t verified, const std::array<uint64_t, 6>& f) {
+  return {{"verified_blocks", verified},
+          {"lost_writes", f[size_t(BlockVerdict::kLost)]},
+          {"misdirected_writes", f[size_t(BlockVerdict::kMisdirected)]},
+          {"corrupt_blocks", f[size_t(BlockVerdict::kCorrupt)]},
+          {"phantom_writes", f[size_t(BlockVerdict::kPhantom)]}};
+}
+
 }  // namespace
 
 nlohmann::json IntervalToJson(const IntervalStats& s, const nlohmann::json& job) {
@@ -67,6 +76,9 @@ nlohmann::json IntervalToJson(const IntervalStats& s, const nlohmann::json& job)
   if (s.op[0].errors) j["read"]["errors_by_errno"] = ErrnoMap(s.errors_by_errno[0]);
   if (s.op[1].errors) j["write"]["errors_by_errno"] = ErrnoMap(s.errors_by_errno[1]);
   if (s.missed_ios) j["missed_ios"] = s.missed_ios;
+  if (s.verified_blocks || s.integrity[2] || s.integrity[3] || s.integrity[4] || s.integrity[5]) {
+    j["verify"] = IntegrityToJson(s.verified_blocks, s.integrity);
+  }
   if (s.ramp) j["ramp"] = true;
   if (s.drain) j["drain"] = true;
   return j;
@@ -87,6 +99,13 @@ nlohmann::json SummaryToJson(const LoadSummary& s) {
   if (s.op[1].errors) j["write"]["errors_by_errno"] = ErrnoMap(s.errors_by_errno[1]);
   if (s.missed_ios) j["missed_ios"] = s.missed_ios;
   if (s.abandoned_ios) j["abandoned_ios"] = s.abandoned_ios;
+  if (s.verify) {
+    nlohmann::json v = IntegrityToJson(s.verified_blocks, s.integrity);
+    v["blocks_written"] = s.blocks_written;
+    v["final_pass_complete"] = s.final_pass_complete;
+    if (s.acks_dropped) v["acks_dropped"] = s.acks_dropped;
+    j["verify"] = v;
+  }
   return j;
 }
 
@@ -118,6 +137,11 @@ void JournalSink::OnStart(const LoadStartInfo& info) {
       {"dedupe_pct", w.dedupe_fraction * 100},
       {"compress_pct", w.compress_fraction * 100},
   };
+  if (w.verify) {
+    char id[24];
+    snprintf(id, sizeof id, "%016llx", (unsigned long long)w.verify_run_id);
+    load["verify"] = {{"verify_block_bytes", w.VerifyBlockBytes()}, {"verify_run_id", id}, {"ack_log", w.ack_log}};
+  }
   nlohmann::json info_json = {{"load", load}};
   journal_->Stamp(start_ns_, &info_json["load_start"]);
   Keep(journal_->UpdateRunInfo(info_json));

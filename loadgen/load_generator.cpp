@@ -12,11 +12,22 @@ namespace {
 constexpr int64_t kSamplerTickNs = 2 * kNsPerMs;
 constexpr int64_t kStartDelayNs = 20 * kNsPerMs;  // lets every job thread be waiting at start
 
+std::string Hex(uint64_t v) {
+  char buf[24];
+  snprintf(buf, sizeof buf, "%016llx", (unsigned long long)v);
+  return buf;
+}
+
 std::string ErrnoName(int e) {
   const char* n = strerrorname_np(e);
   return n ? n : "E" + std::to_string(e);
 }
 }  // namespace
+
+uint64_t LoadSummary::IntegrityFindings() const {
+  return integrity[size_t(BlockVerdict::kLost)] + integrity[size_t(BlockVerdict::kMisdirected)] +
+         integrity[size_t(BlockVerdict::kCorrupt)] + integrity[size_t(BlockVerdict::kPhantom)];
+}
 
 LoadGenerator::LoadGenerator(Workload w) : w_(std::move(w)) {}
 
@@ -39,6 +50,19 @@ Status LoadGenerator::Prepare() {
     Status s = job->Open();
     if (!s.ok()) return s.With("job " + std::to_string(i));
     jobs_.push_back(std::move(job));
+  }
+  if (w_.verify && !w_.verify_run_id) w_.verify_run_id = VerifyRunId(std::to_string(UtcNs()));
+  if (!w_.ack_log.empty()) {
+    nlohmann::json header = {{"format", "faultbench-acklog"},
+                             {"version", 1},
+                             {"verify_run_id", Hex(w_.verify_run_id)},
+                             {"verify_block_bytes", w_.VerifyBlockBytes()},
+                             {"targets", w_.targets},
+                             {"target_size_bytes", target_.size_bytes},
+                             {"created_utc_ns", UtcNs()},
+                             {"record", "u64 offset, u32 generation, u32 ack_ms since load start (little-endian)"}};
+    Status s = ack_log_.Open(w_.ack_log, header);
+    if (!s.ok()) return Status::InvalidInput(s.message());
   }
   return Status::Ok();
 }
@@ -92,7 +116,25 @@ Status LoadGenerator::Run() {
   }
   Sample();
   for (auto& t : threads) t.join();
-  for (const auto& j : jobs_) summary_.abandoned_ios += j->abandoned();
+  for (const auto& j : jobs_) {
+    summary_.abandoned_ios += j->abandoned();
+    summary_.acks_dropped += j->acks_dropped();
+    if (const VerifyMap* m = j->verify_map()) {
+      summary_.verify = true;
+      for (size_t b = 0; b < m->blocks(); ++b) summary_.blocks_written += const_cast<VerifyMap*>(m)->highest(b) != 0;
+    }
+  }
+  summary_.final_pass_complete = summary_.verify && final_passes_complete_ == int(jobs_.size());
+  Status ack_status = ack_log_.Close();
+  if (!ack_status.ok()) {
+    Event e;
+    e.mono_ns = MonoNs();
+    e.source = "loadgen";
+    e.kind = "ack_log_error";
+    e.severity = Severity::kError;
+    e.message = ack_status.message();
+    EmitEvent(e);
+  }
   summary_.measured_s = double(summary_.end_ns - summary_.start_ns) / 1e9;
   if (summary_.measured_s < 0) summary_.measured_s = 0;
   if (summary_.stop_reason.empty()) {
@@ -147,6 +189,37 @@ bool LoadGenerator::DrainJobRings() {
                       std::to_string(je.offset) + " failed with " + ErrnoName(je.err) + " (" + strerror(je.err) + ")";
           e.attrs["errno"] = ErrnoName(je.err);
           break;
+        case JobEvent::Type::kIntegrity: {
+          auto v = BlockVerdict(je.verdict);
+          e.kind = VerdictName(v);
+          e.severity = Severity::kCritical;
+          e.attrs["acked_generation"] = je.acked_generation;
+          e.attrs["found_generation"] = je.found_generation;
+          e.attrs["final_pass"] = je.final_pass;
+          if (je.acked_ns) {
+            e.attrs["acked_utc_ns"] = je.acked_ns + (UtcNs() - MonoNs());
+            e.attrs["acked_rel_load_s"] = double(je.acked_ns - start_ns_) / 1e9;
+          }
+          if (je.found_write_utc_ns) e.attrs["found_written_utc_ns"] = je.found_write_utc_ns;
+          std::string what = v == BlockVerdict::kLost          ? "holds generation " + std::to_string(je.found_generation) +
+                                                                  " but generation " + std::to_string(je.acked_generation) +
+                                                                  " was acknowledged"
+                             : v == BlockVerdict::kMisdirected ? "holds the block written for offset " + std::to_string(je.found_offset)
+                             : v == BlockVerdict::kCorrupt     ? "fails its checksum (generation " + std::to_string(je.found_generation) + ")"
+                                                               : "holds generation " + std::to_string(je.found_generation) +
+                                                                  ", newer than any submitted";
+          if (v == BlockVerdict::kMisdirected) e.attrs["found_offset_bytes"] = je.found_offset;
+          e.message = "block at offset " + std::to_string(je.offset) + " " + what + (je.final_pass ? " (read-back after the run)" : "");
+          break;
+        }
+        case JobEvent::Type::kVerifyPass:
+          e.kind = "verify_pass";
+          e.message = "job " + std::to_string(je.job) + ": read back " + std::to_string(je.count) + " chunks in " +
+                      FormatDuration(je.age_ns) + (je.offset ? "" : " (incomplete: stopped early)");
+          e.attrs["reads"] = je.count;
+          e.attrs["complete"] = je.offset == 1;
+          if (je.offset == 1) ++final_passes_complete_;
+          break;
         case JobEvent::Type::kMaxErrors:
           e.kind = "max_errors";
           e.severity = Severity::kError;
@@ -156,6 +229,26 @@ bool LoadGenerator::DrainJobRings() {
       }
       EmitEvent(e);
     }
+  }
+  for (auto& j : jobs_) {
+    while (AckRecord* a = j->acks().Front()) {
+      ack_log_.Add(*a);
+      j->acks().Release();
+    }
+  }
+  int64_t now = MonoNs();
+  bool sync = now - ack_synced_ns_ >= 100 * kNsPerMs;
+  if (sync) ack_synced_ns_ = now;
+  Status ack = ack_log_.Flush(sync);
+  if (!ack.ok() && !ack_failed_) {
+    ack_failed_ = true;
+    Event e;
+    e.mono_ns = now;
+    e.source = "loadgen";
+    e.kind = "ack_log_error";
+    e.severity = Severity::kError;
+    e.message = ack.message();
+    EmitEvent(e);
   }
   std::vector<Event> engine_events;
   {
@@ -173,6 +266,8 @@ void LoadGenerator::Summarize(const IntervalStats& s) {
     }
     summary_.errors_total += s.op[size_t(op)].errors;
   }
+  summary_.verified_blocks += s.verified_blocks;
+  for (size_t i = 0; i < s.integrity.size(); ++i) summary_.integrity[i] += s.integrity[i];
   if (s.ramp || s.drain) return;
   for (int op = 0; op < kOpCount; ++op) summary_.op[size_t(op)].Merge(s.op[size_t(op)]);
   summary_.missed_ios += s.missed_ios;

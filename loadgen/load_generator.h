@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "loadgen/ack_log.h"
 #include "loadgen/engine.h"
 #include "loadgen/job.h"
 #include "loadgen/load_sink.h"
@@ -55,6 +56,10 @@ class LoadGenerator {
   int64_t start_ns_ = 0;
   LoadSummary summary_;
   IntervalStats merged_;
+  AckLogWriter ack_log_;
+  int64_t ack_synced_ns_ = 0;
+  int final_passes_complete_ = 0;
+  bool ack_failed_ = false;
   std::mutex engine_events_mu_;
   std::vector<Event> engine_events_;  // from engines (rare), drained by the sampler
 };

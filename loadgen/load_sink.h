@@ -35,6 +35,14 @@ struct LoadSummary {
   int64_t total_stall_ns = 0;
   uint32_t abandoned_ios = 0;              // still in flight when the load gave up
   std::string stop_reason;                 // "runtime", "interrupted", "max-errors"
+  // Verification (when the workload verifies).
+  bool verify = false;
+  uint64_t blocks_written = 0;             // distinct verify blocks written at least once
+  uint64_t verified_blocks = 0;            // blocks of this run read back and checked (run + final pass)
+  std::array<uint64_t, 6> integrity{};     // findings by BlockVerdict
+  bool final_pass_complete = false;        // every written block was read back after the run
+  uint64_t acks_dropped = 0;               // acknowledgements the ack log could not take
+  uint64_t IntegrityFindings() const;
 };
 
 class LoadSink {

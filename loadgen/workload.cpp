@@ -17,6 +17,13 @@ uint32_t Workload::MaxBlockSize() const {
   return m;
 }
 
+uint32_t Workload::VerifyBlockBytes() const {
+  if (verify_block_bytes) return verify_block_bytes;
+  uint32_t m = UINT32_MAX;
+  for (const auto& s : specs) m = std::min(m, s.block_size);
+  return m;
+}
+
 Status ValidateWorkload(const Workload& w) {
   if (w.targets.empty()) return Status::InvalidInput("no target given (--target PATH)");
   if (w.specs.empty()) return Status::InvalidInput("no access spec given");
@@ -51,6 +58,19 @@ Status ValidateWorkload(const Workload& w) {
   }
   if (w.rate_iops < 0) return Status::InvalidInput("rate must not be negative");
   if (w.dedupe_fraction < 0 || w.dedupe_fraction > 1) return Status::InvalidInput("dedupe share must be 0..100%");
+  if (w.verify) {
+    uint32_t v = w.VerifyBlockBytes();
+    if (v < 512 || v % 512) return Status::InvalidInput("verify block size " + FormatSize(v) + " must be a multiple of 512 bytes");
+    for (const auto& s : w.specs) {
+      uint32_t align = s.alignment ? s.alignment : s.block_size;
+      if (s.block_size % v || align % v) {
+        return Status::InvalidInput("with verify, every block size and alignment must be a multiple of the verify block (" +
+                                    FormatSize(v) + "); got block size " + FormatSize(s.block_size) + ", alignment " + FormatSize(align));
+      }
+    }
+  } else if (!w.ack_log.empty()) {
+    return Status::InvalidInput("an ack log needs verify");
+  }
   if (w.compress_fraction < 0 || w.compress_fraction > 1) return Status::InvalidInput("compress share must be 0..100%");
   return Status::Ok();
 }

@@ -58,8 +58,17 @@ struct Workload {
   uint64_t seed = 0;                 // 0 = from the clock
   IscsiOptions iscsi;                // libiscsi engine only
 
+  // Data verification (loadgen/verify.h): stamp every written block, check every
+  // read, then read back every written block after the run.
+  bool verify = false;
+  uint32_t verify_block_bytes = 0;   // 0 = the smallest block size of the specs
+  uint64_t verify_run_id = 0;        // stamped into blocks; set from the journal's run id
+  std::string ack_log;               // stream acknowledgements here ("" = off)
+  bool verify_final_pass = true;
+
   bool HasWrites() const;
   uint32_t MaxBlockSize() const;
+  uint32_t VerifyBlockBytes() const;
 };
 
 // Checks what can be checked without the target; `where` prefixes messages

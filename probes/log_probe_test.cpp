@@ -55,7 +55,7 @@ nlohmann::json MultipathRules() {
 
 }  // namespace
 
-TEST_CASE("log probe: rules turn lines into events; rotation and truncation lose no line") {
+TEST_CASE("log probe: rules turn lines into events, rotation and truncation lose no line") {
   RegisterBuiltinProbes();
   TempDir tmp;
   std::string log = tmp.path() + "/daemon.log";

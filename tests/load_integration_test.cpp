@@ -104,7 +104,7 @@ TEST_CASE("load rejects bad input with one clear line and exit 2, touching nothi
   CHECK(beyond.exit_code == 2);
 }
 
-TEST_CASE("load on a loop device; writes to a device with a filesystem are refused") {
+TEST_CASE("load on a loop device, and writes to a device with a filesystem refused") {
   if (!IsRoot()) {
     MESSAGE("skipped: needs root for loop devices");
     return;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The cost of the Prometheus exporter: the same load on the same loop device with
+# --metrics on (scraped every second) and off, alternated, medians and the ratio.
+# Root (losetup). Usage: bench/metrics_overhead.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}
+rounds=${ROUNDS:-3}
+fb=build/cli/faultbench
+[ -x "$fb" ] || { echo "build first: cmake --build build" >&2; exit 2; }
+work=$(mktemp -d /dev/shm/fb-bench-XXXXXX)
+loop=""
+scraper=""
+cleanup() {
+  [ -n "$scraper" ] && kill "$scraper" 2>/dev/null
+  [ -n "$loop" ] && losetup -d "$loop" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+truncate -s 1G "$work/disk.img"
+loop=$(losetup --find --show "$work/disk.img")
+dd if=/dev/urandom of="$loop" bs=1M count=1024 oflag=direct status=none
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+run() {  # on|off
+  rm -rf "$work/runs"
+  local extra=()
+  if [ "$1" = on ]; then
+    extra=(--metrics "127.0.0.1:$port")
+    ( for _ in $(seq $((secs + 5))); do sleep 1; python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/metrics', timeout=1).read()" 2>/dev/null || true; done ) &
+    scraper=$!
+  fi
+  "$fb" load --target "$loop" --rw randrw --bs 4k --iodepth 32 --numjobs 2 --runtime "${secs}s" \
+    --out "$work/runs" --quiet "${extra[@]}" >/dev/null
+  [ -n "$scraper" ] && { kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null || true; scraper=""; }
+  python3 - "$work/runs" "$1" >>"$work/results" <<'PY'
+import glob, json, sys
+s = json.load(open(glob.glob(sys.argv[1] + "/*/run.json")[0]))["load_summary"]
+print(sys.argv[2], s["read"]["iops"] + s["write"]["iops"])
+PY
+}
+echo "4k randrw 70/30, QD32, 2 jobs, ${secs}s per run, exporter off vs on (scraped every 1 s), ${rounds} rounds alternated"
+for round in $(seq "$rounds"); do
+  if [ $((round % 2)) -eq 1 ]; then run off; run on; else run on; run off; fi
+done
+python3 - "$work/results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+for r in rows: print(f"  {r[0]:>3}  {float(r[1]):>10.0f} IOPS")
+off = statistics.median(float(r[1]) for r in rows if r[0] == "off")
+on = statistics.median(float(r[1]) for r in rows if r[0] == "on")
+print(f"median off {off:.0f}  on {on:.0f}  on/off {on/off:.4f}  cost {(1 - on/off) * 100:+.2f}%")
+PY
