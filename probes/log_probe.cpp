@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "probes/line_time.h"
+#include "probes/rule_packs.h"
 
 namespace fb {
 
@@ -21,11 +23,7 @@ namespace {
 
 constexpr size_t kMaxLineBytes = 64 * 1024;
 
-struct Rule {
-  std::regex re;
-  std::string pattern, kind, message;
-  Severity severity = Severity::kInfo;
-};
+using Rule = LogRule;
 
 Result<Severity> ParseSeverity(const std::string& s) {
   if (s == "debug") return Severity::kDebug;
@@ -56,18 +54,21 @@ std::string Expand(const std::string& tmpl, const std::smatch& m, const std::str
 class LogProbe : public Probe {
  public:
   LogProbe(std::string name, std::string path, std::string command, bool from_start, int64_t poll_ns,
-           bool keep_unmatched, std::vector<Rule> rules)
+           bool keep_unmatched, std::vector<Rule> rules, bool line_times, int64_t clock_threshold_ns)
       : name_(std::move(name)),
         path_(std::move(path)),
         command_(std::move(command)),
         from_start_(from_start),
         poll_ns_(poll_ns),
         keep_unmatched_(keep_unmatched),
-        rules_(std::move(rules)) {}
+        rules_(std::move(rules)),
+        line_times_(line_times),
+        clock_threshold_ns_(clock_threshold_ns) {}
   ~LogProbe() override { Stop(); }
 
   Status Start(EventSink* sink) override {
     sink_ = sink;
+    anchor_ = ClockAnchor::Take();
     stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (stop_fd_ < 0) return ErrnoStatus("probe " + name_ + ": eventfd", errno);
     if (!command_.empty()) {
@@ -190,24 +191,47 @@ class LogProbe : public Probe {
     Event e;
     e.mono_ns = MonoNs();
     e.source = name_;
+    std::string text = line;  // a journald JSON line is matched on its MESSAGE
+    nlohmann::json attrs = {{"line", line}};
+    if (line_times_) {
+      if (auto t = ParseLineTime(line, anchor_.ToUtc(e.mono_ns), &text)) StampFromLine(*t, &e, &attrs);
+    }
     for (size_t i = 0; i < rules_.size(); ++i) {
       std::smatch m;
-      if (!std::regex_search(line, m, rules_[i].re)) continue;
+      if (!std::regex_search(text, m, rules_[i].re)) continue;
       e.kind = rules_[i].kind;
       e.severity = rules_[i].severity;
-      e.message = rules_[i].message.empty() ? line : Expand(rules_[i].message, m, line);
+      e.message = rules_[i].message.empty() ? text : Expand(rules_[i].message, m, text);
       nlohmann::json caps = nlohmann::json::array();
       for (size_t g = 1; g < m.size(); ++g) caps.push_back(m[g].str());
-      e.attrs = {{"line", line}, {"captures", caps}, {"rule", int(i)}};
+      attrs["captures"] = caps;
+      attrs["rule"] = int(i);
+      AddRuleFields(rules_[i], m, &attrs);
+      e.attrs = std::move(attrs);
       sink_->Emit(std::move(e));
       return;
     }
     if (!keep_unmatched_) return;
     e.kind = "log";
     e.severity = Severity::kDebug;
-    e.message = line;
-    e.attrs = {{"line", line}};
+    e.message = text;
+    e.attrs = std::move(attrs);
     sink_->Emit(std::move(e));
+  }
+
+  // Places the event at the line's own time. A stamp of coarse resolution that the
+  // arrival falls within keeps the (finer) arrival time; a source that differs from
+  // arrival by more than the threshold is recorded as attrs.clock_offset_ms.
+  void StampFromLine(const LineTime& t, Event* e, nlohmann::json* attrs) {
+    int64_t arrival_utc = anchor_.ToUtc(e->mono_ns);
+    (*attrs)["source_time"] = FormatUtcIso(t.utc_ns, 6);
+    (*attrs)["time_format"] = t.format;
+    bool within = arrival_utc >= t.utc_ns && arrival_utc < t.utc_ns + t.resolution_ns;
+    if (!within) e->mono_ns = anchor_.ToMono(t.utc_ns);
+    int64_t offset_ns = arrival_utc - t.utc_ns;
+    if (offset_ns > clock_threshold_ns_ || offset_ns < -clock_threshold_ns_) {
+      (*attrs)["clock_offset_ms"] = double(offset_ns) / double(kNsPerMs);
+    }
   }
 
   // Returns true when asked to stop.
@@ -275,6 +299,9 @@ class LogProbe : public Probe {
   int64_t poll_ns_;
   bool keep_unmatched_;
   std::vector<Rule> rules_;
+  bool line_times_;
+  int64_t clock_threshold_ns_;
+  ClockAnchor anchor_;
   EventSink* sink_ = nullptr;
   int stop_fd_ = -1, fd_ = -1;
   pid_t child_ = -1;
@@ -300,8 +327,16 @@ std::unique_ptr<Probe> NewLogProbe(const std::string& name, Settings* s) {
     for (size_t i = 0; i < list->size(); ++i) {
       const nlohmann::json& r = (*list)[i];
       std::string key = "rules[" + std::to_string(i) + "]";
+      if (r.is_string()) {
+        auto pack = RulePack(r.get<std::string>());
+        if (!pack.ok())
+          s->Problem(key, pack.status().message());
+        else
+          for (LogRule& pr : *pack) rules.push_back(std::move(pr));
+        continue;
+      }
       if (!r.is_object()) {
-        s->Problem(key, "a rule must be a map {match, kind, severity, message}");
+        s->Problem(key, "a rule must be a pack name or a map {match, kind, severity, message}");
         continue;
       }
       Rule rule;
@@ -311,13 +346,18 @@ std::unique_ptr<Probe> NewLogProbe(const std::string& name, Settings* s) {
           continue;
         }
         std::string text = v.get<std::string>();
-        if (k == "match") rule.pattern = text;
-        else if (k == "kind") rule.kind = text;
-        else if (k == "message") rule.message = text;
+        if (k == "match")
+          rule.pattern = text;
+        else if (k == "kind")
+          rule.kind = text;
+        else if (k == "message")
+          rule.message = text;
         else if (k == "severity") {
           auto sev = ParseSeverity(text);
-          if (sev.ok()) rule.severity = *sev;
-          else s->Problem(key + ".severity", sev.status().message());
+          if (sev.ok())
+            rule.severity = *sev;
+          else
+            s->Problem(key + ".severity", sev.status().message());
         } else {
           s->Problem(key + "." + k, "unknown rule key \"" + k + "\"" +
                                         DidYouMean(k, {"match", "kind", "severity", "message"}));
@@ -337,7 +377,12 @@ std::unique_ptr<Probe> NewLogProbe(const std::string& name, Settings* s) {
       rules.push_back(std::move(rule));
     }
   }
-  return std::make_unique<LogProbe>(name, path, command, from_start, poll_ns, unmatched == "log", std::move(rules));
+  std::string timestamps = s->String("timestamps", false, "line");
+  if (timestamps != "line" && timestamps != "arrival")
+    s->Problem("timestamps", "must be \"line\" or \"arrival\"");
+  int64_t threshold_ns = s->DurationNs("clock_threshold", 2 * kNsPerSec);
+  return std::make_unique<LogProbe>(name, path, command, from_start, poll_ns, unmatched == "log",
+                                    std::move(rules), timestamps == "line", threshold_ns);
 }
 
 }  // namespace fb

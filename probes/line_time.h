@@ -1,0 +1,24 @@
+// Timestamps found at the start of a log line: syslog ("Nov 22 03:49:42", read as
+// UTC, the year being the one that puts it closest before `now_utc_ns` + 1 day),
+// ISO 8601 ("2026-11-22T03:49:42.123Z", "+01:00" offsets honoured, no zone = UTC),
+// or journald's JSON export (`journalctl -o json`: __REALTIME_TIMESTAMP in µs, and
+// the text to match is its MESSAGE).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace fb {
+
+struct LineTime {
+  int64_t utc_ns = 0;
+  int64_t resolution_ns = 0;  // 1 s for "03:49:42", 1 ms for ".123", ...
+  std::string format;         // "syslog", "iso8601", "journald"
+};
+
+// The line's own timestamp, if it starts with one. For a journald JSON line,
+// `message` receives its MESSAGE field (untouched otherwise).
+std::optional<LineTime> ParseLineTime(const std::string& line, int64_t now_utc_ns, std::string* message);
+
+}  // namespace fb

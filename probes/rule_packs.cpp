@@ -1,0 +1,202 @@
+#include "probes/rule_packs.h"
+
+#include <map>
+
+namespace fb {
+
+namespace {
+
+struct PackLine {
+  const char* pattern;
+  const char* kind;
+  Severity severity;
+  std::vector<std::string> fields;
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+// Map names are "[^\s:]+" so that a syslog prefix ("multipathd[123]: ") is never taken
+// for one. 0.4.9 names a path by dev_t where upstream names it by device.
+const std::vector<PackLine>& Multipathd() {
+  static const std::vector<PackLine> k = {
+      {R"(([^\s:]+): (\S+) - (\S+) checker reports path is down)",
+       "path_failed",
+       Severity::kWarning,
+       {"map", "device", "checker"}},
+      {R"(([^\s:]+): (\S+) - (\S+) checker reports path is up)",
+       "path_reinstated",
+       Severity::kInfo,
+       {"map", "device", "checker"}},
+      {R"(checker failed path (\d+:\d+) in map ([^\s:]+))",
+       "path_failed",
+       Severity::kWarning,
+       {"dev_t", "map"}},
+      {R"(([^\s:]+): remaining active paths: (0)\b)",
+       "all_paths_down",
+       Severity::kCritical,
+       {"map", "remaining"}},
+      {R"(([^\s:]+): remaining active paths: (\d+))",
+       "paths_remaining",
+       Severity::kInfo,
+       {"map", "remaining"}},
+      {R"((\d+:\d+): reinstated)", "path_reinstated", Severity::kInfo, {"dev_t"}},
+      {R"((\d+:\d+): reinstate failed)", "reinstate_failed", Severity::kWarning, {"dev_t"}},
+      {R"((\d+:\d+): mark as failed)", "path_failed", Severity::kWarning, {"dev_t"}},
+      {R"(\b(sd[a-z]+): mark as failed)", "path_failed", Severity::kWarning, {"device"}},
+      {R"(([^\s:]+): Entering recovery mode: max_retries=(\d+))",
+       "queueing_recovery",
+       Severity::kWarning,
+       {"map", "max_retries"}},
+      {R"(([^\s:]+): Disable queueing)", "queueing_disabled", Severity::kWarning, {"map"}},
+      {R"(([^\s:]+): queue_if_no_path enabled)", "queueing_enabled", Severity::kInfo, {"map"}},
+      {R"(([^\s:]+): Recovered to normal mode)", "queueing_recovered", Severity::kInfo, {"map"}},
+      {R"(([^\s:]+): fail path (\d+:\d+) \(operator\))",
+       "path_failed",
+       Severity::kWarning,
+       {"map", "dev_t"},
+       {{"by", "operator"}}},
+      {R"(([^\s:]+): reinstate path (\d+:\d+) \(operator\))",
+       "path_reinstated",
+       Severity::kInfo,
+       {"map", "dev_t"},
+       {{"by", "operator"}}},
+  };
+  return k;
+}
+
+// open-iscsi's kernel lines (also in the kernel pack).
+const std::vector<PackLine>& IscsiKernel() {
+  static const std::vector<PackLine> k = {
+      {R"(\bconnection(\d+):(\d+): detected conn error \((\d+)\))",
+       "session_lost",
+       Severity::kWarning,
+       {"session", "connection", "error_code"}},
+      {R"(\bsession(\d+): session recovery timed out after (\d+) secs)",
+       "session_timeout",
+       Severity::kError,
+       {"session", "timeout_s"}},
+      {R"(\bsd (\d+:\d+:\d+:\d+): rejecting I/O to offline device)",
+       "device_offline",
+       Severity::kError,
+       {"hcil"}},
+  };
+  return k;
+}
+
+const std::vector<PackLine>& Iscsid() {
+  static const std::vector<PackLine> k = {
+      {R"(Kernel reported iSCSI connection (\d+):(\d+) error \((\d+) - ([A-Z_]+): ([^)]*)\) state \((\d+)\))",
+       "session_lost",
+       Severity::kWarning,
+       {"session", "connection", "error_code", "error_name", "error_text", "state"}},
+      {R"(\bconnect to (\S+):(\d+) failed \(([^)]*)\))",
+       "connect_failed",
+       Severity::kWarning,
+       {"address", "port", "error"}},
+      {R"(\bconnection(\d+):(\d+) is operational after recovery \((\d+) attempts\))",
+       "session_restored",
+       Severity::kInfo,
+       {"session", "connection", "attempts"}},
+      {R"(Logout of \[sid: (\d+), target: (\S+), portal: ([^,\]]+),(\d+)\] successful\.)",
+       "session_lost",
+       Severity::kInfo,
+       {"session", "target", "portal", "port"},
+       {{"by", "iscsiadm"}}},
+      {R"(Login to \[iface: ([^,]+), target: (\S+), portal: ([^,\]]+),(\d+)\] successful\.)",
+       "session_restored",
+       Severity::kInfo,
+       {"iface", "target", "portal", "port"},
+       {{"by", "iscsiadm"}}},
+  };
+  return k;
+}
+
+const std::vector<PackLine>& KernelOwn() {
+  static const std::vector<PackLine> k = {
+      {R"(device-mapper: multipath[^:]*: (\d+:\d+): Failing path (\d+:\d+)\.)",
+       "path_failed",
+       Severity::kWarning,
+       {"map", "dev_t"}},
+  };
+  return k;
+}
+
+// xensource.log HA lines and the Xen watchdog line of xen.log.
+const std::vector<PackLine>& Xapi() {
+  static const std::vector<PackLine> k = {
+      {R"(\(XEN\) Watchdog timer fired for domain (\d+))",
+       "host_fenced",
+       Severity::kCritical,
+       {"domain"},
+       {{"by", "xen_watchdog"}}},
+      {R"(This node will become the master)", "master_changed", Severity::kWarning, {}, {{"master", "self"}}},
+      {R"(ha_propose_master succeeded)", "ha_master_proposed", Severity::kInfo, {}},
+      {R"(Liveset looks different; assuming we need to rerun the planner)",
+       "ha_liveset_changed",
+       Severity::kWarning,
+       {}},
+      {R"(Setting host (.+) to dead)", "host_down", Severity::kError, {"host"}},
+      {R"(restart_auto_run_vms called)", "ha_restart_vms", Severity::kInfo, {}},
+  };
+  return k;
+}
+
+const std::map<std::string, std::vector<const std::vector<PackLine>*>>& Packs() {
+  static const std::map<std::string, std::vector<const std::vector<PackLine>*>> k = {
+      {"multipathd", {&Multipathd()}},
+      {"iscsi", {&Iscsid(), &IscsiKernel()}},
+      {"kernel", {&KernelOwn(), &IscsiKernel()}},
+      {"xapi", {&Xapi()}},
+  };
+  return k;
+}
+
+}  // namespace
+
+std::vector<std::string> RulePackNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, parts] : Packs()) names.push_back(name);
+  return names;
+}
+
+Result<std::vector<LogRule>> RulePack(const std::string& name) {
+  auto it = Packs().find(name);
+  if (it == Packs().end()) {
+    std::string known;
+    for (const std::string& n : RulePackNames()) known += (known.empty() ? "" : ", ") + n;
+    return Status::InvalidInput("unknown rule pack \"" + name + "\" (" + known + ")");
+  }
+  std::vector<LogRule> rules;
+  for (const auto* part : it->second) {
+    for (const PackLine& l : *part) {
+      LogRule r;
+      r.pattern = l.pattern;
+      r.re = std::regex(r.pattern, std::regex::ECMAScript);
+      r.kind = l.kind;
+      r.severity = l.severity;
+      r.fields = l.fields;
+      r.extra = l.extra;
+      r.pack = name;
+      rules.push_back(std::move(r));
+    }
+  }
+  return rules;
+}
+
+void AddRuleFields(const LogRule& rule, const std::smatch& m, nlohmann::json* attrs) {
+  static const std::map<std::string, std::string> kIscsiErrors = {{"1011", "ISCSI_ERR_CONN_FAILED"},
+                                                                  {"1019", "ISCSI_ERR_XMIT_FAILED"},
+                                                                  {"1020", "ISCSI_ERR_TCP_CONN_CLOSE"},
+                                                                  {"1021", "ISCSI_ERR_SCSI_EH_SESSION_RST"},
+                                                                  {"1022", "ISCSI_ERR_NOP_TIMEDOUT"}};
+  for (size_t i = 0; i < rule.fields.size() && i + 1 < m.size(); ++i) {
+    if (!rule.fields[i].empty()) (*attrs)[rule.fields[i]] = m[i + 1].str();
+  }
+  for (const auto& [k, v] : rule.extra.items()) (*attrs)[k] = v;
+  if (attrs->contains("error_code") && !attrs->contains("error_name")) {
+    auto it = kIscsiErrors.find((*attrs)["error_code"].get<std::string>());
+    if (it != kIscsiErrors.end()) (*attrs)["error_name"] = it->second;
+  }
+  if (!rule.pack.empty()) (*attrs)["pack"] = rule.pack;
+}
+
+}  // namespace fb
