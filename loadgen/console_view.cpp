@@ -66,6 +66,7 @@ void ConsoleView::PrintLine() {
   const char* mark = "";
   if (acc_.stall_active) mark = color_ ? "  \033[1;31mSTALL\033[0m" : "  STALL";
   else if (acc_.ramp) mark = "  (ramp)";
+  else if (acc_.drain) mark = "  (after the runtime: drain, read-back)";
   uint64_t errors = acc_.op[0].errors + acc_.op[1].errors;
   std::string err = errors ? "  errors " + std::to_string(errors) : "";
   fprintf(out_, "%8s %9s %9s %8.1f %8.1f %9s %9s %6u %8s%s%s\n", Clock(acc_.end_ns - start_ns_).c_str(),

@@ -239,6 +239,7 @@ void Job::VerifyCompletion(const Io* io, int64_t t, bool final_pass) {
     if (io->op == OpType::kWrite) {
       verify_->acked(b) = verify_->highest(b);
       verify_->ack_ms(b) = uint32_t((t - start_ns_) / kNsPerMs);
+      if (w_.ack_log.empty()) continue;
       if (AckRecord* a = acks_.BeginWrite()) {
         *a = {offset, verify_->acked(b), verify_->ack_ms(b)};
         acks_.Publish();
@@ -256,6 +257,8 @@ void Job::VerifyCompletion(const Io* io, int64_t t, bool final_pass) {
       continue;
     }
     ++cur_->integrity[size_t(c.verdict)];
+    // Report a lost block once: what it holds now is what later reads expect.
+    if (c.verdict == BlockVerdict::kLost) verify_->acked(b) = c.found_generation;
     JobEvent e{JobEvent::Type::kIntegrity, index_, t, io->op, offset, vb};
     e.verdict = uint8_t(c.verdict);
     e.final_pass = final_pass;
@@ -315,6 +318,7 @@ void Job::CheckStall(int64_t now) {
 
 void Job::FinalVerifyPass(int64_t deadline_ns) {
   final_pass_ = true;
+  last_progress_ns_ = MonoNs();
   const VerifyMap& m = *verify_;
   const uint32_t vb = m.block_bytes();
   const uint32_t chunk = w_.MaxBlockSize() / vb * vb;
@@ -358,6 +362,7 @@ void Job::FinalVerifyPass(int64_t deadline_ns) {
     int64_t t = MonoNs();
     RollIntervals(t);
     for (int i = 0; i < n; ++i) Complete(reaped_[size_t(i)], t);
+    if (n > 0) last_progress_ns_ = t;
   }
   JobEvent e{JobEvent::Type::kVerifyPass, index_, MonoNs()};
   e.count = uint32_t(std::min<uint64_t>(reads, UINT32_MAX));

@@ -62,8 +62,11 @@ struct Limits {
   std::optional<int64_t> max_stall_ns;
   std::optional<int64_t> max_latency_ns;
   std::optional<uint64_t> io_errors;
+  // Lost, misdirected, corrupt or phantom blocks found by verify; per fault,
+  // those whose lost write had been acknowledged inside the fault window.
+  std::optional<uint64_t> lost_writes;
   std::optional<Recovery> recovery;  // faults only
-  bool empty() const { return !max_stall_ns && !max_latency_ns && !io_errors && !recovery; }
+  bool empty() const { return !max_stall_ns && !max_latency_ns && !io_errors && !lost_writes && !recovery; }
 };
 
 struct Expectations {

@@ -243,7 +243,8 @@ void ParseTarget(PlanParser& p, const YAML::Node& node, Workload* w) {
 const std::vector<std::string> kWorkloadKeys = {
     "engine",   "size",        "offset",    "access_specs", "bs",        "rw",          "rwmixread",
     "jobs",     "queue_depth", "duration",  "ramp",         "rate_iops", "catch_up",    "interval",
-    "stall_threshold", "stuck_threshold", "dedupe", "compress", "max_errors", "direct", "allow_destroy", "seed"};
+    "stall_threshold", "stuck_threshold", "dedupe", "compress", "max_errors", "direct", "allow_destroy", "seed",
+    "verify", "verify_block", "ack_log", "path_policy", "io_timeout", "checker_interval", "no_path_timeout"};
 
 void ParseAccessSpecs(PlanParser& p, const YAML::Node& node, Workload* w) {
   const std::string path = "workload.access_specs";
@@ -310,7 +311,9 @@ void ParseWorkload(PlanParser& p, const YAML::Node& node, Workload* w) {
     int64_t* out;
   };
   for (Dur d : {Dur{"duration", &w->duration_ns}, Dur{"ramp", &w->ramp_ns}, Dur{"interval", &w->interval_ns},
-                Dur{"stall_threshold", &w->stall_threshold_ns}, Dur{"stuck_threshold", &w->stuck_threshold_ns}}) {
+                Dur{"stall_threshold", &w->stall_threshold_ns}, Dur{"stuck_threshold", &w->stuck_threshold_ns},
+                Dur{"io_timeout", &w->iscsi.io_timeout_ns}, Dur{"checker_interval", &w->iscsi.checker_interval_ns},
+                Dur{"no_path_timeout", &w->iscsi.no_path_timeout_ns}}) {
     if (node[d.key]) {
       if (auto v = p.Duration(node[d.key], at(d.key))) *d.out = *v;
     }
@@ -327,6 +330,22 @@ void ParseWorkload(PlanParser& p, const YAML::Node& node, Workload* w) {
   if (node["max_errors"]) {
     if (auto v = p.Integer(node["max_errors"], at("max_errors"), 0, INT64_MAX / 2)) w->max_errors = uint64_t(*v);
   }
+  if (node["path_policy"]) {
+    if (auto s = p.Scalar(node["path_policy"], at("path_policy"))) {
+      if (*s == "round-robin") w->iscsi.path_policy = PathPolicy::kRoundRobin;
+      else if (*s == "failover") w->iscsi.path_policy = PathPolicy::kFailover;
+      else p.Problem(node["path_policy"], at("path_policy"), "must be \"round-robin\" or \"failover\"");
+    }
+  }
+  if (node["verify_block"]) {
+    if (auto v = p.Size(node["verify_block"], at("verify_block"))) w->verify_block_bytes = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));
+  }
+  if (node["ack_log"]) {
+    if (auto s = p.Scalar(node["ack_log"], at("ack_log"))) {
+      w->ack_log = *s;
+      w->verify = true;
+    }
+  }
   if (node["seed"]) {
     if (auto v = p.Integer(node["seed"], at("seed"), 0, INT64_MAX / 2)) w->seed = uint64_t(*v);
   }
@@ -334,7 +353,8 @@ void ParseWorkload(PlanParser& p, const YAML::Node& node, Workload* w) {
     const char* key;
     bool* out;
   };
-  for (Flag f : {Flag{"catch_up", &w->rate_catch_up}, Flag{"direct", &w->direct}, Flag{"allow_destroy", &w->allow_destroy}}) {
+  for (Flag f : {Flag{"catch_up", &w->rate_catch_up}, Flag{"direct", &w->direct}, Flag{"allow_destroy", &w->allow_destroy},
+                 Flag{"verify", &w->verify}}) {
     if (node[f.key]) {
       if (auto v = p.Bool(node[f.key], at(f.key))) *f.out = *v;
     }

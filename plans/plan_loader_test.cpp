@@ -219,3 +219,53 @@ TEST_CASE("plan writer: load -> write -> load gives the same plan, and no secret
 }
 
 }  // namespace fb
+
+namespace fb {
+
+TEST_CASE("plan loader: libiscsi path settings, verify and lost_writes load and round-trip") {
+  RegisterBuiltinInjectors();
+  const char* text = R"(name: iscsi-verify
+target:
+  paths: [iscsi://198.18.1.2/iqn.2026-11.test.faultbench:lun/1, iscsi://198.18.2.2/iqn.2026-11.test.faultbench:lun/1]
+workload:
+  engine: libiscsi
+  rw: randrw
+  bs: 8k
+  duration: 30s
+  path_policy: failover
+  io_timeout: 2s
+  checker_interval: 500ms
+  no_path_timeout: 10s
+  verify: true
+  verify_block: 8k
+  allow_destroy: true
+expect:
+  lost_writes: 0
+)";
+  LoadedPlan a = LoadPlanText(text, "plan.yaml");
+  for (const auto& p : a.problems) MESSAGE(p.ToString());
+  REQUIRE(a.ok());
+  const Workload& w = a.plan.workload;
+  CHECK(w.iscsi.path_policy == PathPolicy::kFailover);
+  CHECK(w.iscsi.io_timeout_ns == 2'000'000'000);
+  CHECK(w.iscsi.checker_interval_ns == 500'000'000);
+  CHECK(w.iscsi.no_path_timeout_ns == 10'000'000'000);
+  CHECK(w.verify);
+  CHECK(w.verify_block_bytes == 8192);
+  REQUIRE(a.plan.expect.overall.lost_writes.has_value());
+  CHECK(*a.plan.expect.overall.lost_writes == 0);
+  LoadedPlan b = LoadPlanText(WritePlan(a.plan), "written.yaml");
+  REQUIRE(b.ok());
+  CHECK(b.plan.workload.iscsi.path_policy == PathPolicy::kFailover);
+  CHECK(b.plan.workload.iscsi.io_timeout_ns == 2'000'000'000);
+  CHECK(b.plan.workload.verify_block_bytes == 8192);
+  CHECK(b.plan.expect.overall.lost_writes == a.plan.expect.overall.lost_writes);
+
+  auto bad = LoadPlanText(std::string(text).replace(std::string(text).find("failover"), 8, "roundrobin"), "plan.yaml");
+  REQUIRE(!bad.ok());
+  INFO(bad.problems[0].ToString());
+  CHECK(bad.problems[0].ToString().find("plan.yaml:") == 0);
+  CHECK(bad.problems[0].ToString().find("round-robin") != std::string::npos);
+}
+
+}  // namespace fb

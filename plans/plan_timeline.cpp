@@ -97,7 +97,7 @@ void PlanParser::ParseSteps(const YAML::Node& node, Plan* plan) {
 }
 
 std::optional<Limits> PlanParser::ParseLimits(const YAML::Node& node, const std::string& path, bool allow_recovery) {
-  std::vector<std::string> keys = {"max_stall", "max_latency", "io_errors"};
+  std::vector<std::string> keys = {"max_stall", "max_latency", "io_errors", "lost_writes"};
   if (allow_recovery) keys.push_back("recovery");
   if (!CheckMap(node, path, keys)) return std::nullopt;
   Limits l;
@@ -105,6 +105,9 @@ std::optional<Limits> PlanParser::ParseLimits(const YAML::Node& node, const std:
   if (node["max_latency"]) l.max_latency_ns = Duration(node["max_latency"], JoinPath(path, "max_latency"));
   if (node["io_errors"]) {
     if (auto v = Integer(node["io_errors"], JoinPath(path, "io_errors"), 0, INT64_MAX / 2)) l.io_errors = uint64_t(*v);
+  }
+  if (node["lost_writes"]) {
+    if (auto v = Integer(node["lost_writes"], JoinPath(path, "lost_writes"), 0, INT64_MAX / 2)) l.lost_writes = uint64_t(*v);
   }
   if (allow_recovery && node["recovery"]) {
     const YAML::Node& r = node["recovery"];
@@ -143,9 +146,9 @@ std::optional<Limits> PlanParser::ParseLimits(const YAML::Node& node, const std:
 }
 
 void PlanParser::ParseExpect(const YAML::Node& node, Plan* plan) {
-  if (!CheckMap(node, "expect", {"max_stall", "max_latency", "io_errors", "recovery", "faults", "phases"})) return;
+  if (!CheckMap(node, "expect", {"max_stall", "max_latency", "io_errors", "lost_writes", "recovery", "faults", "phases"})) return;
   YAML::Node overall(YAML::NodeType::Map);
-  for (const char* k : {"max_stall", "max_latency", "io_errors", "recovery"}) {
+  for (const char* k : {"max_stall", "max_latency", "io_errors", "lost_writes", "recovery"}) {
     if (node[k]) overall[k] = node[k];
   }
   if (auto l = ParseLimits(overall, "expect", true)) plan->expect.overall = *l;

@@ -65,6 +65,7 @@ void EmitLimits(YAML::Emitter& out, const Limits& l) {
   if (l.max_stall_ns) out << YAML::Key << "max_stall" << YAML::Value << ExactDuration(*l.max_stall_ns);
   if (l.max_latency_ns) out << YAML::Key << "max_latency" << YAML::Value << ExactDuration(*l.max_latency_ns);
   if (l.io_errors) out << YAML::Key << "io_errors" << YAML::Value << *l.io_errors;
+  if (l.lost_writes) out << YAML::Key << "lost_writes" << YAML::Value << *l.lost_writes;
   if (l.recovery) {
     out << YAML::Key << "recovery" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "to" << YAML::Value << Pct(l.recovery->to_fraction) + " of baseline";
@@ -131,6 +132,18 @@ std::string WritePlan(const Plan& plan) {
   out << YAML::Key << "direct" << YAML::Value << w.direct;
   out << YAML::Key << "allow_destroy" << YAML::Value << w.allow_destroy;
   if (w.seed) out << YAML::Key << "seed" << YAML::Value << w.seed;
+  if (w.verify) {
+    out << YAML::Key << "verify" << YAML::Value << true;
+    if (w.verify_block_bytes) out << YAML::Key << "verify_block" << YAML::Value << ExactSize(w.verify_block_bytes);
+    if (!w.ack_log.empty()) out << YAML::Key << "ack_log" << YAML::Value << w.ack_log;
+  }
+  if (w.engine == "libiscsi") {
+    out << YAML::Key << "path_policy" << YAML::Value
+        << (w.iscsi.path_policy == PathPolicy::kFailover ? "failover" : "round-robin");
+    out << YAML::Key << "io_timeout" << YAML::Value << ExactDuration(w.iscsi.io_timeout_ns);
+    out << YAML::Key << "checker_interval" << YAML::Value << ExactDuration(w.iscsi.checker_interval_ns);
+    out << YAML::Key << "no_path_timeout" << YAML::Value << ExactDuration(w.iscsi.no_path_timeout_ns);
+  }
   out << YAML::EndMap;
 
   EmitPlugins(out, "injectors", plan.injectors);
@@ -186,6 +199,7 @@ std::string WritePlan(const Plan& plan) {
     if (e.overall.max_stall_ns) out << YAML::Key << "max_stall" << YAML::Value << ExactDuration(*e.overall.max_stall_ns);
     if (e.overall.max_latency_ns) out << YAML::Key << "max_latency" << YAML::Value << ExactDuration(*e.overall.max_latency_ns);
     if (e.overall.io_errors) out << YAML::Key << "io_errors" << YAML::Value << *e.overall.io_errors;
+    if (e.overall.lost_writes) out << YAML::Key << "lost_writes" << YAML::Value << *e.overall.lost_writes;
     if (e.overall.recovery) {
       out << YAML::Key << "recovery" << YAML::Value << YAML::Flow << YAML::BeginMap;
       out << YAML::Key << "to" << YAML::Value << Pct(e.overall.recovery->to_fraction) + " of baseline";

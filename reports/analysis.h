@@ -99,7 +99,7 @@ struct FaultWindow {
 
 struct Verdict {
   std::string scope;  // "run", "fault <injector>#<cycle>", "phase <name>"
-  std::string check;  // max_stall, max_latency, io_errors, recovery, injected, reached
+  std::string check;  // max_stall, max_latency, io_errors, lost_writes, recovery, injected, reached
   std::string limit, measured;
   std::optional<double> limit_value, measured_value;  // ms for durations, counts
   bool pass = false;

@@ -18,7 +18,23 @@ struct Measured {
   bool stall_open = false;
   std::optional<double> max_latency_ms;
   uint64_t errors = 0;
+  uint64_t lost = 0;  // verify findings
 };
+
+// Verify findings (loadgen/verify.h) placed at the time their lost write had
+// been acknowledged (when known), else when they were found.
+uint64_t IntegrityFindings(const Analysis& a, int64_t start, int64_t end) {
+  uint64_t n = 0;
+  for (const auto& e : a.journal.events) {
+    if (e.kind != "lost_write" && e.kind != "misdirected_write" && e.kind != "corrupt_block" && e.kind != "phantom_write") {
+      continue;
+    }
+    int64_t t = e.attrs.contains("acked_utc_ns") && e.attrs["acked_utc_ns"].is_number() ? e.attrs["acked_utc_ns"].get<int64_t>()
+                                                                                         : e.t_utc_ns;
+    if (t >= start && t < end) ++n;
+  }
+  return n;
+}
 
 Measured Over(const Analysis& a, int64_t start, int64_t end) {
   Measured m;
@@ -57,6 +73,10 @@ void Check(const LimitSet& l, const std::string& scope, const Measured& m, const
     out->push_back({scope, "io_errors", "<= " + std::to_string(*l.io_errors), std::to_string(m.errors),
                     double(*l.io_errors), double(m.errors), m.errors <= *l.io_errors});
   }
+  if (l.lost_writes) {
+    out->push_back({scope, "lost_writes", "<= " + std::to_string(*l.lost_writes), std::to_string(m.lost),
+                    double(*l.lost_writes), double(m.lost), m.lost <= *l.lost_writes});
+  }
   if (l.recovery && f) {
     char limit[128];
     snprintf(limit, sizeof limit, "%.0f%% of baseline IOPS (%.0f), p99 <= %s, for %d intervals, within %s",
@@ -78,7 +98,9 @@ std::vector<Verdict> EvaluateExpectations(const Analysis& a) {
   const RunJournal& j = a.journal;
   LimitSet run = p.overall;
   run.recovery.reset();  // recovery is per fault
-  Check(run, "run", Over(a, j.load_start_utc_ns, j.load_end_utc_ns + 1), nullptr, &out);
+  Measured whole = Over(a, j.load_start_utc_ns, j.load_end_utc_ns + 1);
+  whole.lost = IntegrityFindings(a, INT64_MIN, INT64_MAX);
+  Check(run, "run", whole, nullptr, &out);
   for (const auto& f : a.faults) {
     LimitSet l;
     if (auto it = p.faults.find(f.injector); it != p.faults.end()) l = it->second;
@@ -94,6 +116,7 @@ std::vector<Verdict> EvaluateExpectations(const Analysis& a) {
     m.stall_open = in_fault.stall_open;
     m.max_latency_ms = f.max_latency_us ? std::optional<double>(*f.max_latency_us / 1e3) : std::nullopt;
     m.errors = f.errors;
+    m.lost = IntegrityFindings(a, f.inject_utc_ns, revert);
     Check(l, scope, m, &f, &out);
   }
   for (const auto& [name, l] : p.phases) {

@@ -39,6 +39,9 @@ class ViewParser {
     if (n["io_errors"]) {
       if (auto v = Integer(n["io_errors"])) l.io_errors = uint64_t(*v);
     }
+    if (n["lost_writes"]) {
+      if (auto v = Integer(n["lost_writes"])) l.lost_writes = uint64_t(*v);
+    }
     if (const YAML::Node r = n["recovery"]; r && r.IsMap()) {
       RecoveryLimit rec;
       if (r["to"] && r["to"].IsScalar()) {

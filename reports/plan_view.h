@@ -35,8 +35,9 @@ struct RecoveryLimit {
 struct LimitSet {
   std::optional<int64_t> max_stall_ns, max_latency_ns;
   std::optional<uint64_t> io_errors;
+  std::optional<uint64_t> lost_writes;  // verify findings (lost, misdirected, corrupt, phantom)
   std::optional<RecoveryLimit> recovery;
-  bool empty() const { return !max_stall_ns && !max_latency_ns && !io_errors && !recovery; }
+  bool empty() const { return !max_stall_ns && !max_latency_ns && !io_errors && !lost_writes && !recovery; }
 };
 
 // Platform timeouts as the plan states them; each is unset when not stated.
