@@ -1,4 +1,5 @@
 // One line per built-in probe kind.
+#include "probes/array_probe.h"
 #include "probes/log_probe.h"
 #include "probes/probe.h"
 
@@ -6,6 +7,7 @@ namespace fb {
 
 void RegisterBuiltinProbes() {
   ProbeRegistry& r = ProbeRegistry::Global();
+  r.Register("array", NewArrayProbe);
   r.Register("log", NewLogProbe);
 }
 
