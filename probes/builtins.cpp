@@ -1,7 +1,9 @@
 // One line per built-in probe kind.
 #include "probes/array_probe.h"
 #include "probes/log_probe.h"
+#include "probes/poll_probe.h"
 #include "probes/probe.h"
+#include "probes/xapi_probe.h"
 
 namespace fb {
 
@@ -9,6 +11,8 @@ void RegisterBuiltinProbes() {
   ProbeRegistry& r = ProbeRegistry::Global();
   r.Register("array", NewArrayProbe);
   r.Register("log", NewLogProbe);
+  r.Register("xapi", NewXapiProbe);
+  r.Register("poll", NewPollProbe);
 }
 
 }  // namespace fb

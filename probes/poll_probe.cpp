@@ -1,0 +1,664 @@
+#include "probes/poll_probe.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/clock.h"
+#include "injectors/command_target.h"
+
+namespace fb {
+
+namespace {
+
+using nlohmann::json;
+
+enum class Parser { kPaths, kMaps, kSessions, kKeyValue };
+
+// One row of the output: its fields by name and the raw line it came from.
+struct Entry {
+  std::map<std::string, std::string> f;
+  std::string line;
+  std::string Get(const std::string& k) const {
+    auto it = f.find(k);
+    return it == f.end() ? "" : it->second;
+  }
+};
+using Table = std::map<std::string, Entry>;  // by device, map, session or key
+
+enum class Health { kUnknown, kUp, kDown };
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> Words(const std::string& line) {
+  std::vector<std::string> w;
+  std::istringstream in(line);
+  for (std::string t; in >> t;) w.push_back(t);
+  return w;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    out.push_back(l);
+  }
+  return out;
+}
+
+Result<Table> ParsePaths(const std::string& out) {
+  static const std::set<std::string> kDm = {"active", "failed", "undef"};
+  Table t;
+  bool header = false, other = false;
+  for (const std::string& line : Lines(out)) {
+    std::vector<std::string> w = Words(line);
+    if (w.empty()) continue;
+    if (w[0] == "dev") {
+      header = true;
+      continue;
+    }
+    if (w.size() < 4 || !kDm.count(w[1])) {
+      other = true;
+      continue;
+    }
+    std::string chk = w[2];
+    for (size_t i = 3; i + 1 < w.size(); ++i) chk += " " + w[i];
+    t[w[0]] = Entry{{{"dm_state", w[1]}, {"chk_state", chk}, {"dev_state", w.back()}}, Trim(line)};
+  }
+  if (t.empty() && !header && other)
+    return Status::IoError("neither a header (dev ...) nor a path row in the output");
+  return t;
+}
+
+Health PathHealth(const Entry& e) {
+  static const std::set<std::string> kDownChk = {"faulty", "shaky", "i/o timeout", "disconnected"};
+  std::string dm = e.Get("dm_state"), chk = e.Get("chk_state"), dev = e.Get("dev_state");
+  if (dm == "failed" || kDownChk.count(chk) || dev == "offline" || dev == "transport-offline")
+    return Health::kDown;
+  if (dm == "active" && (chk == "ready" || chk == "ghost")) return Health::kUp;
+  return Health::kUnknown;
+}
+
+// Columns by the header words' positions; a row with exactly as many words as
+// the header is split on whitespace instead (output that is not aligned).
+Result<Table> ParseMaps(const std::string& out) {
+  std::vector<std::string> lines = Lines(out);
+  size_t i = 0;
+  while (i < lines.size() && Trim(lines[i]).empty()) ++i;
+  if (i == lines.size()) return Table{};
+  std::vector<std::string> names = Words(lines[i]);
+  if (std::find(names.begin(), names.end(), "name") == names.end())
+    return Status::IoError("no header row with a \"name\" column: \"" + Trim(lines[i]) + "\"");
+  std::vector<size_t> starts;
+  size_t pos = 0;
+  for (const std::string& n : names) {
+    pos = lines[i].find(n, pos);
+    starts.push_back(pos);
+    pos += n.size();
+  }
+  Table t;
+  for (++i; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
+    std::vector<std::string> w = Words(line);
+    if (w.empty()) continue;
+    Entry e{{}, Trim(line)};
+    for (size_t c = 0; c < names.size(); ++c) {
+      if (w.size() == names.size()) {
+        e.f[names[c]] = w[c];
+      } else {
+        size_t end = c + 1 < starts.size() ? starts[c + 1] : std::string::npos;
+        e.f[names[c]] = starts[c] < line.size() ? Trim(line.substr(starts[c], end - starts[c])) : "";
+      }
+    }
+    std::string map = e.Get("name");
+    if (!map.empty()) t[map] = std::move(e);
+  }
+  return t;
+}
+
+// Rows "sessionN STATE [targetname]", from the local read or the remote loop.
+Table ParseSessions(const std::string& out) {
+  Table t;
+  for (const std::string& line : Lines(out)) {
+    std::vector<std::string> w = Words(line);
+    if (w.size() < 2 || w[0].rfind("session", 0) != 0) continue;
+    t[w[0]] = Entry{{{"state", w[1]}, {"targetname", w.size() > 2 ? w[2] : ""}}, Trim(line)};
+  }
+  return t;
+}
+
+Health SessionHealth(const std::string& state) {
+  if (state == "LOGGED_IN") return Health::kUp;
+  if (state == "FAILED" || state == "FREE") return Health::kDown;
+  return Health::kUnknown;
+}
+
+Table ParseKeyValue(const std::string& out) {
+  Table t;
+  for (const std::string& raw : Lines(out)) {
+    std::string line = Trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    size_t p = line.find_first_of(" \t:=");
+    if (p == std::string::npos || p == 0) continue;
+    std::string rest = Trim(line.substr(p));
+    if (!rest.empty() && (rest[0] == ':' || rest[0] == '=')) rest = Trim(rest.substr(1));
+    t[line.substr(0, p)] = Entry{{{"value", rest}}, line};
+  }
+  return t;
+}
+
+Result<std::string> ReadSessionsLocal(const std::string& sysfs_root) {
+  std::string dir = sysfs_root + "/class/iscsi_session";
+  DIR* d = opendir(dir.c_str());
+  if (!d) {
+    if (errno == ENOENT) return std::string();  // no iSCSI transport loaded: no sessions
+    return ErrnoStatus("open " + dir, errno);
+  }
+  std::vector<std::string> names;
+  while (dirent* de = readdir(d)) {
+    std::string n = de->d_name;
+    if (n.rfind("session", 0) == 0) names.push_back(n);
+  }
+  closedir(d);
+  std::string out;
+  for (const std::string& n : names) {
+    std::ifstream sf(dir + "/" + n + "/state");
+    std::string state, target;
+    if (!std::getline(sf, state)) continue;  // a session going away
+    std::ifstream tf(dir + "/" + n + "/targetname");
+    std::getline(tf, target);
+    out += n + " " + Trim(state) + (Trim(target).empty() ? "" : " " + Trim(target)) + "\n";
+  }
+  return out;
+}
+
+struct Outcome {
+  CommandResult r;
+  bool stopped = false;
+};
+
+// Runs argv (stdin /dev/null, own process group) until it ends, `timeout_ns`
+// passes or `stop_fd` becomes readable; the last two kill the group.
+Result<Outcome> RunStoppable(const std::vector<std::string>& argv, int64_t timeout_ns, int stop_fd) {
+  int out_p[2], err_p[2], exec_p[2];
+  if (pipe2(out_p, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
+  if (pipe2(err_p, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
+  if (pipe2(exec_p, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int64_t start = MonoNs();
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoStatus("fork for " + argv[0], errno);
+  if (pid == 0) {
+    setpgid(0, 0);
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) dup2(null, 0);
+    dup2(out_p[1], 1);
+    dup2(err_p[1], 2);
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execvp(args[0], args.data());
+    int e = errno;
+    (void)!write(exec_p[1], &e, sizeof e);
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  close(out_p[1]);
+  close(err_p[1]);
+  close(exec_p[1]);
+  int exec_errno = 0;
+  ssize_t n;
+  while ((n = read(exec_p[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+  }
+  close(exec_p[0]);
+  if (n == sizeof exec_errno) {
+    close(out_p[0]);
+    close(err_p[0]);
+    waitpid(pid, nullptr, 0);
+    return ErrnoStatus("run " + argv[0], exec_errno);
+  }
+  Outcome o;
+  int fds[2] = {out_p[0], err_p[0]};
+  int64_t deadline = start + timeout_ns;
+  bool killed = false;
+  auto kill_group = [&] {
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    killed = true;
+  };
+  char buf[65536];
+  while (!killed && (fds[0] >= 0 || fds[1] >= 0)) {
+    pollfd p[3] = {{stop_fd, POLLIN, 0}, {fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+    int64_t left_ms = (deadline - MonoNs() + kNsPerMs - 1) / kNsPerMs;
+    if (left_ms <= 0) {
+      o.r.timed_out = true;
+      kill_group();
+      break;
+    }
+    if (poll(p, 3, int(std::min<int64_t>(left_ms, 1000))) < 0 && errno != EINTR) break;
+    if (p[0].revents) {
+      o.stopped = true;
+      kill_group();
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (!p[i + 1].revents) continue;
+      ssize_t got = read(fds[i], buf, sizeof buf);
+      if (got > 0) {
+        (i == 0 ? o.r.out : o.r.err).append(buf, size_t(got));
+      } else if (got == 0 || errno != EINTR) {
+        close(fds[i]);
+        fds[i] = -1;
+      }
+    }
+  }
+  for (int fd : fds)
+    if (fd >= 0) close(fd);
+  // Output closed: the child may still be running; wait within the deadline.
+  int status = 0;
+  while (true) {
+    pid_t w = waitpid(pid, &status, killed ? 0 : WNOHANG);
+    if (w == pid || (w < 0 && errno != EINTR)) break;
+    if (w != 0) continue;
+    pollfd p{stop_fd, POLLIN, 0};
+    if (poll(&p, 1, 5) > 0) {
+      o.stopped = true;
+      kill_group();
+    } else if (MonoNs() > deadline) {
+      o.r.timed_out = true;
+      kill_group();
+    }
+  }
+  o.r.elapsed_ns = MonoNs() - start;
+  if (!o.r.timed_out && !o.stopped) {
+    if (WIFEXITED(status)) o.r.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) o.r.term_signal = WTERMSIG(status);
+  }
+  return o;
+}
+
+struct Config {
+  std::string name;
+  Parser parser = Parser::kKeyValue;
+  std::vector<std::string> argv;  // empty: iscsi_sessions read locally
+  std::string shown;              // the command as the plan wrote it
+  int64_t interval_ns = 0, timeout_ns = 0;
+  std::string kind, sysfs_root;
+};
+
+class PollProbe : public Probe {
+ public:
+  PollProbe(Config c, CommandTarget target) : c_(std::move(c)), target_(std::move(target)) {}
+  ~PollProbe() override { Stop(); }
+
+  Status Start(EventSink* sink) override {
+    if (stop_fd_ >= 0) return Status::Ok();
+    sink_ = sink;
+    stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd_ < 0) return ErrnoStatus("probe " + c_.name + ": eventfd", errno);
+    thread_ = std::thread([this] { Run(); });
+    return Status::Ok();
+  }
+
+  void Stop() override {
+    if (stop_fd_ < 0) return;
+    uint64_t one = 1;
+    (void)!write(stop_fd_, &one, sizeof one);
+    if (thread_.joinable()) thread_.join();
+    close(stop_fd_);
+    stop_fd_ = -1;
+  }
+
+ private:
+  void Run() {
+    // A failed ssh master shows as the first poll's error; later polls connect anew.
+    if (target_.remote() && !c_.argv.empty()) (void)target_.Prepare();
+    int64_t next = MonoNs();
+    while (true) {
+      pollfd p{stop_fd_, POLLIN, 0};
+      int64_t wait_ms = std::max<int64_t>(0, (next - MonoNs() + kNsPerMs - 1) / kNsPerMs);
+      if (poll(&p, 1, int(wait_ms)) > 0) break;
+      next += c_.interval_ns;
+      if (next < MonoNs()) next = MonoNs() + c_.interval_ns;  // overran: skip, do not burst
+      if (!Poll()) break;
+    }
+  }
+
+  // The raw output, or why there is none. Sets stopped_ when Stop() cut it short.
+  Result<std::string> Fetch() {
+    if (c_.argv.empty()) return ReadSessionsLocal(c_.sysfs_root);
+    auto o = RunStoppable(target_.Wrap(c_.argv), c_.timeout_ns, stop_fd_);
+    if (!o.ok()) return o.status();
+    if (o->stopped) {
+      stopped_ = true;
+      return Status::Unavailable("stopped");
+    }
+    if (!o->r.success()) return Status::IoError(o->r.Describe());
+    return std::move(o->r.out);
+  }
+
+  Result<Table> Parse(const std::string& out) {
+    switch (c_.parser) {
+      case Parser::kPaths:
+        return ParsePaths(out);
+      case Parser::kMaps:
+        return ParseMaps(out);
+      case Parser::kSessions:
+        return ParseSessions(out);
+      case Parser::kKeyValue:
+        return ParseKeyValue(out);
+    }
+    return Table{};
+  }
+
+  // Returns false once stopped.
+  bool Poll() {
+    int64_t start = MonoNs();
+    Result<std::string> out = Fetch();
+    if (stopped_) return false;
+    Result<Table> table = out.ok() ? Parse(*out) : Result<Table>(out.status());
+    int64_t now = MonoNs();
+    if (!table.ok()) {
+      if (blind_since_ == 0) {
+        blind_since_ = start;
+        Emit(now, "probe_error", Severity::kWarning,
+             "probe " + c_.name + " on " + target_.where() + ": `" + c_.shown +
+                 "`: " + table.status().message(),
+             {{"command", c_.shown},
+              {"where", target_.where()},
+              {"error", table.status().message()},
+              {"raw", out.ok() ? out->substr(0, 4096) : ""}});
+      }
+      return true;
+    }
+    if (blind_since_ != 0) {
+      Emit(now, "probe_recovered", Severity::kInfo,
+           "probe " + c_.name + " on " + target_.where() + ": `" + c_.shown + "` answers again",
+           {{"blind_ms", double(now - blind_since_) / double(kNsPerMs)}, {"where", target_.where()}});
+      blind_since_ = 0;
+    }
+    if (last_poll_ == 0) {
+      Emit(now, "initial", Severity::kDebug,
+           "probe " + c_.name + ": baseline of " + std::to_string(table->size()) + " entries",
+           {{"entries", table->size()}, {"raw", out->substr(0, 4096)}});
+      for (const auto& [k, e] : *table) health_[k] = Healthy(e, Health::kUnknown);
+    } else {
+      window_ms_ = double(now - last_poll_) / double(kNsPerMs);
+      Diff(*table, now);
+    }
+    last_poll_ = now;
+    prev_ = std::move(*table);
+    return true;
+  }
+
+  Health Healthy(const Entry& e, Health before) const {
+    Health h = c_.parser == Parser::kPaths      ? PathHealth(e)
+               : c_.parser == Parser::kSessions ? SessionHealth(e.Get("state"))
+                                                : Health::kUnknown;
+    return h == Health::kUnknown ? before : h;
+  }
+
+  void Diff(const Table& cur, int64_t now) {
+    std::set<std::string> keys;
+    for (const auto& [k, e] : prev_) keys.insert(k);
+    for (const auto& [k, e] : cur) keys.insert(k);
+    for (const std::string& k : keys) {
+      auto p = prev_.find(k);
+      auto c = cur.find(k);
+      const Entry* was = p == prev_.end() ? nullptr : &p->second;
+      const Entry* is = c == cur.end() ? nullptr : &c->second;
+      if (was && is && was->f == is->f) continue;
+      Health before = health_[k];
+      Health after = is ? Healthy(*is, before) : Health::kUnknown;
+      if (is)
+        health_[k] = after;
+      else
+        health_.erase(k);
+      switch (c_.parser) {
+        case Parser::kPaths:
+          PathChange(k, was, is, before, after, now);
+          break;
+        case Parser::kMaps:
+          MapChange(k, was, is, now);
+          break;
+        case Parser::kSessions:
+          SessionChange(k, was, is, before, after, now);
+          break;
+        case Parser::kKeyValue:
+          KeyChange(k, was, is, now);
+          break;
+      }
+    }
+  }
+
+  json RowAttrs(const Entry* was, const Entry* is) {
+    json a = json::object();
+    if (is) a["line"] = is->line;
+    if (was) a["previous_line"] = was->line;
+    return a;
+  }
+
+  void PathChange(const std::string& dev, const Entry* was, const Entry* is, Health before, Health after,
+                  int64_t now) {
+    json a = RowAttrs(was, is);
+    a["device"] = dev;
+    for (const char* f : {"dm_state", "chk_state", "dev_state"}) {
+      if (is) a[f] = is->Get(f);
+      if (was) a[std::string("previous_") + f] = was->Get(f);
+    }
+    auto state = [](const Entry* e) {
+      return e->Get("dm_state") + "/" + e->Get("chk_state") + "/" + e->Get("dev_state");
+    };
+    std::string msg =
+        "path " + dev + ": " + (was ? state(was) : "absent") + " -> " + (is ? state(is) : "absent");
+    if (!was)
+      Emit(now, "path_added", after == Health::kDown ? Severity::kWarning : Severity::kInfo, msg, a);
+    else if (!is)
+      Emit(now, "path_removed", Severity::kWarning, msg, a);
+    else if (before != Health::kDown && after == Health::kDown)
+      Emit(now, "path_failed", Severity::kWarning, msg, a);
+    else if (before == Health::kDown && after == Health::kUp)
+      Emit(now, "path_reinstated", Severity::kInfo, msg, a);
+    else
+      Emit(now, "path_state", Severity::kDebug, msg, a);
+  }
+
+  void MapChange(const std::string& map, const Entry* was, const Entry* is, int64_t now) {
+    json a = RowAttrs(was, is);
+    a["map"] = map;
+    auto count = [](const Entry* e) -> json {
+      std::string v = e->Get("paths");
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) return v;
+      return std::stoll(v);
+    };
+    if (is) {
+      a["paths"] = count(is);
+      a["dm_st"] = is->Get("dm-st");
+      a["columns"] = is->f;
+    }
+    if (was) {
+      a["previous_paths"] = count(was);
+      a["previous_dm_st"] = was->Get("dm-st");
+    }
+    if (!was || !is) {
+      Emit(now, is ? "map_added" : "map_removed", is ? Severity::kInfo : Severity::kWarning,
+           "map " + map + (is ? " appeared" : " disappeared"), a);
+      return;
+    }
+    json n = a["paths"], pn = a["previous_paths"];
+    if (n != pn) {
+      std::string msg = "map " + map + ": active paths " + pn.dump() + " -> " + n.dump();
+      if (n.is_number() && pn.is_number() && n.get<int64_t>() > pn.get<int64_t>())
+        Emit(now, "path_reinstated", Severity::kInfo, msg, a);
+      else
+        Emit(now, "path_failed", n == json(0) ? Severity::kError : Severity::kWarning, msg, a);
+    }
+    if (is->Get("dm-st") != was->Get("dm-st")) {
+      Emit(now, "map_state", is->Get("dm-st") == "active" ? Severity::kInfo : Severity::kWarning,
+           "map " + map + ": dm-st " + was->Get("dm-st") + " -> " + is->Get("dm-st"), a);
+    }
+  }
+
+  void SessionChange(const std::string& sid, const Entry* was, const Entry* is, Health before, Health after,
+                     int64_t now) {
+    json a = RowAttrs(was, is);
+    a["session"] = sid;
+    a["state"] = is ? json(is->Get("state")) : json(nullptr);
+    a["previous"] = was ? json(was->Get("state")) : json(nullptr);
+    std::string target = (is ? is : was)->Get("targetname");
+    if (!target.empty()) a["targetname"] = target;
+    std::string msg = sid + (target.empty() ? "" : " (" + target + ")") + ": " +
+                      (was ? was->Get("state") : "absent") + " -> " + (is ? is->Get("state") : "absent");
+    if (!was)
+      Emit(now, "session_added", Severity::kInfo, msg, a);
+    else if (!is)
+      Emit(now, "session_removed", Severity::kWarning, msg, a);
+    else if (before != Health::kDown && after == Health::kDown)
+      Emit(now, "session_lost", Severity::kError, msg, a);
+    else if (before == Health::kDown && after == Health::kUp)
+      Emit(now, "session_restored", Severity::kInfo, msg, a);
+    else
+      Emit(now, "session_state", Severity::kDebug, msg, a);
+  }
+
+  void KeyChange(const std::string& key, const Entry* was, const Entry* is, int64_t now) {
+    json a = RowAttrs(was, is);
+    a["key"] = key;
+    a["value"] = is ? json(is->Get("value")) : json(nullptr);
+    a["previous"] = was ? json(was->Get("value")) : json(nullptr);
+    Emit(now, c_.kind, Severity::kInfo,
+         key + ": " + (was ? was->Get("value") : "(absent)") + " -> " + (is ? is->Get("value") : "(absent)"),
+         a);
+  }
+
+  void Emit(int64_t t, const std::string& kind, Severity sev, const std::string& message, json attrs) {
+    Event e;
+    e.mono_ns = t;
+    e.source = c_.name;
+    e.kind = kind;
+    e.severity = sev;
+    e.message = message;
+    if (kind != "probe_error" && kind != "probe_recovered" && kind != "initial")
+      attrs["window_ms"] = window_ms_;
+    e.attrs = std::move(attrs);
+    sink_->Emit(std::move(e));
+  }
+
+  Config c_;
+  CommandTarget target_;
+  EventSink* sink_ = nullptr;
+  int stop_fd_ = -1;
+  bool stopped_ = false;
+  int64_t last_poll_ = 0, blind_since_ = 0;
+  double window_ms_ = 0;
+  Table prev_;
+  std::map<std::string, Health> health_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> NewPollProbe(const std::string& name, Settings* s) {
+  Config c;
+  c.name = name;
+  std::string parser = s->String("parser", /*required=*/true);
+  static const std::map<std::string, Parser> kParsers = {{"multipathd_paths", Parser::kPaths},
+                                                         {"multipathd_maps", Parser::kMaps},
+                                                         {"iscsi_sessions", Parser::kSessions},
+                                                         {"key_value", Parser::kKeyValue}};
+  auto it = kParsers.find(parser);
+  if (it != kParsers.end()) {
+    c.parser = it->second;
+  } else if (!parser.empty()) {
+    std::vector<std::string> known;
+    for (const auto& [k, v] : kParsers) known.push_back(k);
+    s->Problem("parser", "unknown parser \"" + parser +
+                             "\" (multipathd_paths, multipathd_maps, iscsi_sessions, "
+                             "key_value)" +
+                             DidYouMean(parser, known));
+  }
+  std::string command = s->String("command");
+  std::vector<std::string> argv;
+  if (const json* list = s->List("argv")) {
+    for (const json& w : *list) {
+      if (w.is_string())
+        argv.push_back(w.get<std::string>());
+      else
+        s->Problem("argv", "every word must be a single value");
+    }
+    if (list->empty()) s->Problem("argv", "must not be empty");
+  }
+  if (!command.empty() && !argv.empty()) s->Problem("argv", "give command or argv, not both");
+  if (!command.empty()) {
+    argv = {"sh", "-c", command};
+    c.shown = command;
+  } else if (!argv.empty()) {
+    c.shown = JoinArgv(argv);
+  }
+  c.interval_ns = s->DurationNs("interval", kNsPerSec);
+  if (c.interval_ns < 10 * kNsPerMs) s->Problem("interval", "must be at least 10ms");
+  c.kind = s->String("kind", false, "changed");
+  if (c.kind.empty()) s->Problem("kind", "must not be empty");
+  if (s->Has("kind") && c.parser != Parser::kKeyValue) s->Problem("kind", "only for parser key_value");
+  c.sysfs_root = s->String("sysfs_root", false, "/sys");
+  if (s->Has("sysfs_root") && c.parser != Parser::kSessions)
+    s->Problem("sysfs_root", "only for parser iscsi_sessions");
+  bool has_timeout = s->Has("timeout");
+  CommandTarget target = CommandTarget::FromSettings(name, s);
+  c.timeout_ns = has_timeout ? target.timeout_ns() : 5 * kNsPerSec;
+  switch (c.parser) {
+    case Parser::kPaths:
+      if (argv.empty()) argv = {"multipathd", "show", "paths", "format", "%d %t %T %o"};
+      break;
+    case Parser::kMaps:
+      if (argv.empty()) argv = {"multipathd", "show", "maps", "status"};
+      break;
+    case Parser::kKeyValue:
+      if (argv.empty() && it != kParsers.end())
+        s->Problem("", "parser key_value needs \"command\" or \"argv\"");
+      break;
+    case Parser::kSessions: {
+      if (!argv.empty())
+        s->Problem(command.empty() ? "argv" : "command", "parser iscsi_sessions runs no command");
+      if (s->Has("netns"))
+        s->Problem("netns", "parser iscsi_sessions reads sysfs, which no network namespace changes");
+      argv.clear();
+      std::string dir = ShellQuote(c.sysfs_root + "/class/iscsi_session");
+      c.shown = "read " + c.sysfs_root + "/class/iscsi_session/session*/state";
+      if (target.remote()) {
+        argv = {"sh", "-c",
+                "cd " + dir +
+                    " 2>/dev/null || exit 0; for s in session*; do [ -r \"$s/state\" ] || continue; "
+                    "printf '%s %s %s\\n' \"$s\" \"$(cat \"$s/state\")\" \"$(cat \"$s/targetname\" "
+                    "2>/dev/null)\"; done"};
+      }
+      break;
+    }
+  }
+  if (c.shown.empty()) c.shown = JoinArgv(argv);
+  c.argv = std::move(argv);
+  return std::make_unique<PollProbe>(std::move(c), std::move(target));
+}
+
+}  // namespace fb
