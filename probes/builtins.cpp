@@ -3,7 +3,7 @@
 #include "probes/log_probe.h"
 #include "probes/poll_probe.h"
 #include "probes/probe.h"
-#include "probes/xapi_probe.h"
+#include "probes/reach_probe.h"
 
 namespace fb {
 
@@ -11,8 +11,8 @@ void RegisterBuiltinProbes() {
   ProbeRegistry& r = ProbeRegistry::Global();
   r.Register("array", NewArrayProbe);
   r.Register("log", NewLogProbe);
-  r.Register("xapi", NewXapiProbe);
   r.Register("poll", NewPollProbe);
+  r.Register("reach", NewReachProbe);
 }
 
 }  // namespace fb
