@@ -1,0 +1,100 @@
+#include "tests/lab_fixture.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/clock.h"
+#include "tests/test_util.h"
+
+namespace fb::labtest {
+
+LabSession::LabSession(lab::LabOptions options) {
+  auto lock = lab::LabLock::Acquire(120 * kNsPerSec);
+  if (!lock.ok()) {
+    error_ = lock.status().message();
+    return;
+  }
+  lock_.emplace(std::move(*lock));
+  options.sim_path = (std::filesystem::path(FB_CLI_PATH).parent_path() / lab::kSimExecutable).string();
+  auto info = lab_.Up(options);
+  if (!info.ok()) {
+    error_ = info.status().message();
+    return;
+  }
+  info_ = *info;
+  if (info_.already_up) error_ = "a lab was already up (made by someone else): refusing to use its settings";
+}
+
+LabSession::~LabSession() {
+  if (!lock_) return;
+  Status s = lab_.Down();
+  if (!s.ok()) MESSAGE("lab down: " << s.message());
+}
+
+bool CanRunLab() {
+  if (!IsRoot()) {
+    MESSAGE("skipped: the lab needs root");
+    return false;
+  }
+  return true;
+}
+
+std::vector<json> ReadJsonl(const std::string& path) {
+  std::vector<json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::optional<json> FindEvent(const std::vector<json>& events, const std::string& kind,
+                              const std::string& site, int64_t since_utc_ns) {
+  for (const json& e : events) {
+    if (e.value("kind", "") != kind) continue;
+    if (!site.empty() && e.value("site", "") != site) continue;
+    if (e.value("t_utc_ns", int64_t(0)) < since_utc_ns) continue;
+    return e;
+  }
+  return std::nullopt;
+}
+
+int64_t TimeOf(const std::optional<json>& event) { return event ? event->value("t_utc_ns", int64_t(0)) : 0; }
+
+std::string JournalDirOf(const std::string& cli_output) {
+  size_t at = cli_output.find("journal: ");
+  if (at == std::string::npos) return "";
+  std::string dir = cli_output.substr(at + 9);
+  return dir.substr(0, dir.find('\n'));
+}
+
+std::string OnlyRunDir(const std::string& out_dir) {
+  std::string found;
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(out_dir, ec)) {
+    if (!e.is_directory()) continue;
+    found = e.path().string();
+    ++n;
+  }
+  return n == 1 ? found : "";
+}
+
+std::vector<json> WaitForLabEvents(const std::string& path, int64_t timeout_ns,
+                                   bool (*pred)(const std::vector<json>&, int64_t), int64_t since_utc_ns) {
+  int64_t deadline = MonoNs() + timeout_ns;
+  std::vector<json> ev = ReadJsonl(path);
+  while (!pred(ev, since_utc_ns) && MonoNs() < deadline) {
+    usleep(50'000);
+    ev = ReadJsonl(path);
+  }
+  return ev;
+}
+
+double Ms(int64_t ns) { return double(ns) / 1e6; }
+
+}  // namespace fb::labtest
