@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -77,9 +79,7 @@ class Fixture {
  public:
   Fixture() {
     WriteScript(dir_.path() + "/poll.sh",
-                "#!/bin/sh\n"
-                "cd '" +
-                    dir_.path() +
+                "cd '" + dir_.path() +
                     "'\n"
                     "echo x >> polls\n"
                     "[ -e hang ] && exec sleep 10\n"
@@ -386,6 +386,47 @@ TEST_CASE("poll probe: construction runs nothing, Stop ends a running command at
   CHECK(MonoNs() - t0 < 1 * kNsPerSec);
   probe->Stop();
   CHECK(sink.events().empty());
+}
+
+TEST_CASE(
+    "poll probe: over ssh (a stand-in ssh on PATH) the sysfs loop runs remotely and reads iSCSI sessions") {
+  TempDir bin, root;
+  const std::string log = bin.path() + "/ssh.log";
+  // Runs the remote command line here: the last argument, as sshd would hand it to a shell.
+  WriteScript(bin.path() + "/ssh", "echo \"$*\" >> '" + log +
+                                       "'\n"
+                                       "for a; do last=$a; done\n"
+                                       "case \" $* \" in *\" -O exit \"*) exit 0;; esac\n"
+                                       "exec sh -c \"$last\"\n");
+  ScopedEnv path("PATH", bin.path() + ":" + std::string(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin"));
+  std::string dir = root.path() + "/class/iscsi_session/session7";
+  REQUIRE(RunChecked({"mkdir", "-p", dir}).ok());
+  WriteFile(dir + "/state", "LOGGED_IN\n");
+  WriteFile(dir + "/targetname", "iqn.2010-10.org.openstack:site-b\n");
+  {
+    auto probe = MakeProbe({{"parser", "iscsi_sessions"},
+                            {"sysfs_root", root.path()},
+                            {"host", "198.18.0.1"},
+                            {"user", "root"},
+                            {"interval", "30ms"}});
+    Sink sink;
+    REQUIRE(probe->Start(&sink).ok());
+    auto initial = sink.Wait("initial");
+    REQUIRE(initial);
+    CHECK(initial->attrs["entries"] == 1);
+    WriteFile(dir + "/state", "FAILED\n");
+    auto lost = sink.Wait("session_lost");
+    REQUIRE(lost);
+    CHECK(lost->attrs["session"] == "session7");
+    CHECK(lost->attrs["targetname"] == "iqn.2010-10.org.openstack:site-b");
+    probe->Stop();
+  }
+  std::ifstream f(log);
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(all.find("ControlMaster=auto") != std::string::npos);  // Prepare() opened a master
+  CHECK(all.find("BatchMode=yes") != std::string::npos);
+  CHECK(all.find("-l root 198.18.0.1 -- sh -c") != std::string::npos);
+  CHECK(all.find("-O exit") != std::string::npos);  // and closed it with the probe
 }
 
 TEST_CASE("poll probe: settings problems") {
