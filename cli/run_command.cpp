@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "metrics/metrics_exporter.h"
 #include "plans/plan_loader.h"
 #include "plans/runner.h"
 
@@ -15,7 +16,7 @@ namespace fb::cli {
 namespace {
 
 struct RunFlags {
-  std::string plan, out = "runs";
+  std::string plan, out = "runs", metrics;
   std::vector<std::string> sets;
   bool quiet = false, live = false;
 };
@@ -27,6 +28,12 @@ void OnSignal(int) {
 }
 
 int RunPlanCommand(const RunFlags& f) {
+  if (!f.metrics.empty()) {
+    if (Status st = ValidateListenAddress(f.metrics); !st.ok()) {
+      PrintError(st.message());
+      return kExitUsage;
+    }
+  }
   LoadedPlan lp = LoadPlanFile(f.plan, f.sets);
   if (!lp.ok()) {
     for (const auto& p : lp.problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
@@ -37,6 +44,7 @@ int RunPlanCommand(const RunFlags& f) {
   options.out_dir = f.out;
   options.quiet = f.quiet;
   options.live = f.live;
+  options.metrics_listen = f.metrics;
   Runner runner(lp.plan, options);
   g_runner.store(&runner);
   struct sigaction sa {};
@@ -60,6 +68,8 @@ void RegisterRunCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--out", f->out, "Directory for run journals")->capture_default_str();
   cmd->add_option("--set", f->sets, "Override a plan value: key.path=value (repeatable)");
   cmd->add_flag("--quiet,-q", f->quiet, "Only the final summary");
+  cmd->add_option("--metrics", f->metrics,
+                  "Serve Prometheus metrics on HOST:PORT (overrides the plan's metrics.listen; off by default)");
   cmd->add_flag("--live", f->live, "Per-interval lines even when stdout is not a terminal");
   cmd->callback([f, exit_code] { *exit_code = RunPlanCommand(*f); });
 }

@@ -90,6 +90,9 @@ struct Plan {
   // strings); keys in reports/plan_view.h. The report's stall budgets use them.
   nlohmann::json platform = nlohmann::json::object();
   OnError on_error = OnError::kStop;
+  // metrics: live Prometheus metrics (metrics/): listen "HOST:PORT" ("" = off),
+  // push: a Pushgateway URL for the final values. `run --metrics` overrides listen.
+  std::string metrics_listen, metrics_push;
 
   const PluginSpec* FindInjector(const std::string& name) const;
 };

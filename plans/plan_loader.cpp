@@ -10,6 +10,7 @@
 #include "core/units.h"
 #include "injectors/injector.h"
 #include "loadgen/local_target.h"
+#include "metrics/metrics_exporter.h"
 #include "plans/plan_parser.h"
 #include "probes/probe.h"
 
@@ -532,6 +533,25 @@ void ParsePlatform(PlanParser& p, const YAML::Node& node, Plan* plan) {
   }
 }
 
+// metrics: {listen: HOST:PORT, push: http://HOST:PORT}
+void ParseMetrics(PlanParser& p, const YAML::Node& node, Plan* plan) {
+  if (!p.CheckMap(node, "metrics", {"listen", "push"})) return;
+  if (node["listen"]) {
+    if (auto s = p.Scalar(node["listen"], "metrics.listen")) {
+      Status st = ValidateListenAddress(*s);
+      if (st.ok()) plan->metrics_listen = *s;
+      else p.Problem(node["listen"], "metrics.listen", st.message());
+    }
+  }
+  if (node["push"]) {
+    if (auto s = p.Scalar(node["push"], "metrics.push")) {
+      if (s->rfind("http://", 0) != 0) p.Problem(node["push"], "metrics.push", "expected http://HOST:PORT of a Pushgateway");
+      else plan->metrics_push = *s;
+    }
+    if (!node["listen"]) p.Problem(node["push"], "metrics.push", "push needs metrics.listen");
+  }
+}
+
 }  // namespace
 
 LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, const std::vector<std::string>& overrides) {
@@ -559,7 +579,7 @@ LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, 
       }
     }
     const std::vector<std::string> top = {"name", "description", "target",  "workload", "injectors", "probes",
-                                          "steps", "expect", "repeat", "repeat_every", "on_error", "platform"};
+                                          "steps", "expect", "repeat", "repeat_every", "on_error", "platform", "metrics"};
     if (!p.CheckMap(root, "", top)) {
       out.problems = p.problems();
       return out;
@@ -603,6 +623,7 @@ LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, 
     if (root["steps"]) p.ParseSteps(root["steps"], &plan);
     if (root["expect"]) p.ParseExpect(root["expect"], &plan);
     if (root["platform"]) ParsePlatform(p, root["platform"], &plan);
+    if (root["metrics"]) ParseMetrics(p, root["metrics"], &plan);
     p.CheckTimeline(plan);
   } catch (const YAML::Exception& e) {
     p.Problem(SourceLoc{file_label, e.mark.line + 1, e.mark.column + 1}, "", "YAML: " + e.msg);

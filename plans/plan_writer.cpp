@@ -192,6 +192,12 @@ std::string WritePlan(const Plan& plan) {
     out << YAML::Key << "platform" << YAML::Value;
     EmitJson(out, plan.platform, false);
   }
+  if (!plan.metrics_listen.empty()) {
+    out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "listen" << YAML::Value
+        << plan.metrics_listen;
+    if (!plan.metrics_push.empty()) out << YAML::Key << "push" << YAML::Value << plan.metrics_push;
+    out << YAML::EndMap;
+  }
   out << YAML::Key << "on_error" << YAML::Value << (plan.on_error == OnError::kStop ? "stop" : "continue");
   const Expectations& e = plan.expect;
   if (!e.overall.empty() || !e.faults.empty() || !e.phases.empty()) {

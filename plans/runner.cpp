@@ -19,6 +19,7 @@
 #include "loadgen/console_view.h"
 #include "loadgen/journal_sink.h"
 #include "loadgen/load_generator.h"
+#include "metrics/metrics_exporter.h"
 #include "plans/plan_loader.h"
 #include "probes/probe.h"
 #include "reports/correlator.h"
@@ -31,9 +32,11 @@ namespace {
 // Probe events go to the journal and are remembered for wait_for.
 class RunnerEventSink : public EventSink {
  public:
-  RunnerEventSink(Journal* journal, int wake_fd) : journal_(journal), wake_fd_(wake_fd) {}
+  RunnerEventSink(Journal* journal, int wake_fd, MetricsExporter* metrics)
+      : journal_(journal), wake_fd_(wake_fd), metrics_(metrics) {}
   void Emit(Event e) override {
     (void)journal_->AppendEvent(e);
+    if (metrics_) metrics_->CountProbeEvent(e.source, e.kind);
     {
       std::lock_guard<std::mutex> lock(mu_);
       seen_.push_back({e.mono_ns, e.kind, e.source});
@@ -60,6 +63,7 @@ class RunnerEventSink : public EventSink {
   };
   Journal* journal_;
   int wake_fd_;
+  MetricsExporter* metrics_;  // may be null
   std::mutex mu_;
   std::vector<Seen_> seen_;
 };
@@ -158,6 +162,7 @@ class Runner::Impl {
   std::atomic<LoadGenerator*> gen_ptr_{nullptr};  // for Abort() from a signal handler
   std::unique_ptr<LoadWatch> watch_;
   std::unique_ptr<RunnerEventSink> sink_;
+  std::unique_ptr<MetricsExporter> metrics_;  // null unless metrics are on
   std::map<std::string, std::unique_ptr<Injector>> injectors_;
   GuardClient guard_;  // injectors/guard.h: reverts our faults if this process dies
   std::vector<std::pair<std::string, std::unique_ptr<Probe>>> probes_;
@@ -224,6 +229,7 @@ Status Runner::Impl::Inject(size_t i, int cycle) {
     auto in = c->InEffect();
     attrs["verified"] = in.ok() ? nlohmann::json(*in) : nlohmann::json(in.status().message());
   }
+  if (metrics_) metrics_->SetFaultActive(s.injector, true);
   Note("fault_injected", Severity::kWarning, s.injector, "injected " + s.injector + " on " + inj->where(), attrs, t1);
   return Status::Ok();
 }
@@ -251,6 +257,7 @@ Status Runner::Impl::RevertFault(const std::string& injector, const char* reason
     }
   }
   (void)guard_.Disarm(f.guard_fault, "reverted");  // guard: nothing left to do for it
+  if (metrics_) metrics_->SetFaultActive(f.injector, false);
   active_.erase(std::find_if(active_.begin(), active_.end(), [&](const ActiveFault& a) { return a.injector == injector; }));
   Note("fault_reverted", Severity::kInfo, f.injector, std::string("reverted ") + f.injector + " (" + reason + ")", attrs, t1);
   return Status::Ok();
@@ -307,6 +314,7 @@ bool Runner::Impl::ExecuteSteps() {
       if (!s.injector.empty()) attrs["injector"] = s.injector;
       Note("step", Severity::kInfo, "runner", "steps[" + std::to_string(i) + "] " + what, attrs, now);
       if (!s.phase.empty()) {
+        if (metrics_) metrics_->SetRunInfo(plan_.name, s.phase);
         Note("phase", Severity::kInfo, "runner", "phase " + s.phase, {{"phase", s.phase}, {"step", i}, {"cycle", cycle}}, now);
       }
       Status st;
@@ -367,6 +375,18 @@ int Runner::Impl::Run(std::string* run_dir) {
     }
     probes_.emplace_back(spec.name, std::move(probe));
   }
+  // Metrics: bound before anything is touched, so a busy address is bad input.
+  ClockAnchor anchor = ClockAnchor::Take();
+  const std::string& listen = opt_.metrics_listen.empty() ? plan_.metrics_listen : opt_.metrics_listen;
+  if (!listen.empty()) {
+    auto m = MetricsExporter::Start(listen, SanitizeName(plan_.name) + "-" + FormatUtcCompact(anchor.utc_ns));
+    if (!m.ok()) {
+      fprintf(stderr, "faultbench: %s\n", m.status().message().c_str());
+      return m.status().exit_code();
+    }
+    metrics_ = std::move(*m);
+    metrics_->SetRunInfo(plan_.name, "start");
+  }
   gen_ = std::make_unique<LoadGenerator>(plan_.workload);
   Status st = gen_->Prepare();
   if (!st.ok()) {
@@ -386,7 +406,7 @@ int Runner::Impl::Run(std::string* run_dir) {
     }
     if (*healed > 0) fprintf(opt_.out, "guard: reverted %d leftover fault(s) of dead runs\n", *healed);
   }
-  st = journal_.Create(opt_.out_dir, plan_.name, ClockAnchor::Take());
+  st = journal_.Create(opt_.out_dir, plan_.name, anchor);
   if (!st.ok()) {
     fprintf(stderr, "faultbench: cannot create the run journal: %s\n", st.message().c_str());
     return kExitRunFailed;
@@ -405,7 +425,7 @@ int Runner::Impl::Run(std::string* run_dir) {
                                 {"faultbench_version", "0.1.0"}});
   (void)WriteFileAtomic(journal_.PathOf("plan.yaml"), WritePlan(plan_));
 
-  sink_ = std::make_unique<RunnerEventSink>(&journal_, wake_fd_);
+  sink_ = std::make_unique<RunnerEventSink>(&journal_, wake_fd_, metrics_.get());
   watch_ = std::make_unique<LoadWatch>(wake_fd_);
   JournalSink journal_sink(&journal_);
   bool tty = isatty(fileno(opt_.out));
@@ -413,6 +433,10 @@ int Runner::Impl::Run(std::string* run_dir) {
   gen_->AddSink(&journal_sink);
   gen_->AddSink(watch_.get());
   if (!opt_.quiet) gen_->AddSink(&console);
+  if (metrics_) {
+    gen_->AddSink(metrics_->load_sink());
+    metrics_->Watch(gen_.get());
+  }
 
   bool stop = false;
   for (auto& [name, probe] : probes_) {
@@ -450,6 +474,15 @@ int Runner::Impl::Run(std::string* run_dir) {
   // Guard: what is still active (a revert that failed) is retried by the guard.
   if (Status gs = guard_.Stop(); !gs.ok()) Note("guard_error", Severity::kError, "guard", gs.message(), {});
   for (auto& [name, probe] : probes_) probe->Stop();
+  if (metrics_) {
+    metrics_->Stop();
+    metrics_->SetRunInfo(plan_.name, "end");
+    if (!plan_.metrics_push.empty()) {
+      if (Status ps = metrics_->Push(plan_.metrics_push); !ps.ok()) {
+        Note("metrics_error", Severity::kWarning, "metrics", ps.message(), {{"push", plan_.metrics_push}});
+      }
+    }
+  }
   if (!load_status.ok()) {
     failed_ = true;
     failure_ = load_status.message();

@@ -23,6 +23,7 @@ struct RunOptions {
   std::string out_dir = "runs";
   bool live = false;   // per-interval console lines even when not a tty
   bool quiet = false;  // only the summary
+  std::string metrics_listen;  // overrides the plan's metrics.listen ("" = the plan's)
   FILE* out = stdout;
 };
 

@@ -6,8 +6,12 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -50,6 +54,22 @@ class PrometheusServer {
     }
     throw std::runtime_error("prometheus did not become ready on port " + std::to_string(port_));
   }
+  // Prometheus applies new targets only every 5 s after it is ready: wait for
+  // its first scrape attempt (the exporter is not up yet, so it fails), after
+  // which it scrapes every second.
+  void WaitForFirstScrape() const {
+    for (int i = 0; i < 200; ++i) {  // within 20 s
+      try {
+        auto t = nlohmann::json::parse(HttpGet("127.0.0.1", port_, "/api/v1/targets", 1000).body);
+        for (const auto& a : t["data"]["activeTargets"]) {
+          if (a.value("lastScrape", "").rfind("0001-", 0) != 0 && !a.value("lastScrape", "").empty()) return;
+        }
+      } catch (const std::exception&) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    throw std::runtime_error("prometheus on port " + std::to_string(port_) + " never tried its first scrape");
+  }
   ~PrometheusServer() {
     kill(-pid_, SIGTERM);
     kill(pid_, SIGTERM);
@@ -82,6 +102,29 @@ std::vector<std::string> DashboardExprs(const std::string& path) {
   return out;
 }
 
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+  return out;
+}
+
+// The load's start in Unix seconds, from its journal (run.json load_start).
+double LoadStartS(const std::string& runs_dir) {
+  auto dirs = ListDir(runs_dir);
+  REQUIRE(dirs.size() == 1);
+  auto info = nlohmann::json::parse(ReadFile(runs_dir + "/" + dirs[0] + "/run.json").value());
+  return double(info["load_start"]["t_utc_ns"].get<int64_t>()) / 1e9;
+}
+
+// One value of an instant query that must return exactly one series.
+double OneValue(const nlohmann::json& r) {
+  INFO(r.dump());
+  REQUIRE(r["status"] == "success");
+  REQUIRE(r["data"]["result"].size() == 1);
+  return std::stod(r["data"]["result"][0]["value"][1].get<std::string>());
+}
+
 }  // namespace
 
 TEST_CASE("Prometheus scrapes a run: ops grow, the histogram gives a p99, dashboard queries evaluate") {
@@ -94,29 +137,23 @@ TEST_CASE("Prometheus scrapes a run: ops grow, the histogram gives a p99, dashbo
   int prom_port = FreePort();
   while (prom_port == exporter_port) prom_port = FreePort();
   PrometheusServer prom(tmp.path(), prom_port, exporter_port);
+  prom.WaitForFirstScrape();
 
-  CommandResult load;
-  double start_s = double(UtcNs()) / 1e9;
-  std::thread runner([&] {
-    load = RunCli({"load", "--target", tmp.path() + "/t.dat", "--size", "32MiB", "--rw", "randrw", "--runtime", "8s",
-                   "--rate-iops", "3000", "--metrics", "127.0.0.1:" + std::to_string(exporter_port), "--name", "promtest",
-                   "--out", tmp.path() + "/runs"});
-  });
-  runner.join();
+  CommandResult load = RunCli({"load", "--target", tmp.path() + "/t.dat", "--size", "32MiB", "--rw", "randrw",
+                               "--runtime", "8s", "--rate-iops", "3000", "--metrics",
+                               "127.0.0.1:" + std::to_string(exporter_port), "--name", "promtest", "--out",
+                               tmp.path() + "/runs"});
   INFO(load.out << load.err);
   REQUIRE(load.exit_code == 0);
-  double mid_s = start_s + 6.5;
+  // Queries at the middle of the measured 8 s, whenever the load really started.
+  double mid_s = LoadStartS(tmp.path() + "/runs") + 5.5;
 
-  // The counter grew between two scrapes during the run.
-  auto grew = prom.Query("increase(faultbench_io_operations_total{op=\"read\"}[3s])", mid_s);
-  REQUIRE(grew["status"] == "success");
-  REQUIRE(grew["data"]["result"].size() == 1);
-  double inc = std::stod(grew["data"]["result"][0]["value"][1].get<std::string>());
-  CHECK(inc > 1000);  // 3000 IOPS * 70% reads over ~2-3 s
+  // The counter grew between scrapes during the run.
+  double inc = OneValue(prom.Query("increase(faultbench_io_operations_total{op=\"read\"}[4s])", mid_s));
+  CHECK(inc > 1000);  // 3000 IOPS * 70% reads over ~3-4 s
 
-  auto p99 = prom.Query("histogram_quantile(0.99, sum by (le) (rate(faultbench_io_latency_seconds_bucket[5s])))", mid_s);
-  REQUIRE(p99["data"]["result"].size() == 1);
-  double p99_s = std::stod(p99["data"]["result"][0]["value"][1].get<std::string>());
+  double p99_s =
+      OneValue(prom.Query("histogram_quantile(0.99, sum by (le) (rate(faultbench_io_latency_seconds_bucket[5s])))", mid_s));
   CHECK(p99_s > 0);
   CHECK(p99_s < 1);
 
@@ -137,6 +174,80 @@ TEST_CASE("Prometheus scrapes a run: ops grow, the histogram gives a p99, dashbo
     }
   }
   CHECK(with_data >= 10);
+}
+
+TEST_CASE("Prometheus scrapes a plan run: the fault shows in faults_active, probe events and the phase are counted") {
+  if (!HaveCommand("prometheus")) {
+    MESSAGE("skipped: prometheus is not installed (scripts/setup installs it)");
+    return;
+  }
+  TempDir tmp("/var/tmp");
+  int exporter_port = FreePort();
+  int prom_port = FreePort();
+  while (prom_port == exporter_port) prom_port = FreePort();
+  PrometheusServer prom(tmp.path(), prom_port, exporter_port);
+  prom.WaitForFirstScrape();
+
+  // The fault is a marker file; a log probe follows a file the inject command
+  // writes a line to, so one probe event is counted during the fault.
+  std::string marker = tmp.path() + "/fault-on", log = tmp.path() + "/probe.log";
+  REQUIRE(WriteFileAtomic(log, "").ok());
+  std::string plan = tmp.path() + "/plan.yaml";
+  REQUIRE(WriteFileAtomic(plan, "name: promplan\n"
+                          "target: " + tmp.path() + "/t.dat\n"
+                          "workload: {size: 16MiB, bs: 4k, rw: randread, queue_depth: 4, rate_iops: 1000, duration: 12s}\n"
+                          "injectors:\n"
+                          "  marker: {kind: command, inject: 'touch " + marker + " && echo PATHDOWN >> " + log + "',\n"
+                          "           revert: 'rm -f " + marker + "', check: 'test -e " + marker + "'}\n"
+                          "probes:\n"
+                          "  tail: {kind: log, path: " + log + ", unmatched: drop,\n"
+                          "         rules: [{match: PATHDOWN, kind: path_failed}]}\n"
+                          "steps:\n"
+                          "  - {at: 0s, phase: baseline}\n"
+                          "  - {at: 4s, phase: fault, inject: marker, max_duration: 10s}\n"
+                          "  - {at: 8s, phase: recovery, revert: marker}\n"
+                          "metrics: {listen: '127.0.0.1:" + std::to_string(exporter_port) + "'}\n").ok());
+  CommandResult run = RunCli({"run", plan, "--out", tmp.path() + "/runs", "--quiet"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  double start_s = LoadStartS(tmp.path() + "/runs");
+
+  // 1 while injected (4 s .. 8 s after load start), 0 before it was ever set
+  // (no series) and 0 after the revert.
+  CHECK(OneValue(prom.Query("faultbench_faults_active{injector=\"marker\"}", start_s + 6.5)) == 1);
+  CHECK(OneValue(prom.Query("faultbench_faults_active{injector=\"marker\"}", start_s + 10.5)) == 0);
+  CHECK(prom.Query("faultbench_faults_active{injector=\"marker\"}", start_s + 2)["data"]["result"].empty());
+  CHECK(OneValue(prom.Query("faultbench_probe_events_total{probe=\"tail\",kind=\"path_failed\"}", start_s + 10.5)) == 1);
+  CHECK(OneValue(prom.Query("faultbench_run_info{phase=\"fault\"} == 1", start_s + 6.5)) == 1);
+  CHECK(OneValue(prom.Query("faultbench_run_info{phase=\"recovery\"} == 1", start_s + 10.5)) == 1);
+  CHECK(OneValue(prom.Query("increase(faultbench_io_operations_total{op=\"read\"}[4s])", start_s + 6)) > 1000);
+}
+
+TEST_CASE("run --metrics with a malformed or busy address is bad input before anything is touched") {
+  TempDir tmp("/var/tmp");
+  std::string plan = tmp.path() + "/plan.yaml";
+  REQUIRE(WriteFileAtomic(plan, "name: busy\ntarget: " + tmp.path() +
+                              "/t.dat\nworkload: {size: 4MiB, rw: randread, duration: 2s}\n").ok());
+  CommandResult bad = RunCli({"run", plan, "--out", tmp.path() + "/runs", "--metrics", "nonsense"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("nonsense") != std::string::npos);
+  int port = FreePort();
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(fd, 1) == 0);
+  CommandResult busy = RunCli({"run", plan, "--out", tmp.path() + "/runs", "--metrics", "127.0.0.1:" + std::to_string(port)});
+  close(fd);
+  CHECK(busy.exit_code == 2);
+  CHECK(busy.err.find(std::to_string(port)) != std::string::npos);
+  CHECK(ListDir(tmp.path() + "/runs").empty());  // no run journal was started
+  CHECK(!std::filesystem::exists(tmp.path() + "/t.dat"));      // the target was not created
+  bad = RunCli({"validate", plan, "--set", "metrics.listen=nohost"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("metrics.listen") != std::string::npos);
 }
 
 }  // namespace fb
