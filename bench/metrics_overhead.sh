@@ -25,11 +25,21 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 run() {  # on|off
   rm -rf "$work/runs"
   local extra=()
-  if [ "$1" = on ]; then
-    extra=(--metrics "127.0.0.1:$port")
-    ( for _ in $(seq $((secs + 5))); do sleep 1; python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/metrics', timeout=1).read()" 2>/dev/null || true; done ) &
-    scraper=$!
-  fi
+  [ "$1" = on ] && extra=(--metrics "127.0.0.1:$port")
+  # One long-lived scraper in both modes (as a Prometheus server would be), so
+  # only the exporter's own cost differs: a scrape every second; with the
+  # exporter off it finds the port closed.
+  python3 - "$port" "$((secs + 5))" <<'PY' &
+import sys, time, urllib.request as u
+port, n = sys.argv[1], int(sys.argv[2])
+for _ in range(n):
+    time.sleep(1)
+    try:
+        u.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1).read()
+    except Exception:
+        pass
+PY
+  scraper=$!
   "$fb" load --target "$loop" --rw randrw --bs 4k --iodepth 32 --numjobs 2 --runtime "${secs}s" \
     --out "$work/runs" --quiet "${extra[@]}" >/dev/null
   [ -n "$scraper" ] && { kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null || true; scraper=""; }
@@ -39,7 +49,7 @@ s = json.load(open(glob.glob(sys.argv[1] + "/*/run.json")[0]))["load_summary"]
 print(sys.argv[2], s["read"]["iops"] + s["write"]["iops"])
 PY
 }
-echo "4k randrw 70/30, QD32, 2 jobs, ${secs}s per run, exporter off vs on (scraped every 1 s), ${rounds} rounds alternated"
+echo "4k randrw 70/30, QD32, 2 jobs, ${secs}s per run, exporter off vs on (one scraper process, every 1 s, in both), ${rounds} rounds alternated"
 for round in $(seq "$rounds"); do
   if [ $((round % 2)) -eq 1 ]; then run off; run on; else run on; run off; fi
 done
