@@ -12,7 +12,8 @@
 //             default to the multipathd CLI call below, key_value needs one,
 //             iscsi_sessions takes none
 //   interval: 1s          at least 10ms; a poll that overruns is not made up for
-//   timeout: 5s           per command (also the ssh ConnectTimeout)
+//   timeout: 5s           per command; when given, also the ssh ConnectTimeout and
+//                         the limit for opening the ssh master (else 30s)
 //   host, user, ssh_port, identity_file, known_hosts, strict_host_key_checking,
 //   netns                 where the command runs (injectors/command_target.h)
 //   kind: changed         key_value only: the kind of its events
