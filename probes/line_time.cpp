@@ -32,30 +32,43 @@ int64_t UtcSeconds(int year, int mon0, int day, int h, int m, int s) {
   return int64_t(timegm(&tm));
 }
 
-std::optional<LineTime> Journald(const std::string& line, std::string* message) {
+}  // namespace
+
+std::optional<JournaldRecord> ParseJournaldRecord(const std::string& line) {
   if (line.empty() || line[0] != '{' || line.find("__REALTIME_TIMESTAMP") == std::string::npos)
     return std::nullopt;
-  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("__REALTIME_TIMESTAMP")) return std::nullopt;
-  const nlohmann::json& t = j["__REALTIME_TIMESTAMP"];
+  JournaldRecord r;
+  r.fields = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!r.fields.is_object() || !r.fields.contains("__REALTIME_TIMESTAMP")) return std::nullopt;
+  const nlohmann::json& t = r.fields["__REALTIME_TIMESTAMP"];
   int64_t us = 0;
   if (t.is_string()) {
     const std::string& s = t.get_ref<const std::string&>();
-    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
     us = std::stoll(s);
   } else if (t.is_number_integer()) {
     us = t.get<int64_t>();
   } else {
     return std::nullopt;
   }
-  if (j.contains("MESSAGE") && j["MESSAGE"].is_string()) *message = j["MESSAGE"].get<std::string>();
-  return LineTime{us * kNsPerUs, kNsPerUs, "journald"};
+  r.time = LineTime{us * kNsPerUs, kNsPerUs, "journald"};
+  auto m = r.fields.find("MESSAGE");
+  if (m != r.fields.end() && m->is_string()) {
+    r.message = m->get<std::string>();
+  } else if (m != r.fields.end() && m->is_array()) {
+    for (const auto& b : *m) {
+      if (b.is_number_unsigned() && b.get<unsigned>() < 256) r.message += char(b.get<unsigned>());
+    }
+  }
+  return r;
 }
 
-}  // namespace
-
 std::optional<LineTime> ParseLineTime(const std::string& line, int64_t now_utc_ns, std::string* message) {
-  if (auto j = Journald(line, message)) return j;
+  if (auto j = ParseJournaldRecord(line)) {
+    if (j->fields.contains("MESSAGE")) *message = j->message;
+    return j->time;
+  }
   static const std::regex kIso(
       R"(^\[?(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?)");
   static const std::regex kSyslog(

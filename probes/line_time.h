@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -20,5 +21,16 @@ struct LineTime {
 // The line's own timestamp, if it starts with one. For a journald JSON line,
 // `message` receives its MESSAGE field (untouched otherwise).
 std::optional<LineTime> ParseLineTime(const std::string& line, int64_t now_utc_ns, std::string* message);
+
+// One record of journald's JSON export: an object with __REALTIME_TIMESTAMP
+// (microseconds, a string of digits as journalctl writes it, or a number).
+// MESSAGE is text; journald writes a non-UTF-8 MESSAGE as an array of bytes,
+// which is decoded here. `fields` holds the whole record.
+struct JournaldRecord {
+  LineTime time;
+  std::string message;
+  nlohmann::json fields;
+};
+std::optional<JournaldRecord> ParseJournaldRecord(const std::string& line);
 
 }  // namespace fb

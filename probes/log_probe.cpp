@@ -10,11 +10,16 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
+#include <optional>
 #include <regex>
 #include <thread>
 
 #include "core/clock.h"
+#include "injectors/command_target.h"
+#include "probes/line_queue.h"
 #include "probes/line_time.h"
+#include "probes/remote_clock.h"
 #include "probes/rule_packs.h"
 
 namespace fb {
@@ -51,46 +56,88 @@ std::string Expand(const std::string& tmpl, const std::smatch& m, const std::str
   return out;
 }
 
+enum class Source { kFile, kCommand, kJournal };
+
+struct LogConfig {
+  std::string name, path, command, unit;
+  Source source = Source::kFile;
+  bool from_start = false;
+  int64_t poll_ns = 100 * kNsPerMs;
+  bool keep_unmatched = true;
+  std::vector<Rule> rules;
+  bool line_times = true;
+  int64_t clock_threshold_ns = 2 * kNsPerSec;
+  size_t queue_lines = 10000;
+};
+
+// How long Stop() keeps matching lines still queued; the rest count as dropped.
+constexpr int64_t kStopDrainNs = 1 * kNsPerSec;
+// probe_overflow events while the rules fall behind: at most one per interval.
+constexpr int64_t kOverflowReportNs = 1 * kNsPerSec;
+
+// A remote follow command, made to end when the ssh session's stdin closes (a
+// remote command gets no SIGHUP without a tty, so `tail -F` would otherwise
+// live on until its next write): the watcher subshell kills it on EOF.
+std::string RemoteWatchdogScript(const std::vector<std::string>& words) {
+  std::string w;
+  for (const auto& word : words) w += (w.empty() ? "" : " ") + ShellQuote(word);
+  return "exec 3<&0; " + w +
+         " </dev/null & p=$!; (cat <&3 >/dev/null 2>&1; kill $p 2>/dev/null) >/dev/null 2>&1 & " +
+         "exec 3<&-; wait $p";
+}
+
+const char* const kJournaldFields[] = {"_SYSTEMD_UNIT", "_HOSTNAME", "PRIORITY", "SYSLOG_IDENTIFIER", "_PID"};
+
 class LogProbe : public Probe {
  public:
-  LogProbe(std::string name, std::string path, std::string command, bool from_start, int64_t poll_ns,
-           bool keep_unmatched, std::vector<Rule> rules, bool line_times, int64_t clock_threshold_ns)
-      : name_(std::move(name)),
-        path_(std::move(path)),
-        command_(std::move(command)),
-        from_start_(from_start),
-        poll_ns_(poll_ns),
-        keep_unmatched_(keep_unmatched),
-        rules_(std::move(rules)),
-        line_times_(line_times),
-        clock_threshold_ns_(clock_threshold_ns) {}
+  LogProbe(LogConfig config, CommandTarget target)
+      : c_(std::move(config)), target_(std::move(target)), queue_(c_.queue_lines) {}
   ~LogProbe() override { Stop(); }
 
   Status Start(EventSink* sink) override {
     sink_ = sink;
     anchor_ = ClockAnchor::Take();
     stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (stop_fd_ < 0) return ErrnoStatus("probe " + name_ + ": eventfd", errno);
-    if (!command_.empty()) {
-      FB_RETURN_IF_ERROR(Spawn());
-    } else {
-      OpenFile(/*at_start=*/true);
+    if (stop_fd_ < 0) return ErrnoStatus("probe " + c_.name + ": eventfd", errno);
+    if (target_.remote()) {
+      FB_RETURN_IF_ERROR(target_.Prepare().With("probe " + c_.name));
+      MeasureClock();
     }
-    thread_ = std::thread([this] { command_.empty() ? FollowFile() : FollowCommand(); });
+    std::vector<std::string> words = FollowWords();
+    if (words.empty()) {
+      OpenFile(/*at_start=*/true);
+    } else {
+      what_ = "`" + JoinArgv(words) + "`" + (target_.remote() ? " on " + target_.where() : "");
+      std::vector<std::string> argv =
+          target_.remote() ? target_.Wrap({"sh", "-c", RemoteWatchdogScript(words)}) : target_.Wrap(words);
+      FB_RETURN_IF_ERROR(Spawn(argv));
+    }
+    reader_ = std::thread([this] { fd_ >= 0 && child_ > 0 ? FollowCommand() : FollowFile(); });
+    matcher_ = std::thread([this] { MatchLines(); });
     return Status::Ok();
   }
 
   void Stop() override {
     if (stop_fd_ < 0) return;
+    drain_deadline_ns_.store(MonoNs() + kStopDrainNs);
     uint64_t one = 1;
     (void)!write(stop_fd_, &one, sizeof one);
-    if (thread_.joinable()) thread_.join();
+    if (reader_.joinable()) reader_.join();
+    queue_.Close();
+    if (matcher_.joinable()) matcher_.join();
+    if (stdin_w_ >= 0) close(stdin_w_);  // a remote follower's watchdog ends it
+    stdin_w_ = -1;
     if (child_ > 0) {
-      kill(-child_, SIGTERM);
-      for (int i = 0; i < 50 && waitpid(child_, nullptr, WNOHANG) == 0; ++i) usleep(10'000);
-      if (kill(child_, 0) == 0) {
-        kill(-child_, SIGKILL);
-        waitpid(child_, nullptr, 0);
+      if (target_.remote()) {
+        for (int i = 0; i < 50 && waitpid(child_, nullptr, WNOHANG) == 0; ++i) usleep(10'000);
+      }
+      if (waitpid(child_, nullptr, WNOHANG) == 0) {
+        kill(-child_, SIGTERM);
+        for (int i = 0; i < 50 && waitpid(child_, nullptr, WNOHANG) == 0; ++i) usleep(10'000);
+        if (kill(child_, 0) == 0) {
+          kill(-child_, SIGKILL);
+          waitpid(child_, nullptr, 0);
+        }
       }
       child_ = -1;
     }
@@ -101,25 +148,75 @@ class LogProbe : public Probe {
   }
 
  private:
-  Status Spawn() {
-    int p[2], exec_pipe[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return ErrnoStatus("probe " + name_ + ": pipe", errno);
-    // Closed by a successful exec: Spawn returns only once the child runs the shell,
-    // so Stop() never signals a half-made child that still has our handlers.
-    if (pipe2(exec_pipe, O_CLOEXEC) != 0) return ErrnoStatus("probe " + name_ + ": pipe", errno);
+  // The follow command before any ssh wrapping; empty for a local file.
+  std::vector<std::string> FollowWords() const {
+    switch (c_.source) {
+      case Source::kFile:
+        if (!target_.remote()) return {};
+        return {"tail", "-F", "-n", c_.from_start ? "+1" : "0", c_.path};
+      case Source::kCommand:
+        return {"/bin/sh", "-c", c_.command};
+      case Source::kJournal: {
+        std::vector<std::string> w = {"journalctl", "-f", "-o", "json"};
+        if (!c_.unit.empty()) w.insert(w.end(), {"-u", c_.unit});
+        w.insert(w.end(), {"-n", "0"});
+        return w;
+      }
+    }
+    return {};
+  }
+
+  void MeasureClock() {
+    Event e;
+    e.mono_ns = MonoNs();
+    e.source = c_.name;
+    auto offset = MeasureClockOffset(target_);
+    if (!offset.ok()) {
+      e.kind = "probe_error";
+      e.severity = Severity::kWarning;
+      e.message = "probe " + c_.name + ": " + offset.status().message() + "; line times are not corrected";
+      sink_->Emit(std::move(e));
+      return;
+    }
+    clock_offset_ns_ = offset->offset_ns;
+    char text[160];
+    snprintf(text, sizeof text, "clock of %s is %+.3f ms from ours (+/- %.3f ms)", target_.where().c_str(),
+             double(offset->offset_ns) / 1e6, double(offset->uncertainty_ns) / 1e6);
+    e.kind = "clock_offset";
+    e.severity = Severity::kInfo;
+    e.message = text;
+    e.attrs = {{"host", target_.where()},
+               {"offset_ms", double(offset->offset_ns) / 1e6},
+               {"uncertainty_ms", double(offset->uncertainty_ns) / 1e6},
+               {"rtt_ms", double(offset->rtt_ns) / 1e6},
+               {"samples", offset->samples}};
+    sink_->Emit(std::move(e));
+  }
+
+  Status Spawn(const std::vector<std::string>& argv) {
+    int p[2], exec_pipe[2], in[2] = {-1, -1};
+    if (pipe2(p, O_CLOEXEC) != 0) return ErrnoStatus("probe " + c_.name + ": pipe", errno);
+    // Closed by a successful exec: Spawn returns only once the child runs the
+    // command, so Stop() never signals a half-made child that still has our handlers.
+    if (pipe2(exec_pipe, O_CLOEXEC) != 0) return ErrnoStatus("probe " + c_.name + ": pipe", errno);
+    if (target_.remote() && pipe2(in, O_CLOEXEC) != 0)
+      return ErrnoStatus("probe " + c_.name + ": pipe", errno);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
     child_ = fork();
-    if (child_ < 0) return ErrnoStatus("probe " + name_ + ": fork", errno);
+    if (child_ < 0) return ErrnoStatus("probe " + c_.name + ": fork", errno);
     if (child_ == 0) {
       setpgid(0, 0);
       dup2(p[1], 1);
       dup2(p[1], 2);
-      int null = open("/dev/null", O_RDONLY);
-      if (null >= 0) dup2(null, 0);
+      int stdin_fd = in[0] >= 0 ? in[0] : open("/dev/null", O_RDONLY);
+      if (stdin_fd >= 0) dup2(stdin_fd, 0);
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
       signal(SIGPIPE, SIG_DFL);
-      execl("/bin/sh", "sh", "-c", command_.c_str(), (char*)nullptr);
+      execvp(args[0], args.data());
       int e = errno;
       (void)!write(exec_pipe[1], &e, sizeof e);
       _exit(127);
@@ -127,6 +224,8 @@ class LogProbe : public Probe {
     setpgid(child_, child_);
     close(p[1]);
     close(exec_pipe[1]);
+    if (in[0] >= 0) close(in[0]);
+    stdin_w_ = in[1];
     int exec_errno = 0;
     ssize_t n;
     while ((n = read(exec_pipe[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
@@ -136,18 +235,19 @@ class LogProbe : public Probe {
       waitpid(child_, nullptr, 0);
       child_ = -1;
       close(p[0]);
-      return ErrnoStatus("probe " + name_ + ": run /bin/sh", exec_errno);
+      return ErrnoStatus("probe " + c_.name + ": run " + argv[0], exec_errno);
     }
+    fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
     fd_ = p[0];
     return Status::Ok();
   }
 
-  // Opens path_ if it exists. At start (unless from_start) reading begins at the
+  // Opens path if it exists. At start (unless from_start) reading begins at the
   // end, like tail; a file that appears or replaces the old one is read whole.
   void OpenFile(bool at_start) {
-    fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    fd_ = open(c_.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) return;
-    if (at_start && !from_start_) lseek(fd_, 0, SEEK_END);
+    if (at_start && !c_.from_start) lseek(fd_, 0, SEEK_END);
     struct stat st;
     fstat(fd_, &st);
     ino_ = st.st_ino;
@@ -161,57 +261,115 @@ class LogProbe : public Probe {
       ssize_t n = read(fd_, buf, sizeof buf);
       if (n > 0) {
         Consume(buf, size_t(n));
-        if (size_t(n) < sizeof buf) return true;
         continue;
       }
-      if (n == 0) return false;
+      if (n == 0) return child_ <= 0;  // a file's end: more may come
       if (errno == EINTR) continue;
       return errno == EAGAIN;
     }
   }
 
   void Consume(const char* data, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-      if (data[i] == '\n') {
-        Line(partial_);
-        partial_.clear();
-      } else if (partial_.size() < kMaxLineBytes) {
-        partial_ += data[i];
-      }
+    int64_t now = MonoNs();
+    while (n > 0) {
+      const char* nl = static_cast<const char*>(memchr(data, '\n', n));
+      size_t len = nl ? size_t(nl - data) : n;
+      partial_.append(data, std::min(len, kMaxLineBytes - std::min(kMaxLineBytes, partial_.size())));
+      if (!nl) break;
+      queue_.Push({now, std::move(partial_)});
+      partial_.clear();
+      data = nl + 1;
+      n -= len + 1;
     }
   }
 
   void FlushPartial() {
-    if (!partial_.empty()) Line(partial_);
+    if (!partial_.empty()) queue_.Push({MonoNs(), std::move(partial_)});
     partial_.clear();
   }
 
-  void Line(std::string line) {
+  // The matcher thread: rules, journald fields and times, drop reports.
+  void MatchLines() {
+    uint64_t pending = 0;
+    int64_t first_drop_ns = 0, last_report_ns = 0;
+    bool closed = false;
+    while (true) {
+      int64_t deadline = drain_deadline_ns_.load();
+      if (deadline && MonoNs() > deadline) queue_.Clear();
+      int64_t first = 0;
+      if (uint64_t n = queue_.TakeDropped(&first)) {
+        if (!pending) first_drop_ns = first;
+        pending += n;
+      }
+      if (pending && (closed || MonoNs() - last_report_ns >= kOverflowReportNs)) {
+        ReportDropped(pending, first_drop_ns);
+        pending = 0;
+        last_report_ns = MonoNs();
+      }
+      if (closed) break;
+      QueuedLine line;
+      switch (queue_.Pop(&line, 100 * kNsPerMs)) {
+        case LineQueue::PopResult::kLine:
+          Line(std::move(line));
+          break;
+        case LineQueue::PopResult::kTimeout:
+          break;
+        case LineQueue::PopResult::kClosed:
+          closed = true;
+          break;
+      }
+    }
+    if (end_event_) sink_->Emit(std::move(*end_event_));
+  }
+
+  void ReportDropped(uint64_t n, int64_t first_drop_ns) {
+    Event e;
+    e.mono_ns = first_drop_ns;
+    e.source = c_.name;
+    e.kind = "probe_overflow";
+    e.severity = Severity::kWarning;
+    e.message = "probe " + c_.name + " fell behind: dropped the " + std::to_string(n) + " oldest line(s)";
+    e.attrs = {{"lines_dropped", n}, {"queue_lines", queue_.capacity()}};
+    sink_->Emit(std::move(e));
+  }
+
+  void Line(QueuedLine queued) {
+    std::string& line = queued.text;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     Event e;
-    e.mono_ns = MonoNs();
-    e.source = name_;
-    std::string text = line;  // a journald JSON line is matched on its MESSAGE
+    e.mono_ns = queued.mono_ns;
+    e.source = c_.name;
+    std::string text = line;
     nlohmann::json attrs = {{"line", line}};
-    if (line_times_) {
-      if (auto t = ParseLineTime(line, anchor_.ToUtc(e.mono_ns), &text)) StampFromLine(*t, &e, &attrs);
+    std::optional<LineTime> t;
+    if (auto rec = ParseJournaldRecord(line)) {
+      // A journald record is matched on its MESSAGE; the JSON is not kept.
+      text = rec->message;
+      attrs["line"] = text;
+      for (const char* f : kJournaldFields) {
+        if (rec->fields.contains(f)) attrs[f] = rec->fields[f];
+      }
+      t = rec->time;
+    } else if (c_.line_times) {
+      t = ParseLineTime(line, anchor_.ToUtc(e.mono_ns) + clock_offset_ns_, &text);
     }
-    for (size_t i = 0; i < rules_.size(); ++i) {
+    if (c_.line_times && t) StampFromLine(*t, &e, &attrs);
+    for (size_t i = 0; i < c_.rules.size(); ++i) {
       std::smatch m;
-      if (!std::regex_search(text, m, rules_[i].re)) continue;
-      e.kind = rules_[i].kind;
-      e.severity = rules_[i].severity;
-      e.message = rules_[i].message.empty() ? text : Expand(rules_[i].message, m, text);
+      if (!std::regex_search(text, m, c_.rules[i].re)) continue;
+      e.kind = c_.rules[i].kind;
+      e.severity = c_.rules[i].severity;
+      e.message = c_.rules[i].message.empty() ? text : Expand(c_.rules[i].message, m, text);
       nlohmann::json caps = nlohmann::json::array();
       for (size_t g = 1; g < m.size(); ++g) caps.push_back(m[g].str());
       attrs["captures"] = caps;
       attrs["rule"] = int(i);
-      AddRuleFields(rules_[i], m, &attrs);
+      AddRuleFields(c_.rules[i], m, &attrs);
       e.attrs = std::move(attrs);
       sink_->Emit(std::move(e));
       return;
     }
-    if (!keep_unmatched_) return;
+    if (!c_.keep_unmatched) return;
     e.kind = "log";
     e.severity = Severity::kDebug;
     e.message = text;
@@ -219,17 +377,20 @@ class LogProbe : public Probe {
     sink_->Emit(std::move(e));
   }
 
-  // Places the event at the line's own time. A stamp of coarse resolution that the
-  // arrival falls within keeps the (finer) arrival time; a source that differs from
+  // Places the event at the line's own time, corrected by the source host's
+  // measured clock offset. A stamp of coarse resolution that the arrival falls
+  // within keeps the (finer) arrival time; a line time that still differs from
   // arrival by more than the threshold is recorded as attrs.clock_offset_ms.
   void StampFromLine(const LineTime& t, Event* e, nlohmann::json* attrs) {
     int64_t arrival_utc = anchor_.ToUtc(e->mono_ns);
+    int64_t line_utc = t.utc_ns - clock_offset_ns_;
     (*attrs)["source_time"] = FormatUtcIso(t.utc_ns, 6);
     (*attrs)["time_format"] = t.format;
-    bool within = arrival_utc >= t.utc_ns && arrival_utc < t.utc_ns + t.resolution_ns;
-    if (!within) e->mono_ns = anchor_.ToMono(t.utc_ns);
-    int64_t offset_ns = arrival_utc - t.utc_ns;
-    if (offset_ns > clock_threshold_ns_ || offset_ns < -clock_threshold_ns_) {
+    if (clock_offset_ns_) (*attrs)["clock_correction_ms"] = double(-clock_offset_ns_) / double(kNsPerMs);
+    bool within = arrival_utc >= line_utc && arrival_utc < line_utc + t.resolution_ns;
+    if (!within) e->mono_ns = anchor_.ToMono(line_utc);
+    int64_t offset_ns = arrival_utc - line_utc;
+    if (offset_ns > c_.clock_threshold_ns || offset_ns < -c_.clock_threshold_ns) {
       (*attrs)["clock_offset_ms"] = double(offset_ns) / double(kNsPerMs);
     }
   }
@@ -246,7 +407,7 @@ class LogProbe : public Probe {
       if (fd_ >= 0) {
         ReadAvailable();
         struct stat now, cur;
-        bool replaced = stat(path_.c_str(), &now) != 0 || now.st_ino != ino_ || now.st_dev != dev_;
+        bool replaced = stat(c_.path.c_str(), &now) != 0 || now.st_ino != ino_ || now.st_dev != dev_;
         if (replaced) {
           // Rotated (renamed or removed): finish the old file, then take the new one.
           ReadAvailable();
@@ -263,10 +424,11 @@ class LogProbe : public Probe {
           continue;
         }
       }
-      if (WaitStop(poll_ns_)) break;
+      if (WaitStop(c_.poll_ns)) break;
     }
     if (fd_ >= 0) ReadAvailable();
     FlushPartial();
+    queue_.Close();
   }
 
   void FollowCommand() {
@@ -281,47 +443,74 @@ class LogProbe : public Probe {
         child_ = -1;
         Event e;
         e.mono_ns = MonoNs();
-        e.source = name_;
+        e.source = c_.name;
         e.kind = "probe_error";
         e.severity = Severity::kWarning;
-        e.message = "probe " + name_ + ": command `" + command_ + "` ended (" +
-                    (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
-                                       : "signal " + std::to_string(WTERMSIG(status))) +
-                    ")";
-        sink_->Emit(std::move(e));
+        std::string how = WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                            : "signal " + std::to_string(WTERMSIG(status));
+        if (target_.remote() && WIFEXITED(status) && WEXITSTATUS(status) == 255)
+          how += ": the ssh session failed";
+        e.message = "probe " + c_.name + ": " +
+                    (c_.source == Source::kCommand ? "command `" + c_.command + "`" : what_) + " ended (" +
+                    how + ")";
+        e.attrs = {
+            {"exit", WIFEXITED(status) ? nlohmann::json(WEXITSTATUS(status)) : nlohmann::json(nullptr)}};
+        end_event_ = std::move(e);  // after the lines still queued (Close() orders it)
         break;
       }
     }
+    queue_.Close();
   }
 
-  std::string name_, path_, command_;
-  bool from_start_;
-  int64_t poll_ns_;
-  bool keep_unmatched_;
-  std::vector<Rule> rules_;
-  bool line_times_;
-  int64_t clock_threshold_ns_;
+  LogConfig c_;
+  CommandTarget target_;
+  LineQueue queue_;
+  std::string what_;             // the follow command, for messages
+  int64_t clock_offset_ns_ = 0;  // the source host's clock minus ours
   ClockAnchor anchor_;
   EventSink* sink_ = nullptr;
-  int stop_fd_ = -1, fd_ = -1;
+  int stop_fd_ = -1, fd_ = -1, stdin_w_ = -1;
   pid_t child_ = -1;
   ino_t ino_ = 0;
   dev_t dev_ = 0;
   std::string partial_;
-  std::thread thread_;
+  std::optional<Event> end_event_;
+  std::atomic<int64_t> drain_deadline_ns_{0};
+  std::thread reader_, matcher_;
 };
 
 }  // namespace
 
 std::unique_ptr<Probe> NewLogProbe(const std::string& name, Settings* s) {
-  std::string path = s->String("path");
-  std::string command = s->String("command");
-  if (path.empty() == command.empty()) s->Problem("", "needs exactly one of \"path\" or \"command\"");
-  bool from_start = s->Bool("from_start", false);
-  int64_t poll_ns = s->DurationNs("poll_interval", 100 * kNsPerMs);
-  if (poll_ns < kNsPerMs) s->Problem("poll_interval", "must be at least 1ms");
+  LogConfig c;
+  c.name = name;
+  c.path = s->String("path");
+  c.command = s->String("command");
+  c.unit = s->String("unit");
+  bool journal = s->Bool("journal", false);
+  if (journal && !c.unit.empty())
+    s->Problem("journal", "journal: true follows the whole journal; drop it or \"unit\"");
+  int sources = int(!c.path.empty()) + int(!c.command.empty()) + int(!c.unit.empty() || journal);
+  if (sources != 1)
+    s->Problem("", "needs exactly one of \"path\", \"command\", \"unit\" or \"journal: true\"");
+  c.source = !c.command.empty()             ? Source::kCommand
+             : (!c.unit.empty() || journal) ? Source::kJournal
+                                            : Source::kFile;
+  c.from_start = s->Bool("from_start", false);
+  if (c.from_start && c.source == Source::kJournal) s->Problem("from_start", "applies to \"path\" only");
+  c.poll_ns = s->DurationNs("poll_interval", 100 * kNsPerMs);
+  if (c.poll_ns < kNsPerMs) s->Problem("poll_interval", "must be at least 1ms");
   std::string unmatched = s->String("unmatched", false, "log");
   if (unmatched != "log" && unmatched != "drop") s->Problem("unmatched", "must be \"log\" or \"drop\"");
+  c.keep_unmatched = unmatched == "log";
+  std::string queue = s->String("queue_lines", false, "10000");
+  if (queue.empty() || queue.size() > 9 || queue.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(queue) < 1) {
+    s->Problem("queue_lines", "must be a number of lines, at least 1");
+  } else {
+    c.queue_lines = std::stoul(queue);
+  }
+  CommandTarget target = CommandTarget::FromSettings(name, s);
   std::vector<Rule> rules;
   if (const nlohmann::json* list = s->List("rules")) {
     for (size_t i = 0; i < list->size(); ++i) {
@@ -377,12 +566,13 @@ std::unique_ptr<Probe> NewLogProbe(const std::string& name, Settings* s) {
       rules.push_back(std::move(rule));
     }
   }
+  c.rules = std::move(rules);
   std::string timestamps = s->String("timestamps", false, "line");
   if (timestamps != "line" && timestamps != "arrival")
     s->Problem("timestamps", "must be \"line\" or \"arrival\"");
-  int64_t threshold_ns = s->DurationNs("clock_threshold", 2 * kNsPerSec);
-  return std::make_unique<LogProbe>(name, path, command, from_start, poll_ns, unmatched == "log",
-                                    std::move(rules), timestamps == "line", threshold_ns);
+  c.line_times = timestamps == "line";
+  c.clock_threshold_ns = s->DurationNs("clock_threshold", 2 * kNsPerSec);
+  return std::make_unique<LogProbe>(std::move(c), std::move(target));
 }
 
 }  // namespace fb
