@@ -1,8 +1,9 @@
 // Timestamps found at the start of a log line: syslog ("Nov 22 03:49:42", read as
 // UTC, the year being the one that puts it closest before `now_utc_ns` + 1 day),
 // ISO 8601 ("2026-11-22T03:49:42.123Z", "+01:00" offsets honoured, no zone = UTC),
-// or journald's JSON export (`journalctl -o json`: __REALTIME_TIMESTAMP in µs, and
-// the text to match is its MESSAGE).
+// journald's JSON export (`journalctl -o json`: __REALTIME_TIMESTAMP in µs, and
+// the text to match is its MESSAGE), or a JSON object with an integer `t_utc_ns`
+// anywhere in it (faultbench's own JSON lines, e.g. the lab's events.jsonl).
 #pragma once
 
 #include <cstdint>

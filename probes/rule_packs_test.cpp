@@ -205,6 +205,14 @@ TEST_CASE("line time: syslog, ISO 8601 and journald stamps") {
   CHECK(t->format == "journald");
   CHECK(t->utc_ns == 1795316400123456LL * kNsPerUs);
   CHECK(msg == "connection1:0: detected conn error (1020)");
+  msg = "unchanged";
+  t = ParseLineTime(
+      R"j({"kind":"io_paused","site":"site-a","t":"2026-11-22T03:00:00.1Z","t_utc_ns":1795316400123456789})j",
+      now, &msg);
+  REQUIRE(t);
+  CHECK(t->format == "t_utc_ns");
+  CHECK(t->utc_ns == 1795316400123456789LL);
+  CHECK(msg == "unchanged");
   CHECK(!ParseLineTime("mpatha: remaining active paths: 1", now, &msg));
   CHECK(!ParseLineTime("[ 1234.5678] connection1:0", now, &msg));
 }
