@@ -21,6 +21,7 @@
 #include "loadgen/load_generator.h"
 #include "metrics/metrics_exporter.h"
 #include "plans/plan_loader.h"
+#include "plans/plan_probes.h"
 #include "probes/probe.h"
 #include "reports/correlator.h"
 #include "reports/report.h"
@@ -366,15 +367,12 @@ int Runner::Impl::Run(std::string* run_dir) {
     }
     injectors_[spec.name] = std::move(inj);
   }
-  for (const auto& spec : plan_.probes) {
-    Settings s(spec.settings);
-    auto probe = ProbeRegistry::Global().Create(spec.kind, spec.name, &s);
-    if (!probe) {
-      fprintf(stderr, "faultbench: probe %s cannot be built\n", spec.name.c_str());
-      return kExitUsage;
-    }
-    probes_.emplace_back(spec.name, std::move(probe));
+  auto probes = BuildPlanProbes(plan_);
+  if (!probes.ok()) {
+    fprintf(stderr, "faultbench: %s\n", probes.status().message().c_str());
+    return kExitUsage;
   }
+  for (auto& p : *probes) probes_.emplace_back(p.name, std::move(p.probe));
   // Metrics: bound before anything is touched, so a busy address is bad input.
   ClockAnchor anchor = ClockAnchor::Take();
   const std::string& listen = opt_.metrics_listen.empty() ? plan_.metrics_listen : opt_.metrics_listen;
