@@ -14,6 +14,7 @@ void RegisterRunCommand(CLI::App& app, int* exit_code);
 void RegisterFaultsCommand(CLI::App& app, int* exit_code);
 void RegisterReportCommand(CLI::App& app, int* exit_code);  // report and compare
 void RegisterVerifyCommand(CLI::App& app, int* exit_code);
+void RegisterWatchCommand(CLI::App& app, int* exit_code);
 
 // Prints "faultbench: <message>" to stderr.
 void PrintError(const std::string& message);
