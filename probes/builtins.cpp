@@ -4,6 +4,7 @@
 #include "probes/poll_probe.h"
 #include "probes/probe.h"
 #include "probes/reach_probe.h"
+#include "probes/xapi_probe.h"
 
 namespace fb {
 
@@ -13,6 +14,7 @@ void RegisterBuiltinProbes() {
   r.Register("log", NewLogProbe);
   r.Register("poll", NewPollProbe);
   r.Register("reach", NewReachProbe);
+  r.Register("xapi", NewXapiProbe);
 }
 
 }  // namespace fb
