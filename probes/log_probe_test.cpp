@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "injectors/command_target.h"
+#include "tests/sshd_fixture.h"
 #include "tests/test_util.h"
 
 namespace fb {
@@ -97,9 +98,9 @@ class PathPrefix {
 };
 
 // A stand-in `ssh` on PATH: records its argv (one word a line, then "--end--")
-// and runs the remote command line locally. `date +%s.%N` answers with a clock
-// `skew_s` seconds ahead; `-O exit` (closing the master) just succeeds.
-std::string FakeSsh(int skew_s, const std::string& argv_log) {
+// and runs the remote command line locally; `-O exit` (closing the master) just
+// succeeds.
+std::string FakeSsh(const std::string& argv_log) {
   return "#!/bin/sh\n"
          "for a in \"$@\"; do printf '%s\\n' \"$a\"; done >> " +
          argv_log +
@@ -110,10 +111,13 @@ std::string FakeSsh(int skew_s, const std::string& argv_log) {
          "while [ $# -gt 0 ] && [ \"$1\" != -- ]; do shift; done\n"
          "[ $# -gt 0 ] || exit 0\n"
          "shift\n"
-         "if [ \"$1\" = 'date +%s.%N' ]; then exec date -d '+" +
-         std::to_string(skew_s) +
-         " sec' +%s.%N; fi\n"
          "exec sh -c \"$1\"\n";
+}
+
+// A stand-in `date` on PATH for the "remote" host: its clock runs `skew_s` ahead.
+void SkewedDate(const std::string& bin, int skew_s) {
+  WriteScript(bin + "/date",
+              "#!/bin/sh\nexec /usr/bin/date -d '+" + std::to_string(skew_s) + " sec' \"$@\"\n");
 }
 
 }  // namespace
@@ -339,7 +343,8 @@ TEST_CASE(
   REQUIRE(mkdir(bin.c_str(), 0755) == 0);
   // The stand-in runs the remote command in its own session, as sshd would, so
   // only the probe's watchdog (not a process-group kill) can end it.
-  std::string fake = FakeSsh(5, argv_log);
+  SkewedDate(bin, 5);
+  std::string fake = FakeSsh(argv_log);
   fake.replace(fake.rfind("exec sh -c"), 10, "exec setsid -w sh -c");
   WriteScript(bin + "/ssh", fake);
   PathPrefix path(bin);
@@ -360,6 +365,7 @@ TEST_CASE(
   INFO("offset " << offset_ms << " ms +/- " << unc_ms << " ms");
   CHECK(std::abs(offset_ms - 5000) <= unc_ms + 50);
   CHECK(clock.attrs["samples"] == 5);
+  CHECK(unc_ms < 100);  // one session: no ssh start per round trip
   for (int i = 0; i < 300 && !ProcessRunning(log); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // tail has opened the file
@@ -386,10 +392,10 @@ TEST_CASE(
   }
   CHECK(gone);
 
-  // The calls: open the master, the date round trips, then the follow command,
+  // The calls: open the master, the clock session, then the follow command,
   // each exactly as CommandTarget::Wrap builds it (the log has no argv[0]).
   auto calls = SshCalls(argv_log);
-  REQUIRE(calls.size() >= 7);
+  REQUIRE(calls.size() >= 3);
   Settings again(settings);
   CommandTarget target = CommandTarget::FromSettings("remote", &again);
   auto wrapped = [&](const std::vector<std::string>& argv) {
@@ -399,8 +405,8 @@ TEST_CASE(
   };
   CHECK(calls[0].back() == "true");
   CHECK(std::find(calls[0].begin(), calls[0].end(), "ControlMaster=auto") != calls[0].end());
-  for (int i = 1; i <= 5; ++i) CHECK(calls[size_t(i)] == wrapped({"date", "+%s.%N"}));
-  const auto& follow = calls[6];
+  CHECK(calls[1] == wrapped({"sh", "-c", "while read -r x; do date +%s.%N; done"}));
+  const auto& follow = calls[2];
   std::vector<std::string> expected = wrapped({"sh", "-c", "x"});
   REQUIRE(follow.size() == expected.size());
   CHECK(std::vector<std::string>(follow.begin(), follow.end() - 1) ==
@@ -417,7 +423,7 @@ TEST_CASE("log probe: over ssh a journald unit runs journalctl on the host") {
   TempDir tmp;
   std::string bin = tmp.path() + "/bin", argv_log = tmp.path() + "/ssh.argv";
   REQUIRE(mkdir(bin.c_str(), 0755) == 0);
-  WriteScript(bin + "/ssh", FakeSsh(0, argv_log));
+  WriteScript(bin + "/ssh", FakeSsh(argv_log));
   WriteScript(bin + "/journalctl",
               "#!/bin/sh\necho '{\"__REALTIME_TIMESTAMP\":\"1\",\"MESSAGE\":\"remote hello\"}'\nexit 3\n");
   PathPrefix path(bin);
@@ -435,8 +441,75 @@ TEST_CASE("log probe: over ssh a journald unit runs journalctl on the host") {
   CHECK(ev[2].message.find("`journalctl -f -o json -u iscsid.service -n 0` on 198.18.0.11 ended (exit 3)") !=
         std::string::npos);
   auto calls = SshCalls(argv_log);
-  REQUIRE(calls.size() >= 7);
-  CHECK(calls[6].back().find("journalctl -f -o json -u iscsid.service -n 0") != std::string::npos);
+  REQUIRE(calls.size() >= 3);
+  CHECK(calls[2].back().find("journalctl -f -o json -u iscsid.service -n 0") != std::string::npos);
+}
+
+TEST_CASE(
+    "log probe: over ssh to a real sshd on 127.0.0.1 it follows a file, measures the clock and leaves "
+    "nothing behind") {
+  if (!SshdFixture::Available()) {
+    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    return;
+  }
+  SshdFixture sshd;
+  TempDir tmp;
+  std::string log = tmp.path() + "/sshd-followed.log";
+  Append(log, "before start, not read\n");
+  Settings s(nlohmann::json{{"path", log},
+                            {"host", "127.0.0.1"},
+                            {"user", "root"},
+                            {"ssh_port", std::to_string(sshd.port())},
+                            {"identity_file", sshd.identity_file()},
+                            {"known_hosts", sshd.known_hosts()},
+                            {"timeout", "10s"},
+                            {"rules", MultipathRules()}});
+  auto probe = NewLogProbe("sshlog", &s);
+  REQUIRE(s.problems().empty());
+  CollectingSink sink;
+  Status st = probe->Start(&sink);
+  INFO(st.message());
+  REQUIRE(st.ok());
+  REQUIRE(sink.WaitFor(1));
+  Event clock = sink.events()[0];
+  REQUIRE(clock.kind == "clock_offset");
+  double offset_ms = clock.attrs["offset_ms"].get<double>(),
+         unc_ms = clock.attrs["uncertainty_ms"].get<double>();
+  MESSAGE("clock offset of 127.0.0.1 through sshd: " << offset_ms << " ms +/- " << unc_ms << " ms (rtt "
+                                                     << clock.attrs["rtt_ms"].get<double>() << " ms)");
+  CHECK(std::abs(offset_ms) <= unc_ms + 1);  // the same clock
+  // The remote tail runs under sshd, outside the probe's process group.
+  auto remote_tail = [&] { return ProcessRunning("^tail -F -n 0 " + log); };
+  for (int i = 0; i < 500 && !remote_tail(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(remote_tail());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+  Append(log, "multipathd: checker failed path 8:48 in map mpathb\n");
+  REQUIRE(sink.WaitFor(2));
+  auto ev = sink.events();
+  CHECK(ev[1].kind == "path_failed");
+  CHECK(ev[1].message == "path 8:48 failed in mpathb");
+
+  int64_t t0 = MonoNs();
+  probe->Stop();
+  CHECK(MonoNs() - t0 < 3 * kNsPerSec);
+  // The watchdog ended the remote tail when the session's stdin closed.
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; ++i) {
+    gone = !remote_tail();
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(gone);
+  // The ControlMaster connection is closed with the probe.
+  probe.reset();
+  std::string master = "ControlMaster=auto.* -p " + std::to_string(sshd.port()) + " ";
+  bool master_gone = false;
+  for (int i = 0; i < 300 && !master_gone; ++i) {
+    master_gone = !ProcessRunning(master);
+    if (!master_gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(master_gone);
+  for (const auto& e : sink.events()) CHECK(e.kind != "probe_error");
 }
 
 }  // namespace fb
