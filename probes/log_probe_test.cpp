@@ -513,3 +513,32 @@ TEST_CASE(
 }
 
 }  // namespace fb
+
+namespace fb {
+
+TEST_CASE(
+    "log probe: Stop() with a backlog returns within about a second and counts the lines it did not match") {
+  const int kLines = 5000;
+  Settings s(nlohmann::json{{"command", "seq 1 " + std::to_string(kLines) + "; sleep 30"}});
+  auto probe = NewLogProbe("backlog", &s);
+  REQUIRE(s.problems().empty());
+  CollectingSink sink(/*delay_ms=*/5);  // 25 s of matching for the whole backlog
+  REQUIRE(probe->Start(&sink).ok());
+  REQUIRE(sink.WaitFor(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int64_t t0 = MonoNs();
+  probe->Stop();
+  double stop_s = double(MonoNs() - t0) / 1e9;
+  INFO("Stop() took " << stop_s << " s");
+  CHECK(stop_s < 3);
+  uint64_t seen = 0, dropped = 0;
+  for (const auto& e : sink.events()) {
+    if (e.kind == "log") ++seen;
+    if (e.kind == "probe_overflow") dropped += e.attrs["lines_dropped"].get<uint64_t>();
+  }
+  INFO("seen " << seen << ", dropped " << dropped);
+  CHECK(dropped > 0);
+  CHECK(seen + dropped == uint64_t(kLines));
+}
+
+}  // namespace fb
