@@ -227,6 +227,14 @@ json FakeXapiPool::Handle(int member, const json& req, std::unique_lock<std::mut
     return Result("", id);
   }
   if (method == "event.from") return EventFrom(member, params, id, lock);
+  if (method == "message.get_since") {
+    if (params.size() != 2 || !params[1].is_string())
+      return Error("MESSAGE_PARAMETER_COUNT_MISMATCH", json::array({method, 2, params.size()}), id);
+    json out = json::object();
+    for (const auto& [ref, rec] : db_["message"])
+      if (rec.value("timestamp", "") >= params[1].get<std::string>()) out[ref] = rec;
+    return Result(out, id);
+  }
   std::string cls = RecordsClass(method);
   if (!cls.empty() && cls != "message") return Result(db_.count(cls) ? json(db_[cls]) : json::object(), id);
   return Error("MESSAGE_METHOD_UNKNOWN", json::array({method}), id);

@@ -4,7 +4,8 @@
 // all listen on the same port. Speaks the JSON-RPC of ../shared/PLATFORM.md:
 // session.login_with_password / session.logout, event.from (token "" = from now,
 // {"events","valid_ref_counts","token"}, events {id, timestamp "0.0", class,
-// operation, ref, snapshot}, no snapshot on del), <Class>.get_all_records, and
+// operation, ref, snapshot}, no snapshot on del), <Class>.get_all_records,
+// message.get_since [session, "20240101T12:00:00Z"], and
 // errors {"code":1,"message":NAME,"data":[...]}. A member that is not the master
 // answers every call with HOST_IS_SLAVE ["<master address>"]. Thread-safe.
 #pragma once

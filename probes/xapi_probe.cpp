@@ -69,6 +69,14 @@ std::string MasterUrl(const std::string& from, const std::string& address,
   return f.scheme + "://" + host + (f.port.empty() ? "" : ":" + f.port);
 }
 
+constexpr int64_t kMessageMarginNs = 10 * kNsPerSec;
+
+// An XAPI datetime: "20240101T12:00:00Z".
+std::string XapiTime(int64_t utc_ns) {
+  std::string t = FormatUtcCompact(utc_ns);  // "20240101T120000Z"
+  return t.substr(0, 11) + ":" + t.substr(11, 2) + ":" + t.substr(13);
+}
+
 // One JSON-RPC answer: a result, an XAPI error (name + data), or a transport failure.
 struct Reply {
   bool ok = false;
@@ -159,6 +167,7 @@ class XapiProbe : public Probe {
       if (Stopping()) break;
       if (r.ok && r.result.is_object() && r.result.contains("token") && r.result["token"].is_string()) {
         token_ = r.result["token"].get<std::string>();
+        last_ok_utc_ = UtcNs();
         Sighted();
         if (r.result.contains("events") && r.result["events"].is_array())
           for (const json& e : r.result["events"]) Track([&] { tracker_.OnEvent(e); }, e);
@@ -297,6 +306,7 @@ class XapiProbe : public Probe {
       return Status::IoError("probe " + c_.name + ": " + (r.ok ? "event.from gave no token" : r.text));
     }
     token_ = r.result["token"].get<std::string>();
+    int64_t seen_utc = last_ok_utc_;
     Sighted();
     for (const std::string& cls : XapiTracker::Classes()) {
       std::string method = XapiTracker::RecordsMethod(cls);
@@ -309,6 +319,17 @@ class XapiProbe : public Probe {
       }
       Track([&] { tracker_.OnRecords(cls, rec.result); }, json(method));
     }
+    if (seen_utc != 0) {
+      // Messages raised while this probe could not see (the new master's
+      // POOL_MASTER_TRANSITION, say); the margin covers the hosts' clock offset and
+      // messages already reported are skipped.
+      Reply m = Call("message.get_since", {session_, XapiTime(seen_utc - kMessageMarginNs)}, c_.timeout_ns);
+      if (m.ok)
+        Track([&] { tracker_.OnRecords("message", m.result); }, json("message.get_since"));
+      else
+        Emit("log", Severity::kWarning, "probe " + c_.name + ": messages of the gap not read: " + m.text, {});
+    }
+    last_ok_utc_ = UtcNs();
     return Status::Ok();
   }
 
@@ -356,6 +377,7 @@ class XapiProbe : public Probe {
   std::unique_ptr<httplib::Client> client_;
   std::string client_url_, url_, preferred_, session_, token_;
   int64_t id_ = 0, blind_since_ = 0;
+  int64_t last_ok_utc_ = 0;  // the last time every change up to then had arrived
   std::mutex client_mu_;
   bool closing_ = false;  // under client_mu_
   std::mutex mu_;

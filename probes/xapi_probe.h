@@ -25,7 +25,8 @@
 // now. Whenever it starts from now (first start, a new master, a rejected token)
 // it reads host, host_metrics, pool, VM and PBD get_all_records: the first time as
 // the baseline, later to name what changed while it could not see (attrs.operation
-// "records").
+// "records"), with the messages raised meanwhile (message.get_since from 10 s
+// before the last moment it saw everything; messages seen before are skipped).
 // Events (stamped on arrival: XAPI's event timestamps are "0.0"; attrs: class, ref,
 // operation, raw = the snapshot or message record, url = the master answering):
 //   host_down / host_up      host_metrics.live false / true (attrs host = name_label)

@@ -285,7 +285,8 @@ void XapiTracker::PbdChange(const std::string& ref, const json& snap, json base)
 }
 
 void XapiTracker::Message(const std::string& ref, const json& snap, json base) {
-  if (!messages_.insert(ref).second) return;
+  std::string uuid = Str(snap, "uuid");
+  if (!messages_.insert(uuid.empty() ? ref : uuid).second) return;
   std::string name = Str(snap, "name"), cls = Str(snap, "cls"), obj = Str(snap, "obj_uuid");
   std::string body = Str(snap, "body");
   int priority = 5;

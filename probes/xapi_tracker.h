@@ -30,7 +30,8 @@ class XapiTracker {
   // One event of an event.from result: {id, timestamp, class, operation, ref, snapshot}.
   void OnEvent(const nlohmann::json& event);
   // `cls` (event.from's lower-case class name) with its get_all_records result, a
-  // map ref -> record; changes emit with attrs.operation "records".
+  // map ref -> record; changes emit with attrs.operation "records". For "message"
+  // (message.get_since's map) every message not reported yet is an event.
   void OnRecords(const std::string& cls, const nlohmann::json& records);
 
   // The classes this tracker follows, lower-case, as event.from names them.
@@ -77,7 +78,7 @@ class XapiTracker {
   std::map<std::string, Vm> vms_;
   std::map<std::string, std::string> masters_;  // pool ref -> master host ref
   std::map<std::string, Pbd> pbds_;
-  std::set<std::string> messages_;  // refs already reported
+  std::set<std::string> messages_;  // uuids (else refs) already reported
 };
 
 }  // namespace fb
