@@ -28,34 +28,6 @@ namespace {
 
 constexpr size_t kMaxLineBytes = 64 * 1024;
 
-using Rule = LogRule;
-
-Result<Severity> ParseSeverity(const std::string& s) {
-  if (s == "debug") return Severity::kDebug;
-  if (s == "info") return Severity::kInfo;
-  if (s == "warning") return Severity::kWarning;
-  if (s == "error") return Severity::kError;
-  if (s == "critical") return Severity::kCritical;
-  return Status::InvalidInput("unknown severity \"" + s + "\" (debug, info, warning, error, critical)");
-}
-
-std::string Expand(const std::string& tmpl, const std::smatch& m, const std::string& line) {
-  std::string out;
-  for (size_t i = 0; i < tmpl.size(); ++i) {
-    if (tmpl[i] == '$' && tmpl.compare(i, 5, "$line") == 0) {
-      out += line;
-      i += 4;
-    } else if (tmpl[i] == '$' && i + 1 < tmpl.size() && tmpl[i + 1] >= '0' && tmpl[i + 1] <= '9') {
-      size_t g = size_t(tmpl[i + 1] - '0');
-      if (g < m.size()) out += m[g].str();
-      ++i;
-    } else {
-      out += tmpl[i];
-    }
-  }
-  return out;
-}
-
 enum class Source { kFile, kCommand, kJournal };
 
 struct LogConfig {
@@ -64,7 +36,7 @@ struct LogConfig {
   bool from_start = false;
   int64_t poll_ns = 100 * kNsPerMs;
   bool keep_unmatched = true;
-  std::vector<Rule> rules;
+  std::vector<LogRule> rules;
   bool line_times = true;
   int64_t clock_threshold_ns = 2 * kNsPerSec;
   size_t queue_lines = 10000;
@@ -359,7 +331,7 @@ class LogProbe : public Probe {
       if (!std::regex_search(text, m, c_.rules[i].re)) continue;
       e.kind = c_.rules[i].kind;
       e.severity = c_.rules[i].severity;
-      e.message = c_.rules[i].message.empty() ? text : Expand(c_.rules[i].message, m, text);
+      e.message = c_.rules[i].message.empty() ? text : ExpandMessage(c_.rules[i].message, m, text);
       nlohmann::json caps = nlohmann::json::array();
       for (size_t g = 1; g < m.size(); ++g) caps.push_back(m[g].str());
       attrs["captures"] = caps;
@@ -511,62 +483,10 @@ std::unique_ptr<Probe> NewLogProbe(const std::string& name, Settings* s) {
     c.queue_lines = std::stoul(queue);
   }
   CommandTarget target = CommandTarget::FromSettings(name, s);
-  std::vector<Rule> rules;
-  if (const nlohmann::json* list = s->List("rules")) {
-    for (size_t i = 0; i < list->size(); ++i) {
-      const nlohmann::json& r = (*list)[i];
-      std::string key = "rules[" + std::to_string(i) + "]";
-      if (r.is_string()) {
-        auto pack = RulePack(r.get<std::string>());
-        if (!pack.ok())
-          s->Problem(key, pack.status().message());
-        else
-          for (LogRule& pr : *pack) rules.push_back(std::move(pr));
-        continue;
-      }
-      if (!r.is_object()) {
-        s->Problem(key, "a rule must be a pack name or a map {match, kind, severity, message}");
-        continue;
-      }
-      Rule rule;
-      for (const auto& [k, v] : r.items()) {
-        if (!v.is_string()) {
-          s->Problem(key + "." + k, "must be a single value");
-          continue;
-        }
-        std::string text = v.get<std::string>();
-        if (k == "match")
-          rule.pattern = text;
-        else if (k == "kind")
-          rule.kind = text;
-        else if (k == "message")
-          rule.message = text;
-        else if (k == "severity") {
-          auto sev = ParseSeverity(text);
-          if (sev.ok())
-            rule.severity = *sev;
-          else
-            s->Problem(key + ".severity", sev.status().message());
-        } else {
-          s->Problem(key + "." + k, "unknown rule key \"" + k + "\"" +
-                                        DidYouMean(k, {"match", "kind", "severity", "message"}));
-        }
-      }
-      if (rule.pattern.empty()) {
-        s->Problem(key, "a rule needs \"match\"");
-        continue;
-      }
-      if (rule.kind.empty()) rule.kind = "log";
-      try {
-        rule.re = std::regex(rule.pattern, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        s->Problem(key + ".match", "invalid regular expression \"" + rule.pattern + "\": " + e.what());
-        continue;
-      }
-      rules.push_back(std::move(rule));
-    }
+  if (!target.remote() && c.source == Source::kFile && s->Has("netns")) {
+    s->Problem("netns", "applies to a command or the journal (a local file is read directly)");
   }
-  c.rules = std::move(rules);
+  c.rules = ParseLogRules(s);
   std::string timestamps = s->String("timestamps", false, "line");
   if (timestamps != "line" && timestamps != "arrival")
     s->Problem("timestamps", "must be \"line\" or \"arrival\"");

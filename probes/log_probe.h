@@ -11,6 +11,9 @@
 // source is followed on that host through the OpenSSH client: `tail -F -n 0
 // PATH`, journalctl or the command. Start() then opens the ControlMaster
 // connection (an error if it cannot) and measures the host's clock offset.
+// Stop() closes the session's stdin, which ends the remote follower (tail,
+// journalctl, the command's shell); children a `command:` started itself end
+// at their next write. A session that ends is a probe_error (no reconnect).
 //
 // Settings:
 //   from_start: false     path: read the file from its beginning instead of its end

@@ -293,8 +293,16 @@ TEST_CASE("log probe: a journald unit is followed through journalctl and matched
   whole->Stop();
   CHECK(ReadAll(tmp.path() + "/argv") == "-f\n-o\njson\n-n\n0\n");
 
-  Settings both(nlohmann::json{{"unit", "a"}, {"path", "/var/log/syslog"}});
+  RegisterBuiltinProbes();
+  Settings both(nlohmann::json{{"unit", "a"}, {"path", "/var/log/syslog"}, {"netns", "fb-a"}});
   CHECK(!ProbeRegistry::Global().Create("log", "x", &both));
+  REQUIRE(both.problems().size() == 1);
+  CHECK(both.problems()[0].key == "");
+  Settings netns(nlohmann::json{{"path", "/var/log/syslog"}, {"netns", "fb-a"}, {"queue_lines", "0"}});
+  CHECK(!ProbeRegistry::Global().Create("log", "x", &netns));
+  std::vector<std::string> keys;
+  for (const auto& p : netns.problems()) keys.push_back(p.key);
+  CHECK(keys == std::vector<std::string>{"queue_lines", "netns"});
 }
 
 TEST_CASE("log probe: a flood the rules cannot keep up with drops the oldest lines and says how many") {

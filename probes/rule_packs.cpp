@@ -199,4 +199,93 @@ void AddRuleFields(const LogRule& rule, const std::smatch& m, nlohmann::json* at
   if (!rule.pack.empty()) (*attrs)["pack"] = rule.pack;
 }
 
+namespace {
+
+Result<Severity> ParseSeverity(const std::string& s) {
+  if (s == "debug") return Severity::kDebug;
+  if (s == "info") return Severity::kInfo;
+  if (s == "warning") return Severity::kWarning;
+  if (s == "error") return Severity::kError;
+  if (s == "critical") return Severity::kCritical;
+  return Status::InvalidInput("unknown severity \"" + s + "\" (debug, info, warning, error, critical)");
+}
+
+}  // namespace
+
+std::string ExpandMessage(const std::string& tmpl, const std::smatch& m, const std::string& line) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] == '$' && tmpl.compare(i, 5, "$line") == 0) {
+      out += line;
+      i += 4;
+    } else if (tmpl[i] == '$' && i + 1 < tmpl.size() && tmpl[i + 1] >= '0' && tmpl[i + 1] <= '9') {
+      size_t g = size_t(tmpl[i + 1] - '0');
+      if (g < m.size()) out += m[g].str();
+      ++i;
+    } else {
+      out += tmpl[i];
+    }
+  }
+  return out;
+}
+
+std::vector<LogRule> ParseLogRules(Settings* s) {
+  std::vector<LogRule> rules;
+  if (const nlohmann::json* list = s->List("rules")) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      const nlohmann::json& r = (*list)[i];
+      std::string key = "rules[" + std::to_string(i) + "]";
+      if (r.is_string()) {
+        auto pack = RulePack(r.get<std::string>());
+        if (!pack.ok())
+          s->Problem(key, pack.status().message());
+        else
+          for (LogRule& pr : *pack) rules.push_back(std::move(pr));
+        continue;
+      }
+      if (!r.is_object()) {
+        s->Problem(key, "a rule must be a pack name or a map {match, kind, severity, message}");
+        continue;
+      }
+      LogRule rule;
+      for (const auto& [k, v] : r.items()) {
+        if (!v.is_string()) {
+          s->Problem(key + "." + k, "must be a single value");
+          continue;
+        }
+        std::string text = v.get<std::string>();
+        if (k == "match")
+          rule.pattern = text;
+        else if (k == "kind")
+          rule.kind = text;
+        else if (k == "message")
+          rule.message = text;
+        else if (k == "severity") {
+          auto sev = ParseSeverity(text);
+          if (sev.ok())
+            rule.severity = *sev;
+          else
+            s->Problem(key + ".severity", sev.status().message());
+        } else {
+          s->Problem(key + "." + k, "unknown rule key \"" + k + "\"" +
+                                        DidYouMean(k, {"match", "kind", "severity", "message"}));
+        }
+      }
+      if (rule.pattern.empty()) {
+        s->Problem(key, "a rule needs \"match\"");
+        continue;
+      }
+      if (rule.kind.empty()) rule.kind = "log";
+      try {
+        rule.re = std::regex(rule.pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        s->Problem(key + ".match", "invalid regular expression \"" + rule.pattern + "\": " + e.what());
+        continue;
+      }
+      rules.push_back(std::move(rule));
+    }
+  }
+  return rules;
+}
+
 }  // namespace fb

@@ -12,6 +12,7 @@
 
 #include "core/event.h"
 #include "core/status.h"
+#include "injectors/settings.h"
 
 namespace fb {
 
@@ -31,5 +32,13 @@ std::vector<std::string> RulePackNames();
 // Adds the named captures of `m` (and the rule's constant attrs) to `attrs`; for an
 // open-iscsi `error_code` also its name (1020 -> "ISCSI_ERR_TCP_CONN_CLOSE").
 void AddRuleFields(const LogRule& rule, const std::smatch& m, nlohmann::json* attrs);
+
+// The `rules:` list of a log probe's settings, in match order: pack names and
+// maps {match, kind, severity, message}. Problems go to `settings` with their
+// key ("rules[1].match").
+std::vector<LogRule> ParseLogRules(Settings* settings);
+
+// A rule's message template: $0 the whole match, $1..$9 the groups, $line the line.
+std::string ExpandMessage(const std::string& tmpl, const std::smatch& m, const std::string& line);
 
 }  // namespace fb
