@@ -33,6 +33,7 @@ class FakeXapiPool {
 
   bool ok() const { return port_ > 0; }
   std::string Address(int member) const { return "127.0.0." + std::to_string(member + 1); }
+  int port() const { return port_; }
   std::string Url(int member) const { return "http://" + Address(member) + ":" + std::to_string(port_); }
 
   // The database, by event.from's lower-case class ("host", "vm", ...). Add() gives

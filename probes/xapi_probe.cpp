@@ -70,6 +70,7 @@ std::string MasterUrl(const std::string& from, const std::string& address,
 }
 
 constexpr int64_t kMessageMarginNs = 10 * kNsPerSec;
+constexpr int64_t kLogoutTimeoutNs = 300 * kNsPerMs;
 
 // An XAPI datetime: "20240101T12:00:00Z".
 std::string XapiTime(int64_t utc_ns) {
@@ -205,8 +206,11 @@ class XapiProbe : public Probe {
       std::lock_guard<std::mutex> cl(client_mu_);
       closing_ = true;  // Stop() leaves this last, short call alone
     }
-    if (client_ && !session_.empty())
-      Call("session.logout", {session_}, std::min<int64_t>(c_.timeout_ns, kNsPerSec));
+    if (!client_ || session_.empty()) return;
+    // Best effort and short: the master may be the one that just died.
+    int64_t limit = std::min<int64_t>(c_.timeout_ns, kLogoutTimeoutNs);
+    client_->set_connection_timeout(std::chrono::microseconds(limit / kNsPerUs));
+    Call("session.logout", {session_}, limit);
   }
 
   void SetClient(const std::string& url) {
@@ -333,12 +337,13 @@ class XapiProbe : public Probe {
     return Status::Ok();
   }
 
-  // A snapshot the tracker cannot read is reported, not a crash of the probe.
+  // A snapshot the tracker cannot read is reported (not as blindness: the probe
+  // still sees), not a crash of the probe.
   void Track(const std::function<void()>& f, const json& what) {
     try {
       f();
     } catch (const std::exception& e) {
-      Emit("probe_error", Severity::kWarning,
+      Emit("log", Severity::kWarning,
            "probe " + c_.name + ": cannot read " + what.dump().substr(0, 200) + ": " + e.what(), {});
     }
   }

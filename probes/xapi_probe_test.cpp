@@ -329,6 +329,28 @@ TEST_CASE("xapi probe: SESSION_INVALID, del without snapshot, unknown messages, 
   probe->Stop();  // idempotent
 }
 
+TEST_CASE("xapi probe: an https url goes through TLS, the failure names the member, not the password") {
+  PasswordEnv env;
+  FakeXapiPool fake(1);  // speaks plain HTTP: the TLS handshake cannot succeed
+  REQUIRE(fake.ok());
+  std::string url = "https://" + fake.Address(0) + ":" + std::to_string(fake.port());
+  auto probe =
+      MakeProbe({{"url", url}, {"password_env", kPasswordEnv}, {"timeout", "500ms"}, {"retry", "50ms"}});
+  Sink sink;
+  REQUIRE(probe->Start(&sink).ok());
+  REQUIRE(sink.WaitCount("probe_error", 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // more failed rounds: still one probe_error
+  probe->Stop();
+  std::vector<Event> ev = sink.events();
+  REQUIRE(ev.size() == 1);
+  MESSAGE(ev[0].message);
+  CHECK(ev[0].message.find(url) != std::string::npos);
+  CHECK(ev[0].message.find("SSL") != std::string::npos);
+  CHECK(ev[0].message.find(kPassword) == std::string::npos);
+  CHECK(ev[0].attrs.dump().find(kPassword) == std::string::npos);
+  CHECK(fake.Logins(0) == 0);
+}
+
 TEST_CASE("xapi probe: bad settings are reported with their keys") {
   RegisterBuiltinProbes();
   PasswordEnv env;
