@@ -15,6 +15,7 @@ void RegisterFaultsCommand(CLI::App& app, int* exit_code);
 void RegisterReportCommand(CLI::App& app, int* exit_code);  // report and compare
 void RegisterVerifyCommand(CLI::App& app, int* exit_code);
 void RegisterWatchCommand(CLI::App& app, int* exit_code);
+void RegisterAgentCommand(CLI::App& app, int* exit_code);
 
 // Prints "faultbench: <message>" to stderr.
 void PrintError(const std::string& message);

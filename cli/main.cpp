@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   fb::cli::RegisterReportCommand(app, &exit_code);
   fb::cli::RegisterVerifyCommand(app, &exit_code);
   fb::cli::RegisterWatchCommand(app, &exit_code);
+  fb::cli::RegisterAgentCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

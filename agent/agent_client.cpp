@@ -1,0 +1,426 @@
+#include "agent/agent_client.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+
+#include "agent/protocol.h"
+#include "core/clock.h"
+#include "injectors/command_target.h"
+#include "injectors/settings.h"
+
+namespace fb {
+
+namespace {
+
+Severity SeverityFromName(const std::string& s) {
+  for (Severity v :
+       {Severity::kDebug, Severity::kInfo, Severity::kWarning, Severity::kError, Severity::kCritical}) {
+    if (s == SeverityName(v)) return v;
+  }
+  return Severity::kInfo;
+}
+
+double RelS(int64_t utc_ns, const ClockAnchor& a) {
+  return std::round(double(utc_ns - a.utc_ns) / 1e3) / 1e6;
+}
+
+uint64_t Ios(const nlohmann::json& sample) {
+  uint64_t n = 0;
+  for (const char* op : {"read", "write"}) {
+    if (sample.contains(op) && sample[op].is_object()) n += sample[op].value("ios", uint64_t(0));
+  }
+  return n;
+}
+
+}  // namespace
+
+AgentClient::AgentClient(AgentClientOptions options) : opts_(std::move(options)) {
+  where_ = opts_.ssh.is_object() && opts_.ssh.contains("host") ? opts_.ssh.value("host", std::string())
+                                                               : "localhost";
+}
+
+AgentClient::~AgentClient() {
+  CloseConnection(false);
+  if (journal_open_) journal_.Close();
+}
+
+Status AgentClient::Spawn(const std::vector<std::string>& extra_args) {
+  Settings settings(opts_.ssh.is_object() ? opts_.ssh : nlohmann::json::object());
+  CommandTarget target = CommandTarget::FromSettings("agent " + opts_.name, &settings);
+  settings.RejectUnknownKeys();
+  if (!settings.problems().empty()) {
+    const auto& p = settings.problems().front();
+    return Status::InvalidInput("agent " + opts_.name + ": ssh." + p.key + ": " + p.message);
+  }
+  std::vector<std::string> inner = opts_.agent_argv;
+  if (!opts_.state_dir.empty()) inner.insert(inner.end(), {"--state-dir", opts_.state_dir});
+  inner.insert(inner.end(), extra_args.begin(), extra_args.end());
+  std::vector<std::string> argv = target.Wrap(inner);
+  if (target.remote()) {
+    // A dead network never closes the connection by itself: let ssh notice.
+    argv.insert(argv.begin() + 1, {"-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=5"});
+  }
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoStatus("fork", errno);
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    setpgid(0, 0);
+    signal(SIGPIPE, SIG_DFL);
+    execvp(cargv[0], cargv.data());
+    _exit(127);
+  }
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  to_agent_ = in_pipe[1];
+  from_agent_ = out_pipe[0];
+  err_fd_ = err_pipe[0];
+  fcntl(err_fd_, F_SETFL, O_NONBLOCK);
+  in_buf_.clear();
+  err_tail_.clear();
+  ssh_pid_ = pid;
+  return Status::Ok();
+}
+
+void AgentClient::CloseConnection(bool kill_ssh) {
+  if (to_agent_ >= 0) ::close(to_agent_);
+  to_agent_ = -1;
+  pid_t pid = ssh_pid_.exchange(-1);
+  if (pid > 0) {
+    if (kill_ssh) kill(pid, SIGKILL);
+    int status;
+    int64_t deadline = MonoNs() + 3 * kNsPerSec;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (MonoNs() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      usleep(10'000);
+    }
+  }
+  for (int* fd : {&from_agent_, &err_fd_}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+}
+
+void AgentClient::DrainStderr() {
+  char buf[4096];
+  ssize_t n;
+  while (err_fd_ >= 0 && (n = ::read(err_fd_, buf, sizeof buf)) > 0) {
+    err_tail_.append(buf, size_t(n));
+    if (err_tail_.size() > 4096) err_tail_.erase(0, err_tail_.size() - 4096);
+  }
+}
+
+std::string AgentClient::ErrTail() {
+  DrainStderr();
+  std::string t = err_tail_;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return t.empty() ? "" : ": " + t;
+}
+
+Result<nlohmann::json> AgentClient::Receive(int64_t deadline_ns) {
+  for (;;) {
+    size_t nl = in_buf_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = in_buf_.substr(0, nl);
+      in_buf_.erase(0, nl + 1);
+      auto m = nlohmann::json::parse(line, nullptr, false);
+      if (m.is_discarded() || !m.is_object()) continue;  // not ours (a login banner, say)
+      return m;
+    }
+    if (from_agent_ < 0)
+      return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": not connected");
+    int64_t left = deadline_ns - MonoNs();
+    if (left <= 0) return nlohmann::json();  // timeout: null
+    pollfd p[2] = {{from_agent_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+    int r = poll(p, err_fd_ >= 0 ? 2 : 1, int(std::min<int64_t>(left / kNsPerMs + 1, 1000)));
+    if (r < 0 && errno != EINTR) return ErrnoStatus("poll", errno);
+    if (r <= 0) continue;
+    if (p[1].revents) DrainStderr();
+    if (p[0].revents) {
+      char buf[65536];
+      ssize_t n = ::read(from_agent_, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": connection closed" +
+                                   ErrTail());
+      }
+      in_buf_.append(buf, size_t(n));
+    }
+  }
+}
+
+Status AgentClient::Send(const nlohmann::json& msg) {
+  if (to_agent_ < 0) return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": not connected");
+  std::string text = msg.dump() + "\n";
+  for (size_t off = 0; off < text.size();) {
+    ssize_t n = ::write(to_agent_, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": connection lost while sending");
+    off += size_t(n);
+  }
+  return Status::Ok();
+}
+
+Result<nlohmann::json> AgentClient::Await(const std::string& type, int64_t deadline_ns) {
+  for (;;) {
+    auto m = Receive(deadline_ns);
+    if (!m.ok()) return m.status();
+    if (m->is_null()) {
+      return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": no \"" + type +
+                                 "\" answer in time" + ErrTail());
+    }
+    std::string t = m->value("type", std::string());
+    if (t == type) return m;
+    if (t == "error") {
+      return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": " +
+                                 m->value("message", std::string()));
+    }
+    if (t == "record" || t == "finished") OnMessage(*m);
+  }
+}
+
+Status AgentClient::Hello(const std::string& attach) {
+  nlohmann::json hello = {{"type", "hello"}, {"protocol", kAgentProtocolVersion}};
+  if (!attach.empty()) hello["attach"] = attach;
+  FB_RETURN_IF_ERROR(Send(hello));
+  auto m = Await("hello", MonoNs() + opts_.reply_timeout_ns);
+  if (!m.ok()) return m.status();
+  if (m->value("protocol", 0) != kAgentProtocolVersion) {
+    return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": speaks protocol " +
+                               std::to_string(m->value("protocol", 0)));
+  }
+  agent_pid_ = m->value("pid", 0);
+  return Status::Ok();
+}
+
+Status AgentClient::MeasureClock() {
+  ClockOffset best;
+  best.rtt_ns = INT64_MAX;
+  for (int i = 0; i < std::max(1, opts_.time_rounds); ++i) {
+    int64_t m0 = MonoNs(), u0 = UtcNs();
+    FB_RETURN_IF_ERROR(Send({{"type", "time"}, {"controller_utc_ns", u0}}));
+    auto m = Await("time", m0 + opts_.reply_timeout_ns);
+    if (!m.ok()) return m.status();
+    int64_t rtt = MonoNs() - m0;
+    if (rtt < best.rtt_ns) {
+      best.rtt_ns = rtt;
+      best.uncertainty_ns = rtt / 2;
+      best.offset_ns = m->value("agent_utc_ns", int64_t(0)) - (u0 + rtt / 2);
+    }
+  }
+  clock_ = best;
+  nlohmann::json c = {{"at_utc_ns", UtcNs()},
+                      {"offset_ns", best.offset_ns},
+                      {"uncertainty_ns", best.uncertainty_ns},
+                      {"rtt_ns", best.rtt_ns},
+                      {"rounds", opts_.time_rounds}};
+  clock_history_.push_back(c);
+  if (journal_open_) journal_.UpdateRunInfo({{"agent", {{"clock", clock_history_}}}});
+  return Status::Ok();
+}
+
+Status AgentClient::Connect() {
+  FB_RETURN_IF_ERROR(Spawn({}));
+  Status s = Hello("");
+  if (s.ok()) s = MeasureClock();
+  if (!s.ok()) CloseConnection(true);
+  return s;
+}
+
+Status AgentClient::Start(const std::string& run_id, const nlohmann::json& workload) {
+  if (!journal_open_) {
+    FB_RETURN_IF_ERROR(journal_.Create(opts_.journal_dir, opts_.name, ClockAnchor::Take()));
+    journal_open_ = true;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    journal_.UpdateRunInfo({{"command", "agent-controller"},
+                            {"name", opts_.name},
+                            {"host", host},
+                            {"agent", {{"name", opts_.name}, {"where", where_}, {"clock", clock_history_}}}});
+  }
+  FB_RETURN_IF_ERROR(Send({{"type", "start"}, {"run_id", run_id}, {"workload", workload}}));
+  auto m = Await("started", MonoNs() + opts_.reply_timeout_ns);
+  if (!m.ok()) return m.status();
+  agent_run_id_ = m->value("run_id", std::string());
+  agent_run_dir_ = m->value("run_dir", std::string());
+  journal_.UpdateRunInfo(
+      {{"agent", {{"run_id", agent_run_id_}, {"run_dir", agent_run_dir_}, {"pid", agent_pid_}}}});
+  return Status::Ok();
+}
+
+Status AgentClient::Stop() { return Send({{"type", "stop"}}); }
+
+void AgentClient::WriteEvent(const std::string& kind, Severity sev, const std::string& message,
+                             nlohmann::json attrs) {
+  if (!journal_open_) return;
+  Event e;
+  e.mono_ns = MonoNs();
+  e.source = "agent:" + opts_.name;
+  e.kind = kind;
+  e.severity = sev;
+  e.message = message;
+  e.attrs = std::move(attrs);
+  e.attrs["agent"] = opts_.name;
+  (void)journal_.AppendEvent(e);
+}
+
+void AgentClient::OnMessage(const nlohmann::json& m) {
+  std::string type = m.value("type", std::string());
+  if (type == "finished") {
+    finished_ = m;
+    uint64_t seq = m.value("seq", uint64_t(0));
+    if (seq > next_seq_) seq_gaps_ += seq - next_seq_;
+    next_seq_ = std::max(next_seq_, seq + 1);
+    journal_.UpdateRunInfo(
+        {{"status", m.value("status", std::string("unknown"))},
+         {"load_summary", m.value("summary", nlohmann::json())},
+         {"agent", {{"records", next_seq_}, {"seq_gaps", seq_gaps_}, {"reconnects", reconnects_}}},
+         {"end_utc", FormatUtcIso(UtcNs())}});
+    return;
+  }
+  if (type != "record") return;
+  uint64_t seq = m.value("seq", uint64_t(0));
+  if (seq < next_seq_) return;  // already have it (a resume overlaps)
+  if (seq > next_seq_) {
+    seq_gaps_ += seq - next_seq_;
+    WriteEvent("agent_seq_gap", Severity::kWarning,
+               "records " + std::to_string(next_seq_) + ".." + std::to_string(seq - 1) + " never arrived",
+               {{"from_seq", next_seq_}, {"to_seq", seq - 1}});
+  }
+  next_seq_ = seq + 1;
+  const std::string stream = m.value("stream", std::string());
+  nlohmann::json rec = m.value("body", nlohmann::json::object());
+  if (!rec.is_object()) return;
+  int64_t agent_t = rec.value("t_utc_ns", int64_t(0));
+  int64_t t = ToController(agent_t);
+  const ClockAnchor& a = journal_.anchor();
+  if (stream == "events") {
+    Event e;
+    e.mono_ns = a.ToMono(t);
+    e.source = rec.value("source", std::string());
+    e.kind = rec.value("kind", std::string());
+    e.severity = SeverityFromName(rec.value("severity", std::string()));
+    e.message = rec.value("message", std::string());
+    e.attrs = rec.value("attrs", nlohmann::json::object());
+    e.attrs["agent"] = opts_.name;
+    e.attrs["agent_t_utc_ns"] = agent_t;
+    e.attrs["agent_seq"] = seq;
+    (void)journal_.AppendEvent(e);
+    return;
+  }
+  rec["agent"] = opts_.name;
+  rec["agent_seq"] = seq;
+  rec["agent_t_utc_ns"] = agent_t;
+  journal_.Stamp(a.ToMono(t), &rec);
+  if (stream == "samples") {
+    if (rec.value("job", nlohmann::json()) == "all" && Ios(rec) > 0) last_completion_utc_ns_ = t;
+    (void)journal_.AppendSample(std::move(rec));
+  } else if (stream == "stalls") {
+    for (const char* edge : {"start", "end"}) {
+      std::string k = std::string(edge) + "_utc_ns";
+      if (!rec.contains(k) || !rec[k].is_number_integer()) continue;
+      int64_t agent_edge = rec[k].get<int64_t>();
+      int64_t edge_t = ToController(agent_edge);
+      rec["agent_" + k] = agent_edge;
+      rec[k] = edge_t;
+      rec[edge] = FormatUtcIso(edge_t, 6);
+      rec[std::string(edge) + "_rel_s"] = RelS(edge_t, a);
+    }
+    (void)journal_.AppendStall(std::move(rec));
+  }
+}
+
+void AgentClient::Lost(const std::string& why) {
+  WriteEvent("agent_lost", Severity::kWarning, "lost agent " + opts_.name + " on " + where_ + ": " + why,
+             {{"reason", why},
+              {"last_completion_utc_ns",
+               last_completion_utc_ns_ ? nlohmann::json(last_completion_utc_ns_) : nlohmann::json()},
+              {"next_seq", next_seq_}});
+  CloseConnection(true);
+}
+
+Status AgentClient::Reconnect(int64_t deadline_ns) {
+  int64_t lost_at = MonoNs();
+  int64_t give_up = std::min(deadline_ns, lost_at + opts_.give_up_ns);
+  int64_t backoff = opts_.reconnect_initial_ns;
+  Status last = Status::Unavailable("not tried");
+  for (int attempt = 1; MonoNs() + backoff < give_up; ++attempt) {
+    SleepUntilMono(MonoNs() + backoff);
+    backoff = std::min(backoff * 2, opts_.reconnect_max_ns);
+    last = Spawn({"--attach", agent_run_id_});
+    if (last.ok()) last = Hello("");
+    if (last.ok()) last = MeasureClock();
+    if (last.ok()) last = Send({{"type", "resume"}, {"from_seq", next_seq_}});
+    if (!last.ok()) {
+      CloseConnection(true);
+      continue;
+    }
+    ++reconnects_;
+    WriteEvent("agent_back", Severity::kInfo, "agent " + opts_.name + " on " + where_ + " is back",
+               {{"connection_down_ms", double(MonoNs() - lost_at) / 1e6},
+                {"attempts", attempt},
+                {"resume_from_seq", next_seq_},
+                {"offset_ns", clock_.offset_ns},
+                {"uncertainty_ns", clock_.uncertainty_ns}});
+    return Status::Ok();
+  }
+  return last.With("agent " + opts_.name + " on " + where_ + ": reconnect gave up");
+}
+
+Status AgentClient::RunToEnd(int64_t timeout_ns) {
+  int64_t deadline = MonoNs() + timeout_ns;
+  int64_t last_msg = MonoNs(), next_ping = MonoNs() + opts_.ping_interval_ns;
+  while (finished_.is_null()) {
+    if (MonoNs() >= deadline)
+      return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": run did not finish in time");
+    std::string lost;
+    int64_t wake = std::min({deadline, next_ping, last_msg + opts_.silence_timeout_ns});
+    auto m = Receive(wake);
+    if (!m.ok()) {
+      lost = m.status().message();
+    } else if (!m->is_null()) {
+      last_msg = MonoNs();
+      if (m->value("type", std::string()) == "error") {
+        WriteEvent("agent_error", Severity::kError, m->value("message", std::string()),
+                   nlohmann::json::object());
+      }
+      OnMessage(*m);
+    } else if (MonoNs() >= last_msg + opts_.silence_timeout_ns) {
+      lost = "no message for " + std::to_string(opts_.silence_timeout_ns / kNsPerMs) + " ms";
+    } else if (MonoNs() >= next_ping) {
+      next_ping = MonoNs() + opts_.ping_interval_ns;
+      Status s = Send({{"type", "time"}, {"controller_utc_ns", UtcNs()}});
+      if (!s.ok()) lost = s.message();
+    }
+    if (!lost.empty()) {
+      Lost(lost);
+      FB_RETURN_IF_ERROR(Reconnect(deadline));
+      last_msg = MonoNs();
+    }
+  }
+  CloseConnection(false);
+  return Status::Ok();
+}
+
+}  // namespace fb

@@ -1,0 +1,107 @@
+// The controller's side of one agent (agent/protocol.h): runs
+// `ssh [opts] host faultbench agent --stdio` through the OpenSSH client
+// (CommandTarget), measures the agent's clock offset, starts a workload and
+// writes what the agent streams into a controller-side run journal of its own
+// (records on the controller's timeline, the agent's own times kept as
+// agent_t_utc_ns / agent_start_utc_ns / agent_end_utc_ns). A lost connection is
+// an `agent_lost` event (with the last completion seen); the client reconnects
+// with backoff, attaches to the run, resumes from the first seq it lacks and
+// writes `agent_back`. Not thread-safe except ssh_pid(), which tests may read.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/journal.h"
+#include "core/status.h"
+
+namespace fb {
+
+struct AgentClientOptions {
+  std::string name = "agent";  // label: the journal name and the events' source
+  nlohmann::json ssh;  // CommandTarget settings: host, user, ssh_port, identity_file, known_hosts, ...
+  std::vector<std::string> agent_argv = {"faultbench", "agent", "--stdio"};  // the remote command
+  std::string state_dir;                       // the agent's --state-dir ("" = its default)
+  std::string journal_dir = "runs";            // the controller-side journal goes under here
+  int time_rounds = 8;                         // clock pings per measurement; the smallest rtt wins
+  int64_t reply_timeout_ns = 15'000'000'000;   // hello/time/start answers, connection set-up included
+  int64_t silence_timeout_ns = 5'000'000'000;  // no message this long during a run = lost
+  int64_t ping_interval_ns = 1'000'000'000;    // keep-alive pings during a run
+  int64_t reconnect_initial_ns = 200'000'000;  // backoff doubles from here ...
+  int64_t reconnect_max_ns = 5'000'000'000;    // ... up to here
+  int64_t give_up_ns = 120'000'000'000;        // stop reconnecting after this long lost
+};
+
+struct ClockOffset {
+  int64_t offset_ns = 0;       // agent clock - controller clock
+  int64_t uncertainty_ns = 0;  // rtt / 2 of the best round trip
+  int64_t rtt_ns = 0;
+};
+
+class AgentClient {
+ public:
+  explicit AgentClient(AgentClientOptions options);
+  ~AgentClient();  // closes the connection; the agent's load goes on
+  AgentClient(const AgentClient&) = delete;
+  AgentClient& operator=(const AgentClient&) = delete;
+
+  // ssh, hello, clock offset. Errors name the host and ssh's stderr.
+  Status Connect();
+  // Sends `start` and creates the controller-side journal.
+  Status Start(const std::string& run_id, const nlohmann::json& workload);
+  // Receives records until `finished` (reconnecting as needed) or `timeout_ns`.
+  Status RunToEnd(int64_t timeout_ns);
+  // Sends `stop` (the run still ends with `finished`).
+  Status Stop();
+
+  const ClockOffset& clock() const { return clock_; }
+  const std::string& agent_run_id() const { return agent_run_id_; }
+  const std::string& agent_run_dir() const { return agent_run_dir_; }
+  int agent_pid() const { return agent_pid_; }
+  const std::string& journal_dir() const { return journal_.dir(); }
+  const nlohmann::json& finished() const { return finished_; }  // the `finished` message
+  uint64_t records() const { return next_seq_; }                // seq 0 .. records()-1 received
+  uint64_t seq_gaps() const { return seq_gaps_; }               // records never received
+  int reconnects() const { return reconnects_; }
+  pid_t ssh_pid() const { return ssh_pid_.load(); }
+
+ private:
+  Status Spawn(const std::vector<std::string>& extra_args);
+  void CloseConnection(bool kill_ssh);
+  // The next message, or an error on EOF / `deadline_ns` (MonoNs).
+  Result<nlohmann::json> Receive(int64_t deadline_ns);
+  Status Send(const nlohmann::json& msg);
+  Result<nlohmann::json> Await(const std::string& type, int64_t deadline_ns);
+  Status Hello(const std::string& attach);
+  Status MeasureClock();
+  void OnMessage(const nlohmann::json& msg);  // record or finished
+  void DrainStderr();
+  std::string ErrTail();  // ": <ssh's last stderr>" or ""
+  void Lost(const std::string& why);
+  Status Reconnect(int64_t deadline_ns);
+  int64_t ToController(int64_t agent_utc_ns) const { return agent_utc_ns - clock_.offset_ns; }
+  void WriteEvent(const std::string& kind, Severity sev, const std::string& message, nlohmann::json attrs);
+
+  AgentClientOptions opts_;
+  std::string where_;
+  std::atomic<pid_t> ssh_pid_{-1};
+  int to_agent_ = -1, from_agent_ = -1, err_fd_ = -1;
+  std::string in_buf_, err_tail_;
+  ClockOffset clock_;
+  Journal journal_;
+  bool journal_open_ = false;
+  std::string agent_run_id_, agent_run_dir_;
+  int agent_pid_ = 0;
+  uint64_t next_seq_ = 0, seq_gaps_ = 0;
+  int reconnects_ = 0;
+  int64_t last_completion_utc_ns_ = 0;  // controller timeline
+  nlohmann::json finished_;
+  nlohmann::json clock_history_ = nlohmann::json::array();  // every measurement, for run.json
+};
+
+}  // namespace fb

@@ -1,0 +1,347 @@
+#include "agent/agent_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "agent/protocol.h"
+#include "agent/record_log.h"
+#include "agent/workload_json.h"
+#include "core/clock.h"
+#include "core/journal.h"
+#include "loadgen/journal_sink.h"
+#include "loadgen/load_generator.h"
+#include "loadgen/verify.h"
+
+namespace fb {
+
+namespace {
+
+std::atomic<LoadGenerator*> g_generator{nullptr};
+
+std::string HostName() {
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+// Wakes the record thread when the load has something new.
+class WakeSink : public LoadSink {
+ public:
+  explicit WakeSink(std::condition_variable* cv) : cv_(cv) {}
+  void OnInterval(const IntervalReport&) override { cv_->notify_all(); }
+  void OnStall(const StallRecord&) override { cv_->notify_all(); }
+  void OnEvent(const Event&) override { cv_->notify_all(); }
+
+ private:
+  std::condition_variable* cv_;
+};
+
+// Finds the run directory `id` names: an exact directory name, else the newest
+// "<id>-<utc>" one.
+std::string FindRun(const std::string& state_dir, const std::string& id) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (id.empty() || id.find('/') != std::string::npos) return "";
+  if (fs::is_directory(state_dir + "/" + id, ec)) return state_dir + "/" + id;
+  std::string best;
+  for (const auto& e : fs::directory_iterator(state_dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind(SanitizeName(id) + "-", 0) == 0 && name > best) best = name;
+  }
+  return best.empty() ? "" : state_dir + "/" + best;
+}
+
+class AgentSession {
+ public:
+  AgentSession(int in_fd, int out_fd, AgentOptions options)
+      : in_fd_(in_fd), out_fd_(out_fd), options_(std::move(options)) {}
+
+  int Run() {
+    if (!options_.attach.empty() && !Attach(options_.attach)) {
+      fprintf(stderr, "faultbench: agent: no run \"%s\" in %s\n", options_.attach.c_str(),
+              options_.state_dir.c_str());
+      return kExitUsage;
+    }
+    std::string line;
+    while (ReadLine(&line)) Handle(line);
+    StopStreamer();
+    if (load_thread_.joinable()) load_thread_.join();
+    if (record_thread_.joinable()) record_thread_.join();
+    journal_.Close();
+    return kExitOk;
+  }
+
+ private:
+  bool ReadLine(std::string* line) {
+    for (;;) {
+      size_t nl = in_buf_.find('\n');
+      if (nl != std::string::npos) {
+        *line = in_buf_.substr(0, nl);
+        in_buf_.erase(0, nl + 1);
+        return true;
+      }
+      char buf[4096];
+      ssize_t n = ::read(in_fd_, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      in_buf_.append(buf, size_t(n));
+    }
+  }
+
+  bool Send(const nlohmann::json& msg) {
+    std::string text = msg.dump() + "\n";
+    std::lock_guard<std::mutex> lock(out_mu_);
+    if (!connected_) return false;
+    for (size_t off = 0; off < text.size();) {
+      ssize_t n = ::write(out_fd_, text.data() + off, text.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        connected_ = false;  // the controller is gone; the load goes on
+        return false;
+      }
+      off += size_t(n);
+    }
+    return true;
+  }
+  void SendError(const std::string& message) { Send({{"type", "error"}, {"message", message}}); }
+
+  void Handle(const std::string& line) {
+    nlohmann::json m = nlohmann::json::parse(line, nullptr, false);
+    if (m.is_discarded() || !m.is_object() || !m.contains("type") || !m["type"].is_string()) {
+      return SendError("not a JSON object with a \"type\": " + line.substr(0, 200));
+    }
+    std::string type = m["type"];
+    if (type == "hello") {
+      if (m.value("protocol", 0) != kAgentProtocolVersion) {
+        return SendError("protocol " + m.value("protocol", nlohmann::json(nullptr)).dump() +
+                         " not spoken (this agent: " + std::to_string(kAgentProtocolVersion) + ")");
+      }
+      if (m.contains("attach") && m["attach"].is_string() && run_dir_.empty() && !Attach(m["attach"])) {
+        return SendError("no run \"" + m["attach"].get<std::string>() + "\" in " + options_.state_dir);
+      }
+      Send({{"type", "hello"},
+            {"protocol", kAgentProtocolVersion},
+            {"pid", int(getpid())},
+            {"host", HostName()},
+            {"state_dir", options_.state_dir},
+            {"run_id", run_dir_.empty() ? nlohmann::json(nullptr) : nlohmann::json(run_id_)},
+            {"run_dir", run_dir_.empty() ? nlohmann::json(nullptr) : nlohmann::json(run_dir_)}});
+    } else if (type == "time") {
+      int64_t now = UtcNs();
+      Send({{"type", "time"},
+            {"controller_utc_ns", m.value("controller_utc_ns", int64_t(0))},
+            {"agent_utc_ns", now}});
+    } else if (type == "start") {
+      Start(m);
+    } else if (type == "resume") {
+      if (run_dir_.empty()) return SendError("resume: no run (start one, or attach)");
+      if (!m.contains("from_seq") || !m["from_seq"].is_number_unsigned())
+        return SendError("resume: from_seq missing");
+      StartStreamer(m["from_seq"].get<uint64_t>());
+    } else if (type == "stop") {
+      if (run_dir_.empty()) return SendError("stop: no run");
+      if (gen_) {
+        gen_->RequestStop();
+      } else {
+        // Another agent process runs this load: its record thread sees the file.
+        int fd = ::open((run_dir_ + "/stop").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) ::close(fd);
+      }
+    } else {
+      SendError("unknown message type \"" + type + "\"");
+    }
+  }
+
+  bool Attach(const std::string& id) {
+    std::string dir = FindRun(options_.state_dir, id);
+    if (dir.empty()) return false;
+    run_dir_ = dir;
+    run_id_ = std::filesystem::path(dir).filename().string();
+    auto info = ReadFile(dir + "/run.json");
+    if (info.ok()) {
+      auto j = nlohmann::json::parse(*info, nullptr, false);
+      if (j.is_object()) owner_pid_ = j.value("agent_pid", 0);
+    }
+    return true;
+  }
+
+  void Start(const nlohmann::json& m) {
+    if (!run_dir_.empty()) return SendError("start: this agent already has run " + run_id_);
+    std::string name = m.value("run_id", std::string("agent"));
+    if (!m.contains("workload")) return SendError("start: workload missing");
+    auto w = WorkloadFromJson(m["workload"]);
+    if (!w.ok()) return SendError("start: " + w.status().message());
+    ClockAnchor anchor = ClockAnchor::Take();
+    if (w->verify) w->verify_run_id = VerifyRunId(SanitizeName(name) + "-" + FormatUtcCompact(anchor.utc_ns));
+    auto gen = std::make_unique<LoadGenerator>(*w);
+    Status s = gen->Prepare();
+    if (!s.ok()) return SendError("start: " + s.message());
+    s = journal_.Create(options_.state_dir, name, anchor);
+    if (!s.ok()) return SendError("start: cannot create the run journal: " + s.message());
+    s = records_.Open(journal_.dir());
+    if (!s.ok()) return SendError("start: " + s.message());
+    journal_.UpdateRunInfo({{"command", "agent"},
+                            {"name", name},
+                            {"host", HostName()},
+                            {"agent_pid", int(getpid())},
+                            {"workload_json", m["workload"]},
+                            {"faultbench_version", "0.1.0"}});
+    gen_ = std::move(gen);
+    journal_sink_ = std::make_unique<JournalSink>(&journal_);
+    wake_sink_ = std::make_unique<WakeSink>(&wake_cv_);
+    gen_->AddSink(journal_sink_.get());
+    gen_->AddSink(wake_sink_.get());
+    run_dir_ = journal_.dir();
+    run_id_ = journal_.run_id();
+    owner_pid_ = int(getpid());
+    g_generator = gen_.get();
+    load_thread_ = std::thread([this] { LoadMain(); });
+    record_thread_ = std::thread([this] { RecordMain(); });
+    Send({{"type", "started"}, {"run_id", run_id_}, {"run_dir", run_dir_}});
+    StartStreamer(0);
+  }
+
+  void LoadMain() {
+    Status s = gen_->Run();
+    g_generator = nullptr;
+    const LoadSummary& sum = gen_->summary();
+    std::string status = !s.ok() ? "failed" : sum.stop_reason == "runtime" ? "completed" : sum.stop_reason;
+    journal_.UpdateRunInfo({{"status", status}, {"end_utc", FormatUtcIso(UtcNs())}});
+    nlohmann::json body = {{"status", status}, {"summary", SummaryToJson(sum)}};
+    if (!s.ok()) body["error"] = s.message();
+    if (!journal_sink_->status().ok()) body["journal_error"] = journal_sink_->status().message();
+    {
+      std::lock_guard<std::mutex> lock(wake_mu_);
+      finished_body_ = body;
+      load_done_ = true;
+    }
+    wake_cv_.notify_all();
+  }
+
+  // Turns the journal's new lines into records (samples, then stalls, then
+  // events, per pass), until the load is done.
+  void RecordMain() {
+    FileTail tails[3] = {FileTail(journal_.PathOf("samples.jsonl")),
+                         FileTail(journal_.PathOf("stalls.jsonl")),
+                         FileTail(journal_.PathOf("events.jsonl"))};
+    const char* streams[3] = {"samples", "stalls", "events"};
+    bool stop_seen = false;
+    for (;;) {
+      bool done;
+      {
+        std::unique_lock<std::mutex> lock(wake_mu_);
+        wake_cv_.wait_for(lock, std::chrono::milliseconds(50));
+        done = load_done_;
+      }
+      for (int i = 0; i < 3; ++i) {
+        std::vector<std::string> lines;
+        Status s = tails[i].ReadLines(&lines);
+        if (!s.ok()) fprintf(stderr, "faultbench: agent: %s\n", s.message().c_str());
+        for (const auto& l : lines) {
+          auto body = nlohmann::json::parse(l, nullptr, false);
+          if (body.is_discarded()) continue;
+          auto r = records_.Append(streams[i], std::move(body));
+          if (!r.ok()) fprintf(stderr, "faultbench: agent: %s\n", r.status().message().c_str());
+        }
+      }
+      if (!stop_seen && access((run_dir_ + "/stop").c_str(), F_OK) == 0) {
+        stop_seen = true;
+        gen_->RequestStop();
+      }
+      if (done) {
+        auto r = records_.Append("finished", finished_body_);
+        if (!r.ok()) fprintf(stderr, "faultbench: agent: %s\n", r.status().message().c_str());
+        records_.Close();
+        return;
+      }
+    }
+  }
+
+  void StartStreamer(uint64_t from_seq) {
+    StopStreamer();
+    streamer_stop_ = false;
+    streamer_ = std::thread([this, from_seq] { StreamMain(from_seq); });
+  }
+  void StopStreamer() {
+    streamer_stop_ = true;
+    if (streamer_.joinable()) streamer_.join();
+  }
+
+  // Sends records.jsonl from `from_seq` on, following it until "finished".
+  void StreamMain(uint64_t from_seq) {
+    FileTail tail(run_dir_ + "/" + kRecordLogFile);
+    int idle_rounds = 0;
+    while (!streamer_stop_ && connected_) {
+      std::vector<std::string> lines;
+      Status s = tail.ReadLines(&lines);
+      if (!s.ok()) return SendError(s.message());
+      for (const auto& l : lines) {
+        auto r = nlohmann::json::parse(l, nullptr, false);
+        if (r.is_discarded() || r.value("seq", uint64_t(0)) < from_seq) continue;
+        if (r["stream"] == "finished") {
+          nlohmann::json msg = r["body"];
+          msg["type"] = "finished";
+          msg["seq"] = r["seq"];
+          Send(msg);
+          return;
+        }
+        r["type"] = "record";
+        if (!Send(r)) return;
+      }
+      idle_rounds = lines.empty() ? idle_rounds + 1 : 0;
+      // A run whose agent process died without finishing will never finish.
+      if (idle_rounds > 40 && owner_pid_ > 0 && owner_pid_ != getpid() && kill(owner_pid_, 0) != 0 &&
+          errno == ESRCH) {
+        return SendError("the agent process " + std::to_string(owner_pid_) + " that ran " + run_id_ +
+                         " is gone and the run did not finish");
+      }
+      std::unique_lock<std::mutex> lock(wake_mu_);
+      wake_cv_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+  }
+
+  int in_fd_, out_fd_;
+  AgentOptions options_;
+  std::string in_buf_;
+  std::mutex out_mu_;
+  std::atomic<bool> connected_{true};  // false once a write to the controller failed
+
+  std::string run_dir_, run_id_;
+  int owner_pid_ = 0;
+  Journal journal_;
+  RecordLogWriter records_;
+  std::unique_ptr<LoadGenerator> gen_;
+  std::unique_ptr<JournalSink> journal_sink_;
+  std::unique_ptr<WakeSink> wake_sink_;
+  std::thread load_thread_, record_thread_, streamer_;
+  std::atomic<bool> streamer_stop_{false};
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  bool load_done_ = false;  // guarded by wake_mu_
+  nlohmann::json finished_body_;
+};
+
+}  // namespace
+
+int RunAgent(int in_fd, int out_fd, const AgentOptions& options) {
+  AgentSession session(in_fd, out_fd, options);
+  return session.Run();
+}
+
+void AgentRequestStop() {
+  LoadGenerator* g = g_generator.load();
+  if (g) g->RequestStop();
+}
+
+}  // namespace fb

@@ -1,0 +1,23 @@
+// The agent side of agent/protocol.h: reads requests from `in_fd`, writes
+// replies and records to `out_fd`, runs at most one load (a LoadGenerator with
+// a JournalSink into a run directory under state_dir, and one thread that turns
+// the journal's new lines into records.jsonl) and streams records from it.
+// Returns when `in_fd` reaches EOF and the load it started (if any) has ended.
+#pragma once
+
+#include <string>
+
+namespace fb {
+
+struct AgentOptions {
+  std::string state_dir = "/var/lib/faultbench/agent";  // run directories go here
+  std::string attach;  // run id (journal dir name, or the name the controller gave) to follow
+};
+
+// Returns a process exit code (kExitOk, or kExitUsage when --attach names no run).
+int RunAgent(int in_fd, int out_fd, const AgentOptions& options);
+
+// Async-signal-safe: asks the load this process runs, if any, to stop.
+void AgentRequestStop();
+
+}  // namespace fb

@@ -1,0 +1,35 @@
+// The agent protocol: JSON lines on the agent's stdin (controller -> agent) and
+// stdout (agent -> controller), one object per line, its kind in "type". The
+// controller runs the agent as `ssh host faultbench agent --stdio`. Times are
+// CLOCK_REALTIME nanoseconds (`_utc_ns`) of the clock named in the field.
+//
+// controller -> agent
+//   hello   {"protocol":1, "attach":"RUN_ID"?}     attach: follow that run of this
+//                                                  agent's state dir (as --attach)
+//   time    {"controller_utc_ns":T}                a clock ping
+//   start   {"run_id":"name", "workload":{...}}    workload: agent/workload_json.h
+//   resume  {"from_seq":N}                         (re)stream records from seq N
+//   stop    {}                                     end the load now (as SIGTERM)
+// agent -> controller
+//   hello    {"protocol":1, "pid":P, "host":"...", "state_dir":"...",
+//             "run_id":"..."|null, "run_dir":"..."|null}
+//   time     {"controller_utc_ns":T, "agent_utc_ns":A}   A read when the ping arrived
+//   started  {"run_id":"<journal dir name>", "run_dir":"..."}  records follow from seq 0
+//   record   {"seq":N, "stream":"samples|stalls|events", "body":{...}}
+//            body: the record exactly as the agent's journal wrote it (core/journal.h,
+//            loadgen/journal_sink.h); seq: agent/record_log.h
+//   finished {"seq":N, "status":"completed|interrupted|max-errors|failed",
+//             "summary":{...SummaryToJson...}}   the last message of a run
+//   error    {"message":"..."}                   a refused request; the agent goes on
+//
+// Offset = agent clock - controller clock = A - (T + T_recv)/2, uncertainty = rtt/2.
+// An agent whose stdin closes keeps its load (and journal) to the end of the
+// duration, then exits; `faultbench agent --stdio --attach RUN_ID` streams that
+// run's records to a new controller from the seq its `resume` names.
+#pragma once
+
+namespace fb {
+
+constexpr int kAgentProtocolVersion = 1;
+
+}  // namespace fb

@@ -1,0 +1,57 @@
+// faultbench agent --stdio: the load generator as an agent a controller drives
+// over ssh (protocol: agent/protocol.h).
+#include <signal.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "agent/agent_server.h"
+#include "cli/commands.h"
+#include "core/status.h"
+
+namespace fb::cli {
+
+namespace {
+
+struct AgentFlags {
+  bool stdio = false;
+  std::string state_dir = "/var/lib/faultbench/agent";
+  std::string attach;
+};
+
+void OnStopSignal(int) { AgentRequestStop(); }
+
+int RunAgentCommand(const AgentFlags& f) {
+  if (!f.stdio) {
+    PrintError("agent: only --stdio is supported (run it as `ssh host faultbench agent --stdio`)");
+    return kExitUsage;
+  }
+  // The controller going away (its ssh session closing) must not end the load.
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  AgentOptions o;
+  o.state_dir = f.state_dir;
+  o.attach = f.attach;
+  return RunAgent(STDIN_FILENO, STDOUT_FILENO, o);
+}
+
+}  // namespace
+
+void RegisterAgentCommand(CLI::App& app, int* exit_code) {
+  auto f = std::make_shared<AgentFlags>();
+  CLI::App* cmd =
+      app.add_subcommand("agent", "Run as a load agent driven by a controller (JSON lines on stdin/stdout)");
+  cmd->add_flag("--stdio", f->stdio, "Speak the agent protocol on stdin/stdout (for ssh)");
+  cmd->add_option("--state-dir", f->state_dir, "Where the agent keeps its run journals")
+      ->capture_default_str();
+  cmd->add_option("--attach", f->attach,
+                  "Follow this run (a controller reconnecting after a lost connection)");
+  cmd->callback([f, exit_code] { *exit_code = RunAgentCommand(*f); });
+}
+
+}  // namespace fb::cli
