@@ -75,7 +75,8 @@ int RunSite(const std::string& config_path) {
   LabEventLog log;
   Status s = log.Open(config->events_path, config->site);
   if (!s.ok()) return Fail(s);
-  IoSuspender io(tgtd, config->tgtd_control_port);
+  IoSuspender io(tgtd, config->tgtd_control_port,
+                 {config->iqn, config->portal_addr, config->tgtd_log, config->lun_file, config->tgtd_pid_file});
   ArraySite site(*config, &io, &log);
   s = site.Start();
   if (!s.ok()) return Fail(s.With(config->site));

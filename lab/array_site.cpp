@@ -253,12 +253,17 @@ void ArraySite::Step() {
       if (progress < 1.0) return;
       Emit(UtcNs(), "resync_done", Severity::kInfo, "in sync with " + peer);
       if (before == SiteRole::kLoser) {
-        auto t = io_->Resume();
+        // The I/O this site received while detached is discarded, not applied
+        // over the winner's newer data (io_suspender.h, Restart).
+        bool restarted = io_->paused() && !io_->refusing();
+        auto t = io_->Restart();
         if (!t.ok()) {
           std::fprintf(stderr, "%s: %s\n", config_.site.c_str(), t.status().message().c_str());
           return;  // retried on the next tick
         }
-        Emit(*t, "io_resumed", Severity::kInfo, "serving I/O again after resync");
+        Emit(*t, "io_resumed", Severity::kInfo,
+             restarted ? "serving I/O again after resync (target restarted: I/O received while detached discarded)"
+                       : "serving I/O again after resync");
       }
       {
         std::lock_guard<std::mutex> lock(mu_);

@@ -7,12 +7,20 @@
 //          connection is closed, then the drop is lifted: initiators see their
 //          connection end and every new login is refused ("Target error").
 // Resume:  undoes whichever of the two is in effect.
+// Restart: (a loser back after resync) instead of SIGCONT, tgtd is killed while
+//          stopped and started afresh with the same target: the I/O it had
+//          received while detached dies with it, as a real array discards it
+//          and takes the winner's data. Initiators see their connection reset
+//          and log in again. Without this, a write that timed out on the loser
+//          and was retried on the winner would land again, stale, on the
+//          shared LUN when the loser resumed: a lost write the lab invented.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "core/status.h"
 
@@ -20,19 +28,27 @@ namespace fb::lab {
 
 class IoSuspender {
  public:
-  IoSuspender(pid_t tgtd_pid, int tgtd_control_port) : pid_(tgtd_pid), control_port_(tgtd_control_port) {}
+  struct TgtdSpec {
+    std::string iqn, portal_addr, log_path, lun_file, pid_file;
+  };
+  IoSuspender(pid_t tgtd_pid, int tgtd_control_port, TgtdSpec spec = {})
+      : pid_(tgtd_pid), control_port_(tgtd_control_port), spec_(std::move(spec)) {}
 
   // Each returns the UTC time (ns) taken right at the signal or state change.
   Result<int64_t> Pause();
   Result<int64_t> Refuse();
   Result<int64_t> Resume();
+  // Like Resume() when refusing or not paused; when paused, restarts tgtd
+  // (needs the TgtdSpec). The time is when the new tgtd serves the LUN again.
+  Result<int64_t> Restart();
 
   bool paused() const { return paused_; }
   bool refusing() const { return refusing_; }
 
  private:
-  pid_t pid_;
+  std::atomic<pid_t> pid_;
   int control_port_;
+  TgtdSpec spec_;
   // Written by the control thread, read by any.
   std::atomic<bool> paused_{false};
   std::atomic<bool> refusing_{false};

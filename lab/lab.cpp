@@ -213,6 +213,9 @@ fb::Status Lab::Build(const LabOptions& o, const std::string& sim) {
     c.api_port = kApiPort;
     c.tgtd_pid_file = Path("tgtd-" + s.name + ".pid");
     c.tgtd_control_port = o.tgtd_control_port_base + 1 + s.index;
+    c.portal_addr = s.path_addr;
+    c.tgtd_log = Path("tgtd-" + s.name + ".log");
+    c.lun_file = Path("lun.img");
     c.suspend_mode = o.suspend_mode;
     c.race_winner = o.race_winner;
     c.heartbeat_interval_ns = o.heartbeat_interval_ns;

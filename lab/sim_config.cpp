@@ -30,6 +30,9 @@ nlohmann::json ToJson(const SiteConfig& c) {
           {"api_addr", c.api_addr},
           {"api_port", c.api_port},
           {"tgtd_pid_file", c.tgtd_pid_file},
+          {"portal_addr", c.portal_addr},
+          {"tgtd_log", c.tgtd_log},
+          {"lun_file", c.lun_file},
           {"tgtd_control_port", c.tgtd_control_port},
           {"suspend_mode", SuspendModeName(c.suspend_mode)},
           {"race_winner", c.race_winner},
@@ -87,6 +90,9 @@ Result<SiteConfig> ReadSiteConfig(const std::string& path) {
   FB_RETURN_IF_ERROR(Get(*j, "api_addr", &c.api_addr, path));
   FB_RETURN_IF_ERROR(Get(*j, "api_port", &c.api_port, path));
   FB_RETURN_IF_ERROR(Get(*j, "tgtd_pid_file", &c.tgtd_pid_file, path));
+  FB_RETURN_IF_ERROR(Get(*j, "portal_addr", &c.portal_addr, path));
+  FB_RETURN_IF_ERROR(Get(*j, "tgtd_log", &c.tgtd_log, path));
+  FB_RETURN_IF_ERROR(Get(*j, "lun_file", &c.lun_file, path));
   FB_RETURN_IF_ERROR(Get(*j, "tgtd_control_port", &c.tgtd_control_port, path));
   FB_RETURN_IF_ERROR(Get(*j, "suspend_mode", &mode, path));
   FB_RETURN_IF_ERROR(Get(*j, "race_winner", &c.race_winner, path));

@@ -31,6 +31,9 @@ struct SiteConfig {
   int api_port = 0;
   std::string tgtd_pid_file;
   int tgtd_control_port = 0;
+  // To restart tgtd (a loser back after resync): its portal address, log and
+  // the LUN's backing file.
+  std::string portal_addr, tgtd_log, lun_file;
   SuspendMode suspend_mode = SuspendMode::kHang;
   std::string race_winner = "race";
   int64_t heartbeat_interval_ns = 0;
