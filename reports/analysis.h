@@ -112,6 +112,39 @@ struct CycleStat {
   double min = 0, median = 0, max = 0;
 };
 
+// One verify finding (loadgen/verify.h) placed on the run's windows.
+struct IntegrityFinding {
+  std::string kind;     // lost_write, misdirected_write, corrupt_block, phantom_write
+  std::string window;   // name of the IntegrityWindow it was counted in
+  std::string message;  // as the load wrote it ("block at offset ...")
+  int64_t found_utc_ns = 0;
+  std::optional<int64_t> acked_utc_ns;  // when the write it should have found was acknowledged
+  bool placed_by_ack = false;           // false: no ack time, placed where it was found
+  bool final_pass = false;              // found by the read-back after the run
+};
+
+// The run split at every injection and revert: "before the first fault",
+// "during <injector>#<n>", "after <injector>#<n>" (until the next injection or the
+// load's end). Findings count in the window where their lost write had been
+// acknowledged (else where they were found).
+struct IntegrityWindow {
+  std::string name;
+  int64_t start_utc_ns = 0, end_utc_ns = 0;
+  uint64_t lost = 0, misdirected = 0, corrupt = 0, phantom = 0;
+  uint64_t total() const { return lost + misdirected + corrupt + phantom; }
+};
+
+struct Integrity {
+  bool verified = false;  // the load ran with verify (run.json load.verify)
+  uint64_t blocks_written = 0, verified_blocks = 0;
+  bool final_pass_complete = false;
+  uint64_t lost = 0, misdirected = 0, corrupt = 0, phantom = 0;  // from the findings in events.jsonl
+  uint64_t acks_dropped = 0;  // --ack-log records that could not be written
+  std::vector<IntegrityWindow> windows;
+  std::vector<IntegrityFinding> findings;  // every one, in the order found
+  uint64_t total() const { return lost + misdirected + corrupt + phantom; }
+};
+
 struct PhaseWindow {
   std::string name;
   int64_t start_utc_ns = 0, end_utc_ns = 0;
@@ -126,6 +159,7 @@ struct Analysis {
   std::vector<PhaseWindow> phases;
   std::vector<FaultWindow> faults;
   std::vector<CycleStat> cycles;
+  Integrity integrity;
   std::vector<Verdict> verdicts;
   std::string verdict;  // "pass", "fail", or the run's status when it did not complete
   std::vector<std::string> warnings;  // from the reader and the correlator

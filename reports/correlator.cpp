@@ -268,6 +268,7 @@ Analysis Correlate(RunJournal journal, PlanView plan, const AnalyzeOptions& opt)
     BuildChain(j, &f);
   }
   CycleStats(&a);
+  a.integrity = ComputeIntegrity(j, a.faults);
   a.verdicts = EvaluateExpectations(a);
   bool pass = std::all_of(a.verdicts.begin(), a.verdicts.end(), [](const Verdict& v) { return v.pass; });
   a.verdict = j.status == "completed" || j.status.empty() ? (pass ? "pass" : "fail")

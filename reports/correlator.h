@@ -44,5 +44,9 @@ void ApplyBudgets(const std::vector<Budget>& budgets, StallView* stall);
 // Fills fault->chain, the bracketing events of its stalls and blind_probes.
 void BuildChain(const RunJournal& j, FaultWindow* fault);
 std::vector<Verdict> EvaluateExpectations(const Analysis& a);
+// The run split at every injection and revert (analysis.h, IntegrityWindow).
+std::vector<IntegrityWindow> IntegrityWindows(const RunJournal& j, const std::vector<FaultWindow>& faults);
+// Verify totals and findings by window; verified = false when the load did not verify.
+Integrity ComputeIntegrity(const RunJournal& j, const std::vector<FaultWindow>& faults);
 
 }  // namespace fb::reports

@@ -2,7 +2,9 @@
 #include <doctest/doctest.h>
 
 #include "reports/correlator.h"
+#include "core/jsonl_writer.h"
 #include "reports/journal_fixture.h"
+#include "reports/report.h"
 #include "tests/test_util.h"
 
 namespace fb::reports {
@@ -208,6 +210,80 @@ TEST_CASE("correlator: repeated cycles give min/median/max, an unreverted fault"
   int checks = 0;
   for (const auto& v : a->verdicts) checks += v.check == "max_stall" && v.pass;
   CHECK(checks == 3);
+}
+
+}  // namespace fb::reports
+
+namespace fb::reports {
+
+TEST_CASE("correlator: integrity findings counted in the window where the lost write was acknowledged") {
+  TempDir tmp;
+  JournalFixture j(tmp.path());
+  j.Run(0.1);
+  j.Plan("name: verify-fixture\nexpect:\n  lost_writes: 0\n  faults:\n    cut: {lost_writes: 0}\n");
+  for (int i = 0; i < 200; ++i) j.Sample(i, (i + 1) * 100.0, 1000, 500, 1000);
+  j.Event(0, "loadgen", "load_started");
+  j.Event(8000, "cut", "fault_injected", {{"injector", "cut"}});
+  j.Event(12000, "cut", "fault_reverted", {{"injector", "cut"}});
+  // Found during the run (acknowledged in the fault) and by the read-back
+  // (acknowledged before it, after it, and one without an ack time).
+  j.Event(10500, "loadgen", "lost_write", {{"acked_utc_ns", testing::At(9000)}, {"final_pass", false}}, "block at offset 4096 ...");
+  j.Event(20100, "loadgen", "lost_write", {{"acked_utc_ns", testing::At(5000)}, {"final_pass", true}}, "block at offset 8192 ...");
+  j.Event(20200, "loadgen", "misdirected_write", {{"acked_utc_ns", testing::At(13000)}, {"final_pass", true}});
+  j.Event(20300, "loadgen", "corrupt_block", {{"final_pass", true}});
+  j.Event(20400, "loadgen", "load_finished");
+  j.Flush();
+  // run.json as a verifying load leaves it.
+  auto info = nlohmann::json::parse(ReadFile(tmp.path() + "/run.json").value());
+  info["load"]["verify"] = {{"verify_block_bytes", 4096}};
+  info["load_summary"] = {{"verify", {{"blocks_written", 5000}, {"verified_blocks", 4990}, {"final_pass_complete", true}}}};
+  REQUIRE(WriteFileAtomic(tmp.path() + "/run.json", info.dump()).ok());
+
+  auto a = AnalyzeRun(tmp.path());
+  REQUIRE(a.ok());
+  const Integrity& in = a->integrity;
+  CHECK(in.verified);
+  CHECK(in.blocks_written == 5000);
+  CHECK(in.verified_blocks == 4990);
+  CHECK(in.final_pass_complete);
+  CHECK(in.lost == 2);
+  CHECK(in.misdirected == 1);
+  CHECK(in.corrupt == 1);
+  CHECK(in.phantom == 0);
+  REQUIRE(in.windows.size() == 3);
+  CHECK(in.windows[0].name == "before the first fault");
+  CHECK(in.windows[0].lost == 1);
+  CHECK(in.windows[1].name == "during cut#1");
+  CHECK(in.windows[1].start_utc_ns == testing::At(8000));
+  CHECK(in.windows[1].end_utc_ns == testing::At(12000));
+  CHECK(in.windows[1].lost == 1);
+  CHECK(in.windows[1].total() == 1);
+  CHECK(in.windows[2].name == "after cut#1");
+  CHECK(in.windows[2].misdirected == 1);
+  CHECK(in.windows[2].corrupt == 1);  // no ack time: placed where it was found, after the load
+  REQUIRE(in.findings.size() == 4);
+  CHECK(in.findings[0].window == "during cut#1");
+  CHECK(in.findings[0].placed_by_ack);
+  CHECK(!in.findings[3].placed_by_ack);
+  // The expectations agree: 4 in the run, 1 acknowledged inside the fault.
+  for (const auto& v : a->verdicts) {
+    if (v.check != "lost_writes") continue;
+    CHECK(!v.pass);
+    CHECK(v.measured == (v.scope == "run" ? "4" : "1"));
+  }
+  std::string summary = FormatSummary(*a, false);
+  CHECK(summary.find("Integrity: 4 finding(s); 5000 blocks written, 4990 verified") != std::string::npos);
+  CHECK(summary.find("acknowledged during cut#1") != std::string::npos);
+}
+
+TEST_CASE("correlator: a load without verify claims nothing about integrity") {
+  TempDir tmp;
+  WriteCutJournal(tmp.path());
+  auto a = AnalyzeRun(tmp.path());
+  REQUIRE(a.ok());
+  CHECK(!a->integrity.verified);
+  CHECK(a->integrity.findings.empty());
+  CHECK(FormatSummary(*a, false).find("Integrity: not checked") != std::string::npos);
 }
 
 }  // namespace fb::reports

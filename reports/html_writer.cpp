@@ -87,6 +87,33 @@ std::string Row(std::initializer_list<std::string> cells, bool header = false) {
   return r + "</tr>\n";
 }
 
+std::string IntegritySection(const Integrity& in) {
+  if (!in.verified) return "<h2>Integrity</h2><p>Not checked: the load ran without verify.</p>\n";
+  std::string s = "<h2>Integrity</h2><p" + std::string(in.total() ? " class=\"bad\"" : "") + ">" +
+                  Fmt("%llu finding(s): lost %llu, misdirected %llu, corrupt %llu, phantom %llu. ",
+                      (unsigned long long)in.total(), (unsigned long long)in.lost, (unsigned long long)in.misdirected,
+                      (unsigned long long)in.corrupt, (unsigned long long)in.phantom) +
+                  Fmt("%llu blocks written, %llu verified; read-back after the run %s.", (unsigned long long)in.blocks_written,
+                      (unsigned long long)in.verified_blocks, in.final_pass_complete ? "complete" : "incomplete") +
+                  "</p><table>\n" + Row({"acknowledged", "lost", "misdirected", "corrupt", "phantom"}, true);
+  for (const auto& w : in.windows) {
+    s += std::string(w.total() ? "<tr class=\"bad\">" : "<tr>") + "<td>" + H(w.name) + "</td><td>" + std::to_string(w.lost) +
+         "</td><td>" + std::to_string(w.misdirected) + "</td><td>" + std::to_string(w.corrupt) + "</td><td>" +
+         std::to_string(w.phantom) + "</td></tr>\n";
+  }
+  s += "</table>\n";
+  if (!in.findings.empty()) {
+    s += "<table>\n" + Row({"kind", "acknowledged in", "finding"}, true);
+    for (size_t i = 0; i < in.findings.size() && i < 100; ++i) {
+      const IntegrityFinding& f = in.findings[i];
+      s += Row({H(f.kind), H(f.window) + (f.placed_by_ack ? "" : " (placed where found)"), H(f.message)});
+    }
+    s += "</table>\n";
+    if (in.findings.size() > 100) s += Fmt("<p>... and %zu more in events.jsonl</p>\n", in.findings.size() - 100);
+  }
+  return s;
+}
+
 std::string FaultSection(const Analysis& a, const FaultWindow& f) {
   const RunJournal& j = a.journal;
   std::string s = "<section class=\"fault\"><h2>Fault " + H(f.injector) + " #" + std::to_string(f.cycle + 1) + "</h2>\n";
@@ -194,6 +221,7 @@ std::string FormatHtml(const Analysis& a) {
     }
     s += "</table>\n";
   }
+  s += IntegritySection(a.integrity);
   for (const auto& w : a.warnings) s += "<p class=\"warning\">warning: " + H(w) + "</p>\n";
   s += "<script type=\"application/json\" id=\"fb-data\">" + ScriptSafe(ChartData(a).dump()) + "</script>\n";
   s += "<script>\n" + std::string(DygraphJs()) + "\n</script>\n<script>\n" + std::string(ChartJs()) + "\n</script>\n";

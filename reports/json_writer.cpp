@@ -129,6 +129,30 @@ Json ReportToJson(const Analysis& a) {
                       {"median", R3(c.median)}, {"max", R3(c.max)}});
   }
   r["cycles"] = cycles;
+  const Integrity& in = a.integrity;
+  Json windows = Json::array();
+  for (const auto& w : in.windows) {
+    windows.push_back({{"name", w.name}, {"start_utc_ns", w.start_utc_ns}, {"end_utc_ns", w.end_utc_ns},
+                       {"lost", w.lost}, {"misdirected", w.misdirected}, {"corrupt", w.corrupt},
+                       {"phantom", w.phantom}});
+  }
+  Json findings = Json::array();
+  for (const auto& f : in.findings) {
+    findings.push_back({{"kind", f.kind}, {"window", f.window}, {"message", f.message}, {"found_utc_ns", f.found_utc_ns},
+                        {"acked_utc_ns", f.acked_utc_ns ? Json(*f.acked_utc_ns) : Json(nullptr)},
+                        {"placed_by", f.placed_by_ack ? "acknowledged" : "found"}, {"final_pass", f.final_pass}});
+  }
+  r["integrity"] = {{"verified", in.verified},
+                    {"blocks_written", in.blocks_written},
+                    {"verified_blocks", in.verified_blocks},
+                    {"final_pass_complete", in.final_pass_complete},
+                    {"lost", in.lost},
+                    {"misdirected", in.misdirected},
+                    {"corrupt", in.corrupt},
+                    {"phantom", in.phantom},
+                    {"acks_dropped", in.acks_dropped},
+                    {"windows", windows},
+                    {"findings", findings}};
   Json verdicts = Json::array();
   for (const auto& v : a.verdicts) {
     verdicts.push_back({{"scope", v.scope}, {"check", v.check}, {"limit", v.limit}, {"measured", v.measured},

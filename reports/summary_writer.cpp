@@ -81,6 +81,35 @@ std::string FormatSummary(const Analysis& a, bool color) {
     }
     for (const auto& p : f.blind_probes) s += Fmt("  %sblind probe%s %s\n", red, off, p.c_str());
   }
+  const Integrity& in = a.integrity;
+  if (!in.verified) {
+    s += "\nIntegrity: not checked (the load ran without verify)\n";
+  } else {
+    s += Fmt("\nIntegrity: %s%llu finding(s)%s; %llu blocks written, %llu verified%s\n", in.total() ? red : green,
+             (unsigned long long)in.total(), off, (unsigned long long)in.blocks_written,
+             (unsigned long long)in.verified_blocks,
+             in.final_pass_complete ? ", read-back after the run complete" : ", read-back after the run INCOMPLETE");
+    if (in.total()) {
+      s += Fmt("  lost %llu, misdirected %llu, corrupt %llu, phantom %llu\n", (unsigned long long)in.lost,
+               (unsigned long long)in.misdirected, (unsigned long long)in.corrupt, (unsigned long long)in.phantom);
+    }
+    for (const auto& w : in.windows) {
+      if (!w.total() && in.total()) continue;  // with findings, only the windows that hold some
+      s += Fmt("  %-36s %llu%s\n", ("acknowledged " + w.name).c_str(), (unsigned long long)w.total(),
+               w.total() ? Fmt(" (lost %llu, misdirected %llu, corrupt %llu, phantom %llu)", (unsigned long long)w.lost,
+                               (unsigned long long)w.misdirected, (unsigned long long)w.corrupt,
+                               (unsigned long long)w.phantom)
+                               .c_str()
+                         : "");
+    }
+    for (size_t i = 0; i < in.findings.size() && i < 5; ++i) {
+      const IntegrityFinding& f = in.findings[i];
+      s += Fmt("  %s%-18s%s %s%s\n", red, f.kind.c_str(), off, f.message.c_str(),
+               f.placed_by_ack ? "" : " (no ack time: placed where found)");
+    }
+    if (in.findings.size() > 5) s += Fmt("  ... and %zu more in events.jsonl\n", in.findings.size() - 5);
+    if (in.acks_dropped) s += Fmt("  %s%llu acknowledgement(s) not written to the ack log%s\n", red, (unsigned long long)in.acks_dropped, off);
+  }
   if (!a.cycles.empty()) {
     s += "\nCycles (min / median / max):\n";
     for (const auto& c : a.cycles) {

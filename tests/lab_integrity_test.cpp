@@ -210,6 +210,16 @@ TEST_CASE("lab e2e: a failover to a stale copy of the LUN loses writes, and ever
   auto junit = ReadFile(dir + "/junit.xml");
   REQUIRE(junit.ok());
   CHECK(junit->find("type=\"lost_writes\"") != std::string::npos);
+  // The report's integrity section says the same, window by window.
+  const json& in = report["integrity"];
+  CHECK(in["verified"] == true);
+  CHECK(in["lost"].get<double>() == double(found.size()));
+  CHECK(in["findings"].size() == found.size());
+  double in_stale = 0;
+  for (const auto& w : in["windows"]) {
+    if (w["name"] == "during stale-b#1") in_stale = w["lost"].get<double>();
+  }
+  CHECK(in_stale == (*stale)["measured_value"].get<double>());
   MESSAGE("lost writes: " << found.size() << " in the run, " << (*stale)["measured_value"]
                           << " in stale-b's window, " << in_path_window << " in path-a's, " << during_inject
                           << " during the inject command");
