@@ -4,6 +4,9 @@
 # 4k random reads, QD32, runs alternated three times. Prints IOPS and client
 # CPU per I/O of each run, the medians and the ratio. Root (tgtd).
 # Usage: bench/iscsi_vs_iscsi_perf.sh [SECONDS]   (FB=path/to/faultbench, ROUNDS=n)
+# URL=iscsi://PORTAL/IQN/LUN measures an existing target instead, e.g. the metro
+# lab's LUN through site A (`faultbench lab up` first):
+#   URL=iscsi://198.18.1.2/iqn.2026-11.test.faultbench:lun/1 bench/iscsi_vs_iscsi_perf.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
@@ -34,6 +37,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+if [ -n "${URL:-}" ]; then
+  url=$URL
+  where="$URL"
+else
 # A 512 MiB LUN filled with random data, so reads hit real pages.
 dd if=/dev/urandom of="$work/lun.img" bs=1M count=512 status=none
 tgtd -f -C "$control" --iscsi "portal=127.0.0.1:$port" >"$work/tgtd.log" 2>&1 &
@@ -43,6 +50,8 @@ tgtadm -C "$control" --lld iscsi --op new --mode target --tid 1 -T "$iqn"
 tgtadm -C "$control" --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b "$work/lun.img"
 tgtadm -C "$control" --lld iscsi --op bind --mode target --tid 1 -I ALL
 url="iscsi://127.0.0.1:$port/$iqn/1"
+where="one tgtd portal on loopback"
+fi
 blocks=$((4096 / 512))  # iscsi-perf -b counts LUN blocks; tgtd's file LUNs have 512-byte blocks
 
 results="$work/results.tsv"
@@ -68,7 +77,7 @@ print(f"faultbench\t{s['iops']:.0f}\t{(usr + sys_) / s['ios'] * 1e9:.0f}")
 PY
 }
 
-echo "4k random read, QD32, ${secs}s per run, ${rounds} rounds alternated, one tgtd portal on loopback"
+echo "4k random read, QD32, ${secs}s per run, ${rounds} rounds alternated, $where"
 for round in $(seq "$rounds"); do
   if [ $((round % 2)) -eq 1 ]; then run_perf; run_fb; else run_fb; run_perf; fi
 done
