@@ -40,13 +40,15 @@ for _ in range(n):
         pass
 PY
   scraper=$!
-  "$fb" load --target "$loop" --rw randrw --bs 4k --iodepth 32 --numjobs 2 --runtime "${secs}s" \
-    --out "$work/runs" --quiet "${extra[@]}" >/dev/null
+  /usr/bin/time -f "%U %S" -o "$work/cpu" "$fb" load --target "$loop" --rw randrw --bs 4k --iodepth 32 --numjobs 2 \
+    --runtime "${secs}s" --out "$work/runs" --quiet "${extra[@]}" >/dev/null
   [ -n "$scraper" ] && { kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null || true; scraper=""; }
-  python3 - "$work/runs" "$1" >>"$work/results" <<'PY'
+  python3 - "$work/runs" "$1" "$work/cpu" >>"$work/results" <<'PY'
 import glob, json, sys
 s = json.load(open(glob.glob(sys.argv[1] + "/*/run.json")[0]))["load_summary"]
-print(sys.argv[2], s["read"]["iops"] + s["write"]["iops"])
+usr, sys_ = map(float, open(sys.argv[3]).read().split()[-2:])
+ios = s["read"]["ios"] + s["write"]["ios"]
+print(sys.argv[2], s["read"]["iops"] + s["write"]["iops"], (usr + sys_) / ios * 1e9)
 PY
 }
 echo "4k randrw 70/30, QD32, 2 jobs, ${secs}s per run, exporter off vs on (one scraper process, every 1 s, in both), ${rounds} rounds alternated"
@@ -56,8 +58,10 @@ done
 python3 - "$work/results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-for r in rows: print(f"  {r[0]:>3}  {float(r[1]):>10.0f} IOPS")
-off = statistics.median(float(r[1]) for r in rows if r[0] == "off")
-on = statistics.median(float(r[1]) for r in rows if r[0] == "on")
-print(f"median off {off:.0f}  on {on:.0f}  on/off {on/off:.4f}  cost {(1 - on/off) * 100:+.2f}%")
+for r in rows: print(f"  {r[0]:>3}  {float(r[1]):>10.0f} IOPS  {float(r[2]):>6.0f} ns CPU/IO")
+med = lambda mode, i: statistics.median(float(r[i]) for r in rows if r[0] == mode)
+off, on = med("off", 1), med("on", 1)
+print(f"median IOPS off {off:.0f}  on {on:.0f}  on/off {on/off:.4f}  cost {(1 - on/off) * 100:+.2f}%")
+coff, con = med("off", 2), med("on", 2)
+print(f"median CPU per I/O (faultbench process) off {coff:.0f} ns  on {con:.0f} ns  cost {(con / coff - 1) * 100:+.2f}%")
 PY

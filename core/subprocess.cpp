@@ -16,6 +16,7 @@ namespace fb {
 
 std::string CommandResult::Describe() const {
   if (timed_out) return "timed out after " + FormatDuration(elapsed_ns);
+  if (stopped) return "stopped after " + FormatDuration(elapsed_ns);
   if (term_signal) return std::string("killed by signal ") + strsignal(term_signal);
   std::string first = err.empty() ? out : err;
   size_t nl = first.find('\n');
@@ -94,12 +95,18 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const Com
   int out_fd = out_pipe[0], err_fd = err_pipe[0];
   int64_t deadline = start + options.timeout_ns;
   char buf[65536];
+  auto stop_requested = [&](int wait_ms) {
+    if (options.stop_fd < 0) return false;
+    pollfd p{options.stop_fd, POLLIN, 0};
+    return poll(&p, 1, wait_ms) > 0;
+  };
   while (out_fd >= 0 || err_fd >= 0) {
-    pollfd fds[3];
+    pollfd fds[4];
     int n = 0;
     if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
     if (err_fd >= 0) fds[n++] = {err_fd, POLLIN, 0};
     if (in_fd >= 0) fds[n++] = {in_fd, POLLOUT, 0};
+    if (options.stop_fd >= 0) fds[n++] = {options.stop_fd, POLLIN, 0};
     int64_t left_ms = (deadline - MonoNs()) / kNsPerMs;
     if (left_ms <= 0) {
       r.timed_out = true;
@@ -107,6 +114,10 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const Com
     }
     int rc = poll(fds, n, int(std::min<int64_t>(left_ms, 1000)));
     if (rc < 0 && errno != EINTR) break;
+    if (options.stop_fd >= 0 && fds[n - 1].revents) {
+      r.stopped = true;
+      break;
+    }
     for (int i = 0; i < n; ++i) {
       if (!fds[i].revents) continue;
       int fd = fds[i].fd;
@@ -129,7 +140,7 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const Com
       }
     }
   }
-  if (r.timed_out) {
+  if (r.timed_out || r.stopped) {
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
   }
@@ -143,15 +154,15 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const Com
     pid_t w = waitpid(pid, &status, WNOHANG);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) break;
-    if (!r.timed_out && MonoNs() > deadline) {
-      r.timed_out = true;
+    if (!r.timed_out && !r.stopped && (MonoNs() > deadline || stop_requested(0))) {
+      (MonoNs() > deadline ? r.timed_out : r.stopped) = true;
       kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
     }
     usleep(1000);
   }
   r.elapsed_ns = MonoNs() - start;
-  if (!r.timed_out) {
+  if (!r.timed_out && !r.stopped) {
     if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) r.term_signal = WTERMSIG(status);
   }

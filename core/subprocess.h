@@ -15,6 +15,7 @@ struct CommandResult {
   int exit_code = -1;    // valid when !signaled && !timed_out
   int term_signal = 0;   // signal that ended it, if any
   bool timed_out = false;
+  bool stopped = false;  // killed because CommandOptions::stop_fd became readable
   std::string out;       // stdout
   std::string err;       // stderr
   int64_t elapsed_ns = 0;
@@ -28,6 +29,9 @@ struct CommandOptions {
   int64_t timeout_ns = 30'000'000'000;  // 30 s
   std::string stdin_text;               // written to the child's stdin, then closed
   bool merge_stderr = false;
+  // When this fd becomes readable (an eventfd a Stop() writes), the command and
+  // its process group are killed at once and the result says `stopped`. -1: none.
+  int stop_fd = -1;
 };
 
 // Runs argv[0] (looked up in PATH) with the given arguments. The returned Status

@@ -1,6 +1,10 @@
 #include "core/subprocess.h"
 
 #include <doctest/doctest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include "core/clock.h"
 
@@ -36,6 +40,37 @@ TEST_CASE("RunCommand names a missing program") {
   auto c = RunChecked({"false"});
   CHECK(!c.ok());
   CHECK(c.status().message().find("false: exit 1") != std::string::npos);
+}
+
+}  // namespace fb
+
+namespace fb {
+
+TEST_CASE("RunCommand stops the whole process group when its stop fd becomes readable") {
+  int stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  REQUIRE(stop >= 0);
+  // Once while the child still writes output, once after it closed its stdout.
+  for (const char* line : {"sleep 30 & sleep 30", "exec >/dev/null 2>&1; sleep 30"}) {
+    int64_t t0 = MonoNs();
+    std::thread stopper([&] {
+      SleepUntilMono(t0 + 200 * kNsPerMs);
+      uint64_t one = 1;
+      CHECK(write(stop, &one, sizeof one) == sizeof one);
+    });
+    auto r = RunShell(line, {.timeout_ns = 20 * kNsPerSec, .stop_fd = stop});
+    stopper.join();
+    REQUIRE(r.ok());
+    CHECK(r->stopped);
+    CHECK(!r->timed_out);
+    CHECK(!r->success());
+    CHECK(r->Describe().rfind("stopped after", 0) == 0);
+    int64_t took = MonoNs() - t0;
+    CHECK(took >= 200 * kNsPerMs);
+    CHECK(took < 3 * kNsPerSec);
+    uint64_t v;
+    (void)!read(stop, &v, sizeof v);
+  }
+  close(stop);
 }
 
 }  // namespace fb

@@ -95,6 +95,8 @@ std::vector<std::string> CommandTarget::SshArgs(bool master) const {
   std::vector<std::string> a = {"ssh", "-o", "BatchMode=yes", "-o",
                                 std::string("StrictHostKeyChecking=") + (strict_ ? "yes" : "no"), "-o",
                                 "ConnectTimeout=" + std::to_string(std::max<int64_t>(1, timeout_ns_ / kNsPerSec)), "-o",
+                                // A host that dies silently ends the session within ~15 s.
+                                "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", "-o",
                                 "ControlPath=" + control_path_, "-o",
                                 master ? "ControlMaster=auto" : "ControlMaster=no"};
   if (master) a.insert(a.end(), {"-o", "ControlPersist=" + std::to_string(persist_s_)});

@@ -10,7 +10,8 @@
 //   timeout           per command, default 30s
 // Over ssh every command runs in BatchMode (never prompts) through a
 // ControlMaster socket that Prepare() opens, so a revert does not pay for a new
-// handshake. Errors name the host, the command and its stderr.
+// handshake; keep-alives (ServerAliveInterval 5 s x 3) end a session whose host
+// died silently, so a follower over ssh reports it instead of hanging. Errors name the host, the command and its stderr.
 #pragma once
 
 #include <cstdint>

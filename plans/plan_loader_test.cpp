@@ -269,3 +269,21 @@ expect:
 }
 
 }  // namespace fb
+
+namespace fb {
+
+TEST_CASE("plan loader: wait_for.source must name an event source of the plan") {
+  std::string plan = kGood;
+  plan.replace(plan.find("  - {after: 1s, mark: settled}"), std::string("  - {after: 1s, mark: settled}").size(),
+               "  - {after: 1s, wait_for: {kind: path_reinstated, source: sysog, timeout: 2s}}");
+  auto p = Problems(plan);
+  REQUIRE(p.size() == 1);
+  CHECK(p[0] == "plan.yaml:31:59: steps[3].wait_for.source: no event source \"sysog\": name a probe or injector of "
+                "the plan, loadgen or runner (did you mean \"syslog\"?)");
+  // The probe's own name, an injector's, loadgen and runner are sources.
+  for (const char* ok : {"syslog", "freeze", "loadgen", "runner"}) {
+    CHECK(Problems(plan, {std::string("steps[3].wait_for.source=") + ok}).empty());
+  }
+}
+
+}  // namespace fb

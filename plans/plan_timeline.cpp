@@ -83,7 +83,10 @@ void PlanParser::ParseSteps(const YAML::Node& node, Plan* plan) {
           Problem(w, wp, "needs \"kind\": the event kind to wait for");
         }
         if (w["source"]) {
-          if (auto s = Scalar(w["source"], wp + ".source")) step.wait_source = *s;
+          if (auto s = Scalar(w["source"], wp + ".source")) {
+            step.wait_source = *s;
+            step.key_locs["wait_for.source"] = Loc(w["source"], wp + ".source");
+          }
         }
         if (w["timeout"]) {
           if (auto d = Duration(w["timeout"], wp + ".timeout")) step.wait_timeout_ns = *d;
@@ -228,6 +231,17 @@ void PlanParser::CheckTimeline(const Plan& plan) {
     if (earliest > load_end) {
       Problem(s.loc, sp(i), "runs at " + FormatDuration(earliest) + ", after the load ends (workload.duration " +
                                 FormatDuration(load_end) + ")");
+    }
+    if (s.action == StepAction::kWaitFor && !s.wait_source.empty()) {
+      // Events come from the load, the runner, and the plan's probes and injectors.
+      std::vector<std::string> sources = {"loadgen", "runner"};
+      for (const auto& p : plan.probes) sources.push_back(p.name);
+      sources.insert(sources.end(), injector_names.begin(), injector_names.end());
+      if (std::find(sources.begin(), sources.end(), s.wait_source) == sources.end()) {
+        Problem(loc_of(s, "wait_for.source"), sp(i) + ".wait_for.source",
+                "no event source \"" + s.wait_source + "\": name a probe or injector of the plan, loadgen or runner" +
+                    DidYouMean(s.wait_source, sources));
+      }
     }
     if ((s.action == StepAction::kInject || s.action == StepAction::kRevert) && !s.injector.empty() &&
         !plan.FindInjector(s.injector)) {

@@ -29,114 +29,6 @@ using namespace poll_parsers;
 
 enum class Parser { kPaths, kMaps, kSessions, kKeyValue };
 
-struct Outcome {
-  CommandResult r;
-  bool stopped = false;
-};
-
-// Runs argv (stdin /dev/null, own process group) until it ends, `timeout_ns`
-// passes or `stop_fd` becomes readable; the last two kill the group.
-Result<Outcome> RunStoppable(const std::vector<std::string>& argv, int64_t timeout_ns, int stop_fd) {
-  int out_p[2], err_p[2], exec_p[2];
-  if (pipe2(out_p, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
-  if (pipe2(err_p, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
-  if (pipe2(exec_p, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  int64_t start = MonoNs();
-  pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus("fork for " + argv[0], errno);
-  if (pid == 0) {
-    setpgid(0, 0);
-    int null = open("/dev/null", O_RDONLY);
-    if (null >= 0) dup2(null, 0);
-    dup2(out_p[1], 1);
-    dup2(err_p[1], 2);
-    signal(SIGPIPE, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execvp(args[0], args.data());
-    int e = errno;
-    (void)!write(exec_p[1], &e, sizeof e);
-    _exit(127);
-  }
-  setpgid(pid, pid);
-  close(out_p[1]);
-  close(err_p[1]);
-  close(exec_p[1]);
-  int exec_errno = 0;
-  ssize_t n;
-  while ((n = read(exec_p[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
-  }
-  close(exec_p[0]);
-  if (n == sizeof exec_errno) {
-    close(out_p[0]);
-    close(err_p[0]);
-    waitpid(pid, nullptr, 0);
-    return ErrnoStatus("run " + argv[0], exec_errno);
-  }
-  Outcome o;
-  int fds[2] = {out_p[0], err_p[0]};
-  int64_t deadline = start + timeout_ns;
-  bool killed = false;
-  auto kill_group = [&] {
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-    killed = true;
-  };
-  char buf[65536];
-  while (!killed && (fds[0] >= 0 || fds[1] >= 0)) {
-    pollfd p[3] = {{stop_fd, POLLIN, 0}, {fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
-    int64_t left_ms = (deadline - MonoNs() + kNsPerMs - 1) / kNsPerMs;
-    if (left_ms <= 0) {
-      o.r.timed_out = true;
-      kill_group();
-      break;
-    }
-    if (poll(p, 3, int(std::min<int64_t>(left_ms, 1000))) < 0 && errno != EINTR) break;
-    if (p[0].revents) {
-      o.stopped = true;
-      kill_group();
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (!p[i + 1].revents) continue;
-      ssize_t got = read(fds[i], buf, sizeof buf);
-      if (got > 0) {
-        (i == 0 ? o.r.out : o.r.err).append(buf, size_t(got));
-      } else if (got == 0 || errno != EINTR) {
-        close(fds[i]);
-        fds[i] = -1;
-      }
-    }
-  }
-  for (int fd : fds)
-    if (fd >= 0) close(fd);
-  // Output closed: the child may still be running; wait within the deadline.
-  int status = 0;
-  while (true) {
-    pid_t w = waitpid(pid, &status, killed ? 0 : WNOHANG);
-    if (w == pid || (w < 0 && errno != EINTR)) break;
-    if (w != 0) continue;
-    pollfd p{stop_fd, POLLIN, 0};
-    if (poll(&p, 1, 5) > 0) {
-      o.stopped = true;
-      kill_group();
-    } else if (MonoNs() > deadline) {
-      o.r.timed_out = true;
-      kill_group();
-    }
-  }
-  o.r.elapsed_ns = MonoNs() - start;
-  if (!o.r.timed_out && !o.stopped) {
-    if (WIFEXITED(status)) o.r.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) o.r.term_signal = WTERMSIG(status);
-  }
-  return o;
-}
-
 struct Config {
   std::string name;
   Parser parser = Parser::kKeyValue;
@@ -187,14 +79,14 @@ class PollProbe : public Probe {
   // The raw output, or why there is none. Sets stopped_ when Stop() cut it short.
   Result<std::string> Fetch() {
     if (c_.argv.empty()) return ReadSessionsLocal(c_.sysfs_root);
-    auto o = RunStoppable(target_.Wrap(c_.argv), c_.timeout_ns, stop_fd_);
-    if (!o.ok()) return o.status();
-    if (o->stopped) {
+    auto r = RunCommand(target_.Wrap(c_.argv), {.timeout_ns = c_.timeout_ns, .stop_fd = stop_fd_});
+    if (!r.ok()) return r.status();
+    if (r->stopped) {
       stopped_ = true;
       return Status::Unavailable("stopped");
     }
-    if (!o->r.success()) return Status::IoError(o->r.Describe());
-    return std::move(o->r.out);
+    if (!r->success()) return Status::IoError(r->Describe());
+    return std::move(r->out);
   }
 
   Result<Table> Parse(const std::string& out) {
