@@ -41,7 +41,29 @@ for _ in range(n):
 PY
   scraper=$!
   /usr/bin/time -f "%U %S" -o "$work/cpu" "$fb" load --target "$loop" --rw randrw --bs 4k --iodepth 32 --numjobs 2 \
-    --runtime "${secs}s" --out "$work/runs" --quiet "${extra[@]}" >/dev/null
+    --runtime "${secs}s" --out "$work/runs" --quiet "${extra[@]}" >/dev/null &
+  local timer=$!
+  if [ "$1" = on ]; then
+    # The exporter's own threads (HTTP server, gauge ticker) against the whole
+    # process, read a second before the load ends: a share the machine's noise
+    # does not blur. (Its per-interval counter updates run on the sampler thread
+    # and are not in it.)
+    sleep $((secs - 1))
+    local pid
+    pid=$(pgrep -P "$timer" -x faultbench | head -1)
+    python3 - "$pid" >>"$work/threads" <<'PY'
+import glob, sys
+pid = sys.argv[1]
+def ticks(stat):
+    f = open(stat).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+total = ticks(f"/proc/{pid}/stat")
+exp = sum(ticks(t + "/stat") for t in glob.glob(f"/proc/{pid}/task/*")
+          if open(t + "/comm").read().strip() in ("fb-metrics", "civetweb-worker", "civetweb-master"))
+print(exp, total)
+PY
+  fi
+  wait "$timer"
   [ -n "$scraper" ] && { kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null || true; scraper=""; }
   python3 - "$work/runs" "$1" "$work/cpu" >>"$work/results" <<'PY'
 import glob, json, sys
@@ -64,4 +86,10 @@ off, on = med("off", 1), med("on", 1)
 print(f"median IOPS off {off:.0f}  on {on:.0f}  on/off {on/off:.4f}  cost {(1 - on/off) * 100:+.2f}%")
 coff, con = med("off", 2), med("on", 2)
 print(f"median CPU per I/O (faultbench process) off {coff:.0f} ns  on {con:.0f} ns  cost {(con / coff - 1) * 100:+.2f}%")
+PY
+python3 - "$work/threads" <<'PY'
+import sys
+rows = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+exp, total = sum(r[0] for r in rows), sum(r[1] for r in rows)
+print(f"exporter threads: {exp} of {total} CPU ticks of the process over the 'on' runs = {100 * exp / max(total, 1):.3f}%")
 PY
