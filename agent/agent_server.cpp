@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -13,9 +14,11 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "agent/protocol.h"
 #include "agent/record_log.h"
+#include "agent/run_state.h"
 #include "agent/workload_json.h"
 #include "core/clock.h"
 #include "core/journal.h"
@@ -65,7 +68,23 @@ std::string FindRun(const std::string& state_dir, const std::string& id) {
 class AgentSession {
  public:
   AgentSession(int in_fd, int out_fd, AgentOptions options)
-      : in_fd_(in_fd), out_fd_(out_fd), options_(std::move(options)) {}
+      : in_fd_(in_fd), out_fd_(out_fd), options_(std::move(options)) {
+    if (out_fd_ < 0) connected_ = false;  // --boot: nobody to talk to
+  }
+
+  // --boot for one run: continues it as a new segment, or marks it ended when
+  // its planned end has passed. Returns when the resumed load has ended.
+  int Boot(const std::string& run_dir) {
+    Status s = Resume(run_dir);
+    if (!s.ok()) {
+      fprintf(stderr, "faultbench: agent: %s: %s\n", run_dir.c_str(), s.message().c_str());
+      return s.exit_code();
+    }
+    if (load_thread_.joinable()) load_thread_.join();
+    if (record_thread_.joinable()) record_thread_.join();
+    journal_.Close();
+    return kExitOk;
+  }
 
   int Run() {
     if (!options_.attach.empty() && !Attach(options_.attach)) {
@@ -168,12 +187,148 @@ class AgentSession {
     if (dir.empty()) return false;
     run_dir_ = dir;
     run_id_ = std::filesystem::path(dir).filename().string();
-    auto info = ReadFile(dir + "/run.json");
-    if (info.ok()) {
-      auto j = nlohmann::json::parse(*info, nullptr, false);
-      if (j.is_object()) owner_pid_ = j.value("agent_pid", 0);
-    }
+    owner_pid_ = ReadOwnerPid(dir);
     return true;
+  }
+
+  static int ReadOwnerPid(const std::string& dir) {
+    auto info = ReadFile(dir + "/run.json");
+    if (!info.ok()) return 0;
+    auto j = nlohmann::json::parse(*info, nullptr, false);
+    return j.is_object() ? j.value("agent_pid", 0) : 0;
+  }
+
+  // run.json of the run directory: the journal's own for segment 0, else merged
+  // into the file the first segment wrote.
+  void UpdateRunInfo(const nlohmann::json& patch) {
+    Status s = segment_ == 0 ? journal_.UpdateRunInfo(patch) : MergeJsonFile(run_dir_ + "/run.json", patch);
+    if (!s.ok()) fprintf(stderr, "faultbench: agent: %s\n", s.message().c_str());
+  }
+
+  void SaveState() {
+    Status s = SaveRunState(run_dir_, state_);
+    if (!s.ok()) fprintf(stderr, "faultbench: agent: %s\n", s.message().c_str());
+  }
+
+  // The records the dead owner left: the last seq, the newest record time, and
+  // whether the run already finished.
+  struct LogTail {
+    int64_t records = 0;
+    int64_t last_t_utc_ns = 0;
+    bool finished = false;
+  };
+  static LogTail ReadLogTail(const std::string& path) {
+    LogTail t;
+    FileTail tail(path);
+    std::vector<std::string> lines;
+    if (!tail.ReadLines(&lines).ok()) return t;
+    t.records = int64_t(lines.size());
+    for (const auto& l : lines) {
+      auto r = nlohmann::json::parse(l, nullptr, false);
+      if (r.is_discarded() || !r.is_object()) continue;
+      if (r.value("stream", "") == "finished") t.finished = true;
+      if (r.contains("body") && r["body"].is_object() && r["body"].contains("t_utc_ns") &&
+          r["body"]["t_utc_ns"].is_number_integer())
+        t.last_t_utc_ns = std::max(t.last_t_utc_ns, r["body"]["t_utc_ns"].get<int64_t>());
+    }
+    return t;
+  }
+
+  Status Resume(const std::string& dir) {
+    FB_RETURN_IF_ERROR(lock_.TryLock(dir));
+    auto st = LoadRunState(dir);
+    if (!st.ok()) return st.status();
+    if (st->status != "running") return Status::Ok();  // ended while we looked
+    state_ = *st;
+    run_dir_ = dir;
+    run_id_ = st->run_id;
+    std::string log = dir + "/" + kRecordLogFile;
+    FB_RETURN_IF_ERROR(TruncatePartialLine(log));
+    LogTail tail = ReadLogTail(log);
+    int64_t now = UtcNs();
+    segment_ = state_.segment + 1;
+    if (tail.finished || state_.planned_end_utc_ns <= now) {
+      // Too late to continue (or the dead owner wrote `finished` but not the
+      // state): the run ended when its owner died.
+      state_.status = "interrupted";
+      if (!tail.finished) {
+        FB_RETURN_IF_ERROR(records_.Open(dir));
+        nlohmann::json body = {{"status", "interrupted"},
+                               {"summary", nlohmann::json::object()},
+                               {"reason", "the agent process " + std::to_string(state_.owner_pid) +
+                                              " died and the planned end passed before a restart"},
+                               {"last_record_utc_ns", tail.last_t_utc_ns},
+                               {"planned_end_utc_ns", state_.planned_end_utc_ns}};
+        auto r = records_.Append("finished", body);
+        if (!r.ok()) return r.status();
+        records_.Close();
+      }
+      UpdateRunInfo({{"status", "interrupted"}, {"end_utc", FormatUtcIso(now)}});
+      SaveState();
+      fprintf(stderr, "faultbench: agent: run %s ended (planned end %s passed), marked interrupted\n",
+              run_id_.c_str(), FormatUtcIso(state_.planned_end_utc_ns).c_str());
+      return Status::Ok();
+    }
+    auto w = WorkloadFromJson(state_.workload_json);
+    if (!w.ok()) return Status::InvalidInput("workload_json: " + w.status().message());
+    w->duration_ns = state_.planned_end_utc_ns - now;
+    if (w->verify) w->verify_run_id = state_.verify_run_id;
+    auto gen = std::make_unique<LoadGenerator>(*w);
+    FB_RETURN_IF_ERROR(gen->Prepare());
+    // The segment's own journal keeps the run's timeline: t_rel_s counts from
+    // the run's first start, not from this segment's.
+    ClockAnchor anchor = ClockAnchor::Take();
+    int64_t run_start_utc = 0;
+    if (auto info = ReadFile(dir + "/run.json"); info.ok()) {
+      auto j = nlohmann::json::parse(*info, nullptr, false);
+      if (j.is_object() && j.contains("anchor")) run_start_utc = j["anchor"].value("utc_ns", int64_t(0));
+    }
+    if (run_start_utc > 0 && run_start_utc < anchor.utc_ns) {
+      anchor.mono_ns -= anchor.utc_ns - run_start_utc;
+      anchor.utc_ns = run_start_utc;
+    }
+    FB_RETURN_IF_ERROR(journal_.Create(dir + "/segments", "segment" + std::to_string(segment_), anchor));
+    FB_RETURN_IF_ERROR(records_.Open(dir));
+    const char* files[3] = {"samples.jsonl", "stalls.jsonl", "events.jsonl"};
+    for (int i = 0; i < 3; ++i) FB_RETURN_IF_ERROR(mirrors_[i].Open(dir + "/" + files[i]));
+    state_.segment = segment_;
+    state_.owner_pid = int(getpid());
+    state_.next_seq = records_.next_seq();
+    FB_RETURN_IF_ERROR(SaveRunState(dir, state_));
+    owner_pid_ = int(getpid());
+    UpdateRunInfo({{"agent_pid", owner_pid_}, {"segments", segment_ + 1}});
+    journal_.UpdateRunInfo({{"command", "agent --boot"}, {"run_dir", dir}, {"segment", segment_}});
+    Event e;
+    e.mono_ns = MonoNs();
+    e.source = "agent";
+    e.kind = "agent_restarted";
+    e.severity = Severity::kWarning;
+    // The gap: from the dead process's newest record to this event.
+    int64_t event_utc = journal_.anchor().ToUtc(e.mono_ns);
+    double gap_ms = tail.last_t_utc_ns > 0 ? double(event_utc - tail.last_t_utc_ns) / 1e6 : -1;
+    e.message = "agent restarted: resuming run " + run_id_ + " for " +
+                std::to_string(w->duration_ns / kNsPerMs) + " ms more";
+    e.attrs = {{"dead_pid", st->owner_pid},
+               {"segment", segment_},
+               {"first_seq", state_.next_seq},
+               {"last_record_utc_ns", tail.last_t_utc_ns},
+               {"gap_ms", gap_ms},
+               {"remaining_ms", double(w->duration_ns) / 1e6},
+               {"planned_end_utc_ns", state_.planned_end_utc_ns}};
+    FB_RETURN_IF_ERROR(journal_.AppendEvent(e));
+    StartLoad(std::move(gen));
+    return Status::Ok();
+  }
+
+  void StartLoad(std::unique_ptr<LoadGenerator> gen) {
+    gen_ = std::move(gen);
+    journal_sink_ = std::make_unique<JournalSink>(&journal_);
+    wake_sink_ = std::make_unique<WakeSink>(&wake_cv_);
+    gen_->AddSink(journal_sink_.get());
+    gen_->AddSink(wake_sink_.get());
+    g_generator = gen_.get();
+    load_thread_ = std::thread([this] { LoadMain(); });
+    record_thread_ = std::thread([this] { RecordMain(); });
   }
 
   void Start(const nlohmann::json& m) {
@@ -189,6 +344,8 @@ class AgentSession {
     if (!s.ok()) return SendError("start: " + s.message());
     s = journal_.Create(options_.state_dir, name, anchor);
     if (!s.ok()) return SendError("start: cannot create the run journal: " + s.message());
+    s = lock_.TryLock(journal_.dir());
+    if (!s.ok()) return SendError("start: " + s.message());
     s = records_.Open(journal_.dir());
     if (!s.ok()) return SendError("start: " + s.message());
     journal_.UpdateRunInfo({{"command", "agent"},
@@ -197,17 +354,19 @@ class AgentSession {
                             {"agent_pid", int(getpid())},
                             {"workload_json", m["workload"]},
                             {"faultbench_version", "0.1.0"}});
-    gen_ = std::move(gen);
-    journal_sink_ = std::make_unique<JournalSink>(&journal_);
-    wake_sink_ = std::make_unique<WakeSink>(&wake_cv_);
-    gen_->AddSink(journal_sink_.get());
-    gen_->AddSink(wake_sink_.get());
     run_dir_ = journal_.dir();
     run_id_ = journal_.run_id();
     owner_pid_ = int(getpid());
-    g_generator = gen_.get();
-    load_thread_ = std::thread([this] { LoadMain(); });
-    record_thread_ = std::thread([this] { RecordMain(); });
+    // What --boot needs to continue the run if this process dies.
+    state_.run_id = run_id_;
+    state_.name = name;
+    state_.workload_json = m["workload"];
+    state_.verify_run_id = w->verify_run_id;
+    state_.planned_end_utc_ns = UtcNs() + w->duration_ns;
+    state_.owner_pid = owner_pid_;
+    s = SaveRunState(run_dir_, state_);
+    if (!s.ok()) fprintf(stderr, "faultbench: agent: %s\n", s.message().c_str());
+    StartLoad(std::move(gen));
     Send({{"type", "started"}, {"run_id", run_id_}, {"run_dir", run_dir_}});
     StartStreamer(0);
   }
@@ -217,8 +376,10 @@ class AgentSession {
     g_generator = nullptr;
     const LoadSummary& sum = gen_->summary();
     std::string status = !s.ok() ? "failed" : sum.stop_reason == "runtime" ? "completed" : sum.stop_reason;
-    journal_.UpdateRunInfo({{"status", status}, {"end_utc", FormatUtcIso(UtcNs())}});
+    UpdateRunInfo({{"status", status}, {"end_utc", FormatUtcIso(UtcNs())}});
+    if (segment_ > 0) journal_.UpdateRunInfo({{"status", status}});
     nlohmann::json body = {{"status", status}, {"summary", SummaryToJson(sum)}};
+    if (segment_ > 0) body["segment"] = segment_;  // the summary covers this segment only
     if (!s.ok()) body["error"] = s.message();
     if (!journal_sink_->status().ok()) body["journal_error"] = journal_sink_->status().message();
     {
@@ -251,6 +412,10 @@ class AgentSession {
         for (const auto& l : lines) {
           auto body = nlohmann::json::parse(l, nullptr, false);
           if (body.is_discarded()) continue;
+          if (mirrors_[i].is_open()) {  // a later segment: the run directory's journal gets it too
+            Status m = mirrors_[i].Append(body);
+            if (!m.ok()) fprintf(stderr, "faultbench: agent: %s\n", m.message().c_str());
+          }
           auto r = records_.Append(streams[i], std::move(body));
           if (!r.ok()) fprintf(stderr, "faultbench: agent: %s\n", r.status().message().c_str());
         }
@@ -263,6 +428,11 @@ class AgentSession {
         auto r = records_.Append("finished", finished_body_);
         if (!r.ok()) fprintf(stderr, "faultbench: agent: %s\n", r.status().message().c_str());
         records_.Close();
+        for (auto& m : mirrors_) m.Close();
+        state_.status = finished_body_.value("status", std::string("failed"));
+        state_.next_seq = records_.next_seq();
+        SaveState();
+        lock_.Release();
         return;
       }
     }
@@ -301,8 +471,9 @@ class AgentSession {
       }
       idle_rounds = lines.empty() ? idle_rounds + 1 : 0;
       // A run whose agent process died without finishing will never finish.
+      // (A run `--boot` resumed has a new owner: run.json names it.)
       if (idle_rounds > 40 && owner_pid_ > 0 && owner_pid_ != getpid() && kill(owner_pid_, 0) != 0 &&
-          errno == ESRCH) {
+          errno == ESRCH && (owner_pid_ = ReadOwnerPid(run_dir_), kill(owner_pid_, 0) != 0)) {
         return SendError("the agent process " + std::to_string(owner_pid_) + " that ran " + run_id_ +
                          " is gone and the run did not finish");
       }
@@ -319,8 +490,12 @@ class AgentSession {
 
   std::string run_dir_, run_id_;
   int owner_pid_ = 0;
-  Journal journal_;
+  Journal journal_;  // the run directory's (segment 0), else the segment's under <run_dir>/segments
   RecordLogWriter records_;
+  JsonlWriter mirrors_[3];  // segment > 0: the run directory's samples, stalls, events
+  OwnerLock lock_;
+  AgentRunState state_;
+  int segment_ = 0;
   std::unique_ptr<LoadGenerator> gen_;
   std::unique_ptr<JournalSink> journal_sink_;
   std::unique_ptr<WakeSink> wake_sink_;
@@ -337,6 +512,49 @@ class AgentSession {
 int RunAgent(int in_fd, int out_fd, const AgentOptions& options) {
   AgentSession session(in_fd, out_fd, options);
   return session.Run();
+}
+
+int RunAgentBoot(const AgentOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> dirs;
+  for (const auto& e : fs::directory_iterator(options.state_dir, ec)) {
+    if (e.is_directory(ec) && fs::exists(e.path() / kAgentStateFile, ec)) dirs.push_back(e.path().string());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  // Runs nobody owns: those past their planned end are marked ended here; the
+  // newest one still due is resumed (one load per agent process).
+  std::string resume;
+  for (const auto& dir : dirs) {
+    auto st = LoadRunState(dir);
+    if (!st.ok()) {
+      fprintf(stderr, "faultbench: agent: %s\n", st.status().message().c_str());
+      continue;
+    }
+    if (st->status != "running") continue;
+    OwnerLock probe;
+    Status s = probe.TryLock(dir);
+    if (!s.ok()) {
+      if (s.code() != Status::Code::kUnavailable)
+        fprintf(stderr, "faultbench: agent: %s\n", s.message().c_str());
+      continue;  // a live process runs it
+    }
+    probe.Release();
+    if (st->planned_end_utc_ns <= UtcNs()) {
+      AgentSession(-1, -1, options).Boot(dir);
+    } else {
+      if (!resume.empty())
+        fprintf(stderr, "faultbench: agent: %s not resumed: a newer run is due\n", resume.c_str());
+      resume = dir;
+    }
+  }
+  if (resume.empty()) {
+    fprintf(stderr, "faultbench: agent: no run to resume in %s\n", options.state_dir.c_str());
+    return kExitOk;
+  }
+  fprintf(stderr, "faultbench: agent: resuming %s\n", resume.c_str());
+  AgentSession session(-1, -1, options);
+  return session.Boot(resume);
 }
 
 void AgentRequestStop() {

@@ -17,6 +17,13 @@ struct AgentOptions {
 // Returns a process exit code (kExitOk, or kExitUsage when --attach names no run).
 int RunAgent(int in_fd, int out_fd, const AgentOptions& options);
 
+// `faultbench agent --boot`: in options.state_dir, every run whose owner is gone
+// (its owner.lock can be taken) and whose planned end has passed is marked ended
+// (`finished`, status "interrupted"); the newest one still due is resumed in
+// this process as a new segment (agent/run_state.h) until its planned end.
+// Returns a process exit code (kExitOk also when there was nothing to resume).
+int RunAgentBoot(const AgentOptions& options);
+
 // Async-signal-safe: asks the load this process runs, if any, to stop.
 void AgentRequestStop();
 

@@ -1,5 +1,6 @@
 // faultbench agent --stdio: the load generator as an agent a controller drives
-// over ssh (protocol: agent/protocol.h).
+// over ssh (protocol: agent/protocol.h). faultbench agent --boot: resumes the
+// run a dead agent process left (agent/run_state.h), run by the systemd unit.
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@ namespace {
 
 struct AgentFlags {
   bool stdio = false;
+  bool boot = false;
   std::string state_dir = "/var/lib/faultbench/agent";
   std::string attach;
 };
@@ -22,8 +24,14 @@ struct AgentFlags {
 void OnStopSignal(int) { AgentRequestStop(); }
 
 int RunAgentCommand(const AgentFlags& f) {
-  if (!f.stdio) {
-    PrintError("agent: only --stdio is supported (run it as `ssh host faultbench agent --stdio`)");
+  if (f.stdio == f.boot) {
+    PrintError(
+        "agent: give --stdio (run it as `ssh host faultbench agent --stdio`) or --boot (the systemd unit's "
+        "command)");
+    return kExitUsage;
+  }
+  if (f.boot && !f.attach.empty()) {
+    PrintError("agent: --attach goes with --stdio, not --boot");
     return kExitUsage;
   }
   // The controller going away (its ssh session closing) must not end the load.
@@ -37,6 +45,7 @@ int RunAgentCommand(const AgentFlags& f) {
   AgentOptions o;
   o.state_dir = f.state_dir;
   o.attach = f.attach;
+  if (f.boot) return RunAgentBoot(o);
   return RunAgent(STDIN_FILENO, STDOUT_FILENO, o);
 }
 
@@ -47,6 +56,9 @@ void RegisterAgentCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd =
       app.add_subcommand("agent", "Run as a load agent driven by a controller (JSON lines on stdin/stdout)");
   cmd->add_flag("--stdio", f->stdio, "Speak the agent protocol on stdin/stdout (for ssh)");
+  cmd->add_flag("--boot", f->boot,
+                "Resume the run a dead agent process left in --state-dir, if its planned end is still ahead "
+                "(what the systemd unit runs at boot)");
   cmd->add_option("--state-dir", f->state_dir, "Where the agent keeps its run journals")
       ->capture_default_str();
   cmd->add_option("--attach", f->attach,
