@@ -26,6 +26,12 @@
 // An agent whose stdin closes keeps its load (and journal) to the end of the
 // duration, then exits; `faultbench agent --stdio --attach RUN_ID` streams that
 // run's records to a new controller from the seq its `resume` names.
+// An agent process that dies mid-run (crash, HA restart of its VM) leaves
+// agent_state.json (agent/run_state.h); `faultbench agent --boot` continues the
+// run until its planned end: seq goes on in the same record log, the first
+// record after the gap being the event `agent_restarted` (attrs.gap_ms), and a
+// later `finished` ends it; past the planned end, `finished` has status
+// "interrupted". agent/README.md describes the lifecycle.
 #pragma once
 
 namespace fb {
