@@ -181,6 +181,45 @@ std::string Log(const std::string& path) {
 
 }  // namespace
 
+TEST_CASE("agent run state: owner.lock excludes a second owner, a torn last line is cut, state round-trips") {
+  TempDir tmp;
+  OwnerLock a, b;
+  REQUIRE(a.TryLock(tmp.path()).ok());
+  Status s = b.TryLock(tmp.path());
+  CHECK(s.code() == Status::Code::kUnavailable);
+  a.Release();
+  CHECK(b.TryLock(tmp.path()).ok());
+
+  std::string path = tmp.path() + "/r.jsonl";
+  CHECK(TruncatePartialLine(path).ok());  // missing: nothing to do
+  std::ofstream(path) << "{\"seq\":0}\n{\"seq\":1}\n{\"se";
+  REQUIRE(TruncatePartialLine(path).ok());
+  CHECK(Log(path) == "{\"seq\":0}\n{\"seq\":1}\n");
+  REQUIRE(TruncatePartialLine(path).ok());
+  CHECK(Log(path) == "{\"seq\":0}\n{\"seq\":1}\n");
+  std::ofstream(path) << std::string(10000, 'x');
+  REQUIRE(TruncatePartialLine(path).ok());
+  CHECK(Log(path).empty());
+
+  AgentRunState st;
+  st.run_id = "r-1";
+  st.workload_json = {{"target", "/x"}};
+  st.verify_run_id = 0x1234567890abcdefULL;
+  st.planned_end_utc_ns = 1'800'000'000'000'000'000;
+  st.next_seq = 42;
+  st.segment = 2;
+  st.owner_pid = 7;
+  REQUIRE(SaveRunState(tmp.path(), st).ok());
+  auto back = LoadRunState(tmp.path());
+  REQUIRE_MESSAGE(back.ok(), back.status().message());
+  CHECK(back->verify_run_id == st.verify_run_id);
+  CHECK(back->planned_end_utc_ns == st.planned_end_utc_ns);
+  CHECK(back->next_seq == 42);
+  CHECK(back->segment == 2);
+  CHECK(back->status == "running");
+  CHECK_FALSE(LoadRunState(tmp.path() + "/none").ok());
+}
+
 TEST_CASE("agent --boot: a load whose agent was SIGKILLed resumes to its planned end, seq without a gap") {
   signal(SIGPIPE, SIG_IGN);
   TempDir tmp;

@@ -216,6 +216,7 @@ class AgentSession {
     int64_t records = 0;
     int64_t last_t_utc_ns = 0;
     bool finished = false;
+    std::string finished_status;
   };
   static LogTail ReadLogTail(const std::string& path) {
     LogTail t;
@@ -226,7 +227,10 @@ class AgentSession {
     for (const auto& l : lines) {
       auto r = nlohmann::json::parse(l, nullptr, false);
       if (r.is_discarded() || !r.is_object()) continue;
-      if (r.value("stream", "") == "finished") t.finished = true;
+      if (r.value("stream", "") == "finished") {
+        t.finished = true;
+        if (r.contains("body") && r["body"].is_object()) t.finished_status = r["body"].value("status", "");
+      }
       if (r.contains("body") && r["body"].is_object() && r["body"].contains("t_utc_ns") &&
           r["body"]["t_utc_ns"].is_number_integer())
         t.last_t_utc_ns = std::max(t.last_t_utc_ns, r["body"]["t_utc_ns"].get<int64_t>());
@@ -250,7 +254,7 @@ class AgentSession {
     if (tail.finished || state_.planned_end_utc_ns <= now) {
       // Too late to continue (or the dead owner wrote `finished` but not the
       // state): the run ended when its owner died.
-      state_.status = "interrupted";
+      state_.status = tail.finished && !tail.finished_status.empty() ? tail.finished_status : "interrupted";
       if (!tail.finished) {
         FB_RETURN_IF_ERROR(records_.Open(dir));
         nlohmann::json body = {{"status", "interrupted"},
@@ -263,8 +267,9 @@ class AgentSession {
         if (!r.ok()) return r.status();
         records_.Close();
       }
-      UpdateRunInfo({{"status", "interrupted"}, {"end_utc", FormatUtcIso(now)}});
       SaveState();
+      if (tail.finished) return Status::Ok();  // only the state file lagged behind
+      UpdateRunInfo({{"status", "interrupted"}, {"end_utc", FormatUtcIso(now)}});
       fprintf(stderr, "faultbench: agent: run %s ended (planned end %s passed), marked interrupted\n",
               run_id_.c_str(), FormatUtcIso(state_.planned_end_utc_ns).c_str());
       return Status::Ok();
