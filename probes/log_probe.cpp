@@ -1,4 +1,5 @@
 #include "probes/log_probe.h"
+#include "probes/stop_signal.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -69,8 +70,7 @@ class LogProbe : public Probe {
   Status Start(EventSink* sink) override {
     sink_ = sink;
     anchor_ = ClockAnchor::Take();
-    stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (stop_fd_ < 0) return ErrnoStatus("probe " + c_.name + ": eventfd", errno);
+    FB_RETURN_IF_ERROR(stop_.Open("probe " + c_.name));
     if (target_.remote()) {
       FB_RETURN_IF_ERROR(target_.Prepare().With("probe " + c_.name));
       MeasureClock();
@@ -90,10 +90,9 @@ class LogProbe : public Probe {
   }
 
   void Stop() override {
-    if (stop_fd_ < 0) return;
+    if (!stop_.open()) return;
     drain_deadline_ns_.store(MonoNs() + kStopDrainNs);
-    uint64_t one = 1;
-    (void)!write(stop_fd_, &one, sizeof one);
+    stop_.Notify();
     if (reader_.joinable()) reader_.join();
     queue_.Close();
     if (matcher_.joinable()) matcher_.join();
@@ -115,8 +114,7 @@ class LogProbe : public Probe {
     }
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
-    close(stop_fd_);
-    stop_fd_ = -1;
+    stop_.Close();
   }
 
  private:
@@ -369,7 +367,7 @@ class LogProbe : public Probe {
 
   // Returns true when asked to stop.
   bool WaitStop(int64_t ns) {
-    pollfd p{stop_fd_, POLLIN, 0};
+    pollfd p{stop_.fd(), POLLIN, 0};
     return poll(&p, 1, int(ns / kNsPerMs)) > 0;
   }
 
@@ -405,7 +403,7 @@ class LogProbe : public Probe {
 
   void FollowCommand() {
     while (true) {
-      pollfd p[2] = {{stop_fd_, POLLIN, 0}, {fd_, POLLIN, 0}};
+      pollfd p[2] = {{stop_.fd(), POLLIN, 0}, {fd_, POLLIN, 0}};
       if (poll(p, 2, -1) < 0 && errno != EINTR) break;
       if (p[0].revents) break;
       if (p[1].revents && !ReadAvailable()) {
@@ -441,7 +439,8 @@ class LogProbe : public Probe {
   int64_t clock_offset_ns_ = 0;  // the source host's clock minus ours
   ClockAnchor anchor_;
   EventSink* sink_ = nullptr;
-  int stop_fd_ = -1, fd_ = -1, stdin_w_ = -1;
+  StopSignal stop_;
+  int fd_ = -1, stdin_w_ = -1;
   pid_t child_ = -1;
   ino_t ino_ = 0;
   dev_t dev_ = 0;

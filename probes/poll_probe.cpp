@@ -1,4 +1,5 @@
 #include "probes/poll_probe.h"
+#include "probes/stop_signal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -44,21 +45,18 @@ class PollProbe : public Probe {
   ~PollProbe() override { Stop(); }
 
   Status Start(EventSink* sink) override {
-    if (stop_fd_ >= 0) return Status::Ok();
+    if (stop_.open()) return Status::Ok();
     sink_ = sink;
-    stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (stop_fd_ < 0) return ErrnoStatus("probe " + c_.name + ": eventfd", errno);
+    FB_RETURN_IF_ERROR(stop_.Open("probe " + c_.name));
     thread_ = std::thread([this] { Run(); });
     return Status::Ok();
   }
 
   void Stop() override {
-    if (stop_fd_ < 0) return;
-    uint64_t one = 1;
-    (void)!write(stop_fd_, &one, sizeof one);
+    if (!stop_.open()) return;
+    stop_.Notify();
     if (thread_.joinable()) thread_.join();
-    close(stop_fd_);
-    stop_fd_ = -1;
+    stop_.Close();
   }
 
  private:
@@ -67,7 +65,7 @@ class PollProbe : public Probe {
     if (target_.remote() && !c_.argv.empty()) (void)target_.Prepare();
     int64_t next = MonoNs();
     while (true) {
-      pollfd p{stop_fd_, POLLIN, 0};
+      pollfd p{stop_.fd(), POLLIN, 0};
       int64_t wait_ms = std::max<int64_t>(0, (next - MonoNs() + kNsPerMs - 1) / kNsPerMs);
       if (poll(&p, 1, int(wait_ms)) > 0) break;
       next += c_.interval_ns;
@@ -79,7 +77,7 @@ class PollProbe : public Probe {
   // The raw output, or why there is none. Sets stopped_ when Stop() cut it short.
   Result<std::string> Fetch() {
     if (c_.argv.empty()) return ReadSessionsLocal(c_.sysfs_root);
-    auto r = RunCommand(target_.Wrap(c_.argv), {.timeout_ns = c_.timeout_ns, .stop_fd = stop_fd_});
+    auto r = RunCommand(target_.Wrap(c_.argv), {.timeout_ns = c_.timeout_ns, .stop_fd = stop_.fd()});
     if (!r.ok()) return r.status();
     if (r->stopped) {
       stopped_ = true;
@@ -299,7 +297,7 @@ class PollProbe : public Probe {
   Config c_;
   CommandTarget target_;
   EventSink* sink_ = nullptr;
-  int stop_fd_ = -1;
+  StopSignal stop_;
   bool stopped_ = false;
   int64_t last_poll_ = 0, blind_since_ = 0;
   double window_ms_ = 0;

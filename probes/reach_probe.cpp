@@ -1,4 +1,5 @@
 #include "probes/reach_probe.h"
+#include "probes/stop_signal.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -64,10 +65,9 @@ class ReachProbe : public Probe {
   ~ReachProbe() override { Stop(); }
 
   Status Start(EventSink* sink) override {
-    if (stop_fd_ >= 0) return Status::Ok();
+    if (stop_.open()) return Status::Ok();
     sink_ = sink;
-    stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (stop_fd_ < 0) return ErrnoStatus("probe " + c_.name + ": eventfd", errno);
+    FB_RETURN_IF_ERROR(stop_.Open("probe " + c_.name));
     // The thread joins the namespace and opens the ICMP socket there; Start
     // reports whether that worked.
     std::promise<Status> ready;
@@ -82,19 +82,16 @@ class ReachProbe : public Probe {
     Status st = started.get();
     if (!st.ok()) {
       thread_.join();
-      close(stop_fd_);
-      stop_fd_ = -1;
+      stop_.Close();
     }
     return st;
   }
 
   void Stop() override {
-    if (stop_fd_ < 0) return;
-    uint64_t one = 1;
-    (void)!write(stop_fd_, &one, sizeof one);
+    if (!stop_.open()) return;
+    stop_.Notify();
     if (thread_.joinable()) thread_.join();
-    close(stop_fd_);
-    stop_fd_ = -1;
+    stop_.Close();
   }
 
  private:
@@ -150,7 +147,7 @@ class ReachProbe : public Probe {
         }
         wake = std::min(wake, t.in_flight ? t.deadline_ns : t.next_ns);
       }
-      fds.assign({{stop_fd_, POLLIN, 0}});
+      fds.assign({{stop_.fd(), POLLIN, 0}});
       owner.assign({nullptr});
       if (icmp_fd_ >= 0) {
         fds.push_back({icmp_fd_, POLLIN, 0});
@@ -306,7 +303,8 @@ class ReachProbe : public Probe {
 
   Config c_;
   EventSink* sink_ = nullptr;
-  int stop_fd_ = -1, icmp_fd_ = -1;
+  StopSignal stop_;
+  int icmp_fd_ = -1;
   bool icmp_raw_ = false;
   uint16_t ident_ = 0, seq_ = 0;
   std::thread thread_;
