@@ -278,8 +278,15 @@ TEST_CASE("lab e2e: the stall of a replication cut lines up with the simulator's
                                 << Ms(Start(*stall) - expect_start) << " ms; end - path_failed "
                                 << Ms(End(*stall) - TimeOf(failed)) << " ms; path_failed - loser's pause "
                                 << Ms(TimeOf(failed) - l_paused) << " ms");
+    // A stray completion (a slot the rate schedule refilled on the winner) can split
+    // the pause in two: it begins with the first stall and ends with the one that
+    // ends when the loser's path fails.
+    auto last = stall;
+    for (auto next = StallFrom(j, End(*last)); next && Start(*next) < TimeOf(failed); next = StallFrom(j, End(*next))) {
+      last = next;
+    }
     CHECK(std::abs(Start(*stall) - expect_start) <= kTolerance);
-    CHECK(std::abs(End(*stall) - TimeOf(failed)) <= kTolerance);
+    CHECK(std::abs(End(*last) - TimeOf(failed)) <= kTolerance);
     CHECK(Errors(j) == 0);
   }
 
