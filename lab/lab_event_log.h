@@ -19,7 +19,8 @@ namespace fb::lab {
 
 class LabEventLog {
  public:
-  Status Open(const std::string& path, const std::string& site);
+  // source is the record's "source": "lab" (array simulators), "pool" (lab/pool.h), "ha".
+  Status Open(const std::string& path, const std::string& site, const std::string& source = "lab");
   // t_utc_ns is when it happened (taken by the caller right at the act).
   Status Emit(int64_t t_utc_ns, const std::string& kind, Severity severity, const std::string& message,
               nlohmann::json attrs = nlohmann::json::object());
@@ -27,6 +28,7 @@ class LabEventLog {
  private:
   JsonlWriter writer_;
   std::string site_;
+  std::string source_ = "lab";
 };
 
 }  // namespace fb::lab
