@@ -1,10 +1,12 @@
-// faultbench lab up | status | down: the local two-site metro lab (root only).
+// faultbench lab up | status | down: the local two-site metro lab (root only),
+// and the controls of its pool (lab/pool.h): lab host ACTION HOST, lab vm start|stop.
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/units.h"
 #include "lab/lab.h"
+#include "lab/pool.h"
 #include "lab/topology.h"
 
 namespace fb::cli {
@@ -19,6 +21,12 @@ struct LabFlags {
   std::string heartbeat_interval = "100ms";
   std::string heartbeat_timeout = "1s";
   std::string resync_time = "1s";
+  int pool = 0;
+  int vms = 0;
+  std::string ha_timeout = "10s";
+  std::string ha_heartbeat = "1s";
+  std::string target;  // HOST or VM of lab host / lab vm
+  std::string on_host;
   bool json = false;
 };
 
@@ -39,6 +47,14 @@ Status ParseOptions(const LabFlags& f, lab::LabOptions* o) {
   auto resync = ParseDuration(f.resync_time);
   if (!resync.ok()) return resync.status().With("--resync-time");
   o->resync_ns = *resync;
+  o->pool_hosts = f.pool;
+  o->pool_vms = f.vms;
+  auto ha_timeout = ParseDuration(f.ha_timeout);
+  if (!ha_timeout.ok()) return ha_timeout.status().With("--ha-timeout");
+  o->ha_timeout_ns = *ha_timeout;
+  auto ha_heartbeat = ParseDuration(f.ha_heartbeat);
+  if (!ha_heartbeat.ok()) return ha_heartbeat.status().With("--heartbeat");
+  o->ha_heartbeat_interval_ns = *ha_heartbeat;
   return o->Validate();
 }
 
@@ -70,6 +86,50 @@ void PrintInfo(const lab::LabInfo& info) {
               a.restore_replication.c_str());
   std::printf("  or via the API:   PATCH %s/api/2.42/network-interfaces?names=%s {\"enabled\":false}\n",
               a.api_url.c_str(), lab::kReplicationIf);
+  if (!info.has_pool) return;
+  const lab::PoolConfig& p = info.pool;
+  std::printf("pool: %zu hosts, %zu VMs; HA timeout %s, heartbeat %s; statefile %s (and site-b's)\n",
+              p.hosts.size(), p.vms.size(), FormatDuration(p.ha_timeout_ns).c_str(),
+              FormatDuration(p.heartbeat_interval_ns).c_str(),
+              p.statefile_urls.empty() ? "" : p.statefile_urls[0].c_str());
+  for (const lab::PoolHost& h : p.hosts) {
+    std::printf("  %s (%s) management %s, XAPI %s\n", h.name.c_str(), h.ns.c_str(), h.mgmt_addr.c_str(),
+                h.xapi_url.c_str());
+  }
+  for (const lab::PoolVm& v : p.vms) {
+    auto at = lab::VmPlacement(info.state_dir, v.index);
+    std::string host = at.ok() && *at > 0 ? lab::PoolHostName(*at) : "halted";
+    std::printf("  %s on %s: %s\n", v.name.c_str(), host.c_str(), v.ssh.c_str());
+  }
+  if (!info.ha_sim_note.empty()) std::printf("%s\n", info.ha_sim_note.c_str());
+  std::printf(
+      "controls: faultbench lab host power-off|power-on|cut-mgmt|restore-mgmt|cut-storage|"
+      "restore-storage HOST; faultbench lab vm start VM --host HOST | stop VM\n");
+}
+
+void PrintPoolStatus(const nlohmann::json& pool) {
+  if (pool.is_null()) return;
+  std::printf("pool hosts:\n");
+  for (const auto& h : pool["hosts"]) {
+    std::string links;
+    for (const auto& [name, state] : h["links"].items()) links += " " + name + " " + state.get<std::string>();
+    std::string cuts;
+    for (const auto& c : h["cuts"]) cuts += " " + c.get<std::string>();
+    std::string sim = h["ha_sim"].is_null() ? "not built"
+                                            : "pid " + std::to_string(h["ha_sim"].value("pid", 0)) + " " +
+                                                  h["ha_sim"].value("state", "?");
+    std::printf("  %-7s power %-3s links%s; fb-ha-sim %s%s%s\n", h.value("name", "?").c_str(),
+                h.value("power", "?").c_str(), links.c_str(), sim.c_str(),
+                cuts.empty() ? "" : "; cut:", cuts.c_str());
+  }
+  std::printf("pool VMs:\n");
+  for (const auto& v : pool["vms"]) {
+    std::string host = v.value("host", "");
+    std::printf("  %-5s on %-7s sshd pid %d %s, agent pid %d %s\n", v.value("name", "?").c_str(),
+                host.empty() ? "(halted)" : host.c_str(), v["sshd"].value("pid", 0),
+                v["sshd"].value("state", "?").c_str(), v["agent"].value("pid", 0),
+                v["agent"].value("state", "?").c_str());
+  }
 }
 
 void PrintStatus(const lab::LabStatus& st) {
@@ -97,6 +157,7 @@ void PrintStatus(const lab::LabStatus& st) {
                                               : "served",
                 static_cast<long long>(s.value("epoch", int64_t(0))));
   }
+  PrintPoolStatus(st.pool);
   for (const std::string& p : st.problems) std::printf("problem: %s\n", p.c_str());
 }
 
@@ -113,12 +174,91 @@ nlohmann::json StatusJson(const lab::LabStatus& st) {
                      {"cut_rules", l.cut_rules}});
   }
   return {{"up", st.up},    {"any", st.any},     {"namespaces", st.namespaces}, {"processes", procs},
-          {"links", links}, {"sites", st.sites}, {"problems", st.problems}};
+          {"links", links}, {"sites", st.sites}, {"problems", st.problems},     {"pool", st.pool}};
 }
 
 int Fail(const Status& s) {
   PrintError(s.message());
   return s.exit_code();
+}
+
+// The pool's host or VM number for a name, checked against pool.json.
+Result<int> PoolMember(const std::string& state_dir, const std::string& name, bool vm) {
+  auto pool = lab::LoadPool(state_dir);
+  if (!pool.ok()) return pool.status();
+  auto n = vm ? lab::ParsePoolVmName(name) : lab::ParsePoolHostName(name);
+  size_t count = vm ? pool->vms.size() : pool->hosts.size();
+  if (!n.ok() || *n < 1 || size_t(*n) > count) {
+    return Status::InvalidInput(std::string(vm ? "VM" : "host") + " \"" + name + "\" is not in the pool (" +
+                                (vm ? "vm-1..vm-" : "host-1..host-") + std::to_string(count) + ")");
+  }
+  return *n;
+}
+
+struct HostAction {
+  const char* name;
+  const char* help;
+  Status (*act)(const std::string&, int);
+};
+
+void RegisterPoolCommands(CLI::App* lab, std::shared_ptr<LabFlags> flags, int* exit_code) {
+  CLI::App* host = lab->add_subcommand("host", "Power, management and storage controls of a pool host");
+  host->require_subcommand(1);
+  static const HostAction kActions[] = {
+      {"power-off", "Kill the host and its VMs at once, links down", lab::PowerOffHost},
+      {"power-on", "Links up, the HA simulator started again (VMs stay down)", lab::PowerOnHost},
+      {"cut-mgmt", "Drop everything on the host's management network", lab::CutManagement},
+      {"restore-mgmt", "Undo cut-mgmt", lab::RestoreManagement},
+      {"cut-storage", "Drop the host's (and its VMs') storage traffic to both sites", lab::CutStorage},
+      {"restore-storage", "Undo cut-storage", lab::RestoreStorage},
+  };
+  for (const HostAction& a : kActions) {
+    CLI::App* cmd = host->add_subcommand(a.name, a.help);
+    cmd->add_option("HOST", flags->target, "host-1, host-2, ...")->required();
+    cmd->callback([flags, exit_code, &a] {
+      Status s = lab::RequireRoot();
+      auto n = s.ok() ? PoolMember(flags->state_dir, flags->target, false) : Result<int>(s);
+      if (n.ok()) s = a.act(flags->state_dir, *n);
+      if (!n.ok()) s = n.status();
+      if (!s.ok()) {
+        *exit_code = Fail(s);
+        return;
+      }
+      std::printf("%s %s: done\n", flags->target.c_str(), a.name);
+      *exit_code = kExitOk;
+    });
+  }
+
+  CLI::App* vm = lab->add_subcommand("vm", "Start or stop a pool VM");
+  vm->require_subcommand(1);
+  CLI::App* start = vm->add_subcommand("start", "Start the VM on a host (moving it if it runs elsewhere)");
+  start->add_option("VM", flags->target, "vm-1, vm-2, ...")->required();
+  start->add_option("--host", flags->on_host, "Host to run it on")->required();
+  start->callback([flags, exit_code] {
+    Status s = lab::RequireRoot();
+    auto n = s.ok() ? PoolMember(flags->state_dir, flags->target, true) : Result<int>(s);
+    auto h = n.ok() ? PoolMember(flags->state_dir, flags->on_host, false) : Result<int>(n.status());
+    s = h.ok() ? lab::StartVm(flags->state_dir, *n, *h) : h.status();
+    if (!s.ok()) {
+      *exit_code = Fail(s);
+      return;
+    }
+    std::printf("%s started on %s\n", flags->target.c_str(), flags->on_host.c_str());
+    *exit_code = kExitOk;
+  });
+  CLI::App* stop = vm->add_subcommand("stop", "Stop the VM (kill its processes, unwire it)");
+  stop->add_option("VM", flags->target, "vm-1, vm-2, ...")->required();
+  stop->callback([flags, exit_code] {
+    Status s = lab::RequireRoot();
+    auto n = s.ok() ? PoolMember(flags->state_dir, flags->target, true) : Result<int>(s);
+    s = n.ok() ? lab::StopVm(flags->state_dir, *n) : n.status();
+    if (!s.ok()) {
+      *exit_code = Fail(s);
+      return;
+    }
+    std::printf("%s stopped\n", flags->target.c_str());
+    *exit_code = kExitOk;
+  });
 }
 
 }  // namespace
@@ -139,6 +279,12 @@ void RegisterLabCommand(CLI::App& app, int* exit_code) {
   up->add_option("--heartbeat-timeout", flags->heartbeat_timeout, "Silence that counts as a cut")
       ->capture_default_str();
   up->add_option("--resync-time", flags->resync_time, "Simulated resync duration")->capture_default_str();
+  up->add_option("--pool", flags->pool, "Pool hosts (2..4; 0 = no pool)")->capture_default_str();
+  up->add_option("--vms", flags->vms, "Pool VMs (1..8; default one per host)");
+  up->add_option("--ha-timeout", flags->ha_timeout, "HA: host silence that counts as a failure")
+      ->capture_default_str();
+  up->add_option("--heartbeat", flags->ha_heartbeat, "HA heartbeat interval (network and statefile)")
+      ->capture_default_str();
   up->callback([flags, exit_code] {
     lab::LabOptions options;
     Status s = lab::RequireRoot();
@@ -182,6 +328,8 @@ void RegisterLabCommand(CLI::App& app, int* exit_code) {
     std::printf("lab is down\n");
     *exit_code = kExitOk;
   });
+
+  RegisterPoolCommands(lab, flags, exit_code);
 }
 
 }  // namespace fb::cli

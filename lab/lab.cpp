@@ -11,6 +11,7 @@
 #include "core/jsonl_writer.h"
 #include "core/units.h"
 #include "lab/netns.h"
+#include "lab/pool_net.h"
 #include "lab/tgt.h"
 #include "lab/token.h"
 #include "lab/topology.h"
@@ -49,6 +50,26 @@ Result<std::string> FindSimulator(const LabOptions& options) {
   return beside.string();
 }
 
+std::string SelfPath() {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : self.string();
+}
+
+// The faultbench the pool's VMs run, and fb-ha-sim beside it ("" when not built).
+Result<std::string> FindFaultbench(const LabOptions& options) {
+  std::string path = options.faultbench_path.empty() ? SelfPath() : options.faultbench_path;
+  if (path.empty() || access(path.c_str(), X_OK) != 0) return ErrnoStatus("faultbench binary " + path, errno);
+  return std::filesystem::absolute(path).string();
+}
+
+std::string FindHaSim(const LabOptions& options, const std::string& faultbench) {
+  std::string path = options.ha_sim_path.empty()
+                         ? (std::filesystem::path(faultbench).parent_path() / kHaSimExecutable).string()
+                         : options.ha_sim_path;
+  return access(path.c_str(), X_OK) == 0 ? std::filesystem::absolute(path).string() : std::string();
+}
+
 nlohmann::json OptionsJson(const LabOptions& o) {
   return {{"lun_size_bytes", o.lun_size_bytes},
           {"race_winner", o.race_winner},
@@ -58,7 +79,11 @@ nlohmann::json OptionsJson(const LabOptions& o) {
           {"resync_ns", o.resync_ns},
           {"claim_delay_ns", o.claim_delay_ns},
           {"iqn", o.iqn},
-          {"tgtd_control_port_base", o.tgtd_control_port_base}};
+          {"tgtd_control_port_base", o.tgtd_control_port_base},
+          {"pool_hosts", o.pool_hosts},
+          {"pool_vms", o.PoolVmCount()},
+          {"ha_timeout_ns", o.ha_timeout_ns},
+          {"ha_heartbeat_interval_ns", o.ha_heartbeat_interval_ns}};
 }
 
 LabOptions OptionsFromJson(const nlohmann::json& j) {
@@ -73,6 +98,10 @@ LabOptions OptionsFromJson(const nlohmann::json& j) {
   o.claim_delay_ns = j.value("claim_delay_ns", o.claim_delay_ns);
   o.iqn = j.value("iqn", o.iqn);
   o.tgtd_control_port_base = j.value("tgtd_control_port_base", o.tgtd_control_port_base);
+  o.pool_hosts = j.value("pool_hosts", o.pool_hosts);
+  o.pool_vms = j.value("pool_vms", o.pool_vms);
+  o.ha_timeout_ns = j.value("ha_timeout_ns", o.ha_timeout_ns);
+  o.ha_heartbeat_interval_ns = j.value("ha_heartbeat_interval_ns", o.ha_heartbeat_interval_ns);
   return o;
 }
 
@@ -115,6 +144,29 @@ fb::Status LabOptions::Validate() const {
   if (tgtd_control_port_base < 1 || tgtd_control_port_base > 60000) {
     return fb::Status::InvalidInput("tgtd control port base must be 1..60000");
   }
+  if (pool_hosts == 0) {
+    if (pool_vms != 0) return fb::Status::InvalidInput("--vms " + std::to_string(pool_vms) + " needs --pool");
+    return fb::Status::Ok();
+  }
+  if (pool_hosts < kMinPoolHosts || pool_hosts > kMaxPoolHosts) {
+    return fb::Status::InvalidInput("--pool " + std::to_string(pool_hosts) + ": the pool has " +
+                                    std::to_string(kMinPoolHosts) + ".." + std::to_string(kMaxPoolHosts) +
+                                    " hosts");
+  }
+  if (pool_vms != 0 && (pool_vms < kMinPoolVms || pool_vms > kMaxPoolVms)) {
+    return fb::Status::InvalidInput("--vms " + std::to_string(pool_vms) + ": the pool has " +
+                                    std::to_string(kMinPoolVms) + ".." + std::to_string(kMaxPoolVms) +
+                                    " VMs");
+  }
+  if (ha_heartbeat_interval_ns < 10 * kNsPerMs || ha_heartbeat_interval_ns > 60 * kNsPerSec) {
+    return fb::Status::InvalidInput("--heartbeat " + FormatDuration(ha_heartbeat_interval_ns) +
+                                    ": the HA heartbeat interval must be 10ms..60s");
+  }
+  if (ha_timeout_ns < 3 * ha_heartbeat_interval_ns || ha_timeout_ns > 600 * kNsPerSec) {
+    return fb::Status::InvalidInput("--ha-timeout " + FormatDuration(ha_timeout_ns) +
+                                    ": the HA timeout must be at least 3 heartbeats (" +
+                                    FormatDuration(3 * ha_heartbeat_interval_ns) + ") and at most 10m");
+  }
   return fb::Status::Ok();
 }
 
@@ -129,6 +181,16 @@ Result<LabInfo> Lab::Up(const LabOptions& options) {
     nlohmann::json j = saved.ok() ? nlohmann::json::parse(*saved, nullptr, false) : nlohmann::json();
     LabInfo info =
         Describe(j.is_object() ? OptionsFromJson(j.value("options", nlohmann::json::object())) : options);
+    if (info.options.pool_hosts != options.pool_hosts ||
+        (options.pool_hosts > 0 && info.options.PoolVmCount() != options.PoolVmCount())) {
+      return fb::Status::InvalidInput("the lab is up with " +
+                                      (info.options.pool_hosts > 0
+                                           ? "a pool of " + std::to_string(info.options.pool_hosts) +
+                                                 " hosts and " + std::to_string(info.options.PoolVmCount()) +
+                                                 " VMs"
+                                           : std::string("no pool")) +
+                                      ": run faultbench lab down first to change it");
+    }
     info.already_up = true;
     info.up_ns = MonoNs() - start;
     return info;
@@ -136,7 +198,14 @@ Result<LabInfo> Lab::Up(const LabOptions& options) {
   if (status->any) FB_RETURN_IF_ERROR(Down().With("removing leftovers of an earlier lab"));
   auto sim = FindSimulator(options);
   if (!sim.ok()) return sim.status();
-  fb::Status built = Build(options, *sim);
+  std::string faultbench, ha_sim;
+  if (options.pool_hosts > 0) {
+    auto fb_path = FindFaultbench(options);
+    if (!fb_path.ok()) return fb_path.status();
+    faultbench = *fb_path;
+    ha_sim = FindHaSim(options, faultbench);
+  }
+  fb::Status built = Build(options, *sim, faultbench, ha_sim);
   if (!built.ok()) {
     fb::Status cleaned = Down();
     if (!cleaned.ok()) return built.With("lab up (cleanup also failed: " + cleaned.message() + ")");
@@ -147,7 +216,8 @@ Result<LabInfo> Lab::Up(const LabOptions& options) {
   return info;
 }
 
-fb::Status Lab::Build(const LabOptions& o, const std::string& sim) {
+fb::Status Lab::Build(const LabOptions& o, const std::string& sim, const std::string& faultbench,
+                      const std::string& ha_sim) {
   std::error_code ec;
   std::filesystem::create_directories(state_dir_, ec);
   if (ec) return fb::Status::IoError("create " + state_dir_ + ": " + ec.message());
@@ -159,6 +229,8 @@ fb::Status Lab::Build(const LabOptions& o, const std::string& sim) {
   FB_RETURN_IF_ERROR(WriteFileAtomic(Path("api-token"), *token + "\n"));
   chmod(Path("api-token").c_str(), 0600);
   FB_RETURN_IF_ERROR(CreateLunFile(Path("lun.img"), o.lun_size_bytes));
+  // The pool's statefile: ConfigureStretchedLun serves it as LUN 2 when it is there.
+  if (o.pool_hosts > 0) FB_RETURN_IF_ERROR(CreateLunFile(Path(kStatefileFile), kStatefileBytes));
 
   // Namespaces and links.
   for (const std::string& ns : LabNamespaces()) FB_RETURN_IF_ERROR(AddNamespace(ns));
@@ -238,7 +310,10 @@ fb::Status Lab::Build(const LabOptions& o, const std::string& sim) {
                                    ReadPidFile(Path("sim-" + s.name + ".pid")), "simulator of " + s.name,
                                    Path("sim-" + s.name + ".log")));
   }
-  return fb::Status::Ok();
+  if (o.pool_hosts == 0) return fb::Status::Ok();
+  PoolBuildSpec pool{o.pool_hosts, o.PoolVmCount(), o.ha_timeout_ns, o.ha_heartbeat_interval_ns,
+                     o.iqn,        faultbench,      ha_sim};
+  return BuildPool(state_dir_, pool).With("pool");
 }
 
 LabInfo Lab::Describe(const LabOptions& o) const {
@@ -247,7 +322,8 @@ LabInfo Lab::Describe(const LabOptions& o) const {
   info.lun = kLun;
   info.state_dir = state_dir_;
   info.token_file = Path("api-token");
-  if (auto token = ReadFile(info.token_file); token.ok()) info.api_token = token->substr(0, token->find('\n'));
+  if (auto token = ReadFile(info.token_file); token.ok())
+    info.api_token = token->substr(0, token->find('\n'));
   info.events_file = Path("events.jsonl");
   info.options = o;
   for (const SiteSpec& s : Sites()) {
@@ -264,6 +340,17 @@ LabInfo Lab::Describe(const LabOptions& o) const {
     info.sites.push_back(si);
     if (!info.mediator.empty()) info.mediator += ", ";
     info.mediator += s.mediator_addr + ":" + std::to_string(kMediatorPort) + " (" + s.name + ")";
+  }
+  if (o.pool_hosts > 0) {
+    auto pool = LoadPool(state_dir_);
+    if (pool.ok()) {
+      info.has_pool = true;
+      info.pool = *pool;
+      if (pool->ha_sim_path.empty()) {
+        info.ha_sim_note = std::string("the HA simulator is not built (no ") + kHaSimExecutable + " beside " +
+                           pool->faultbench_path + "): hosts run without HA";
+      }
+    }
   }
   return info;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "lab/pool.h"
 #include "lab/process.h"
 #include "lab/sim_config.h"
 
@@ -37,6 +38,18 @@ struct LabOptions {
   int tgtd_control_port_base = kDefaultControlPortBase;
   // fb-array-sim to run; "" = the one beside this executable.
   std::string sim_path;
+
+  // The pool (lab/pool.h): 0 hosts = none, else kMinPoolHosts..kMaxPoolHosts.
+  int pool_hosts = 0;
+  int pool_vms = 0;                                  // kMinPoolVms..kMaxPoolVms; 0 = one per host
+  int64_t ha_timeout_ns = 10'000'000'000;            // host silence that HA declares a failure
+  int64_t ha_heartbeat_interval_ns = 1'000'000'000;  // HA network and statefile heartbeat
+  // faultbench the VMs run (agent, ssh sessions); "" = this executable.
+  std::string faultbench_path;
+  // fb-ha-sim to run; "" = the one beside faultbench_path, if it is built.
+  std::string ha_sim_path;
+
+  int PoolVmCount() const { return pool_vms > 0 ? pool_vms : pool_hosts; }
 
   // Checks ranges; errors are InvalidInput naming the setting.
   fb::Status Validate() const;
@@ -66,6 +79,9 @@ struct LabInfo {
   std::string events_file;  // the simulators' events.jsonl
   int64_t up_ns = 0;        // how long Up took
   LabOptions options;       // the settings the running lab was made with
+  bool has_pool = false;    // options.pool_hosts > 0 and pool.json is there
+  PoolConfig pool;
+  std::string ha_sim_note;  // why no fb-ha-sim runs ("" when they do)
 };
 
 struct LabProcess {
@@ -90,6 +106,8 @@ struct LabStatus {
   std::vector<LabLink> links;
   nlohmann::json sites = nlohmann::json::object();  // site -> simulator state
   std::vector<std::string> problems;
+  // The pool's hosts and VMs (pool_net.h PoolStatusJson); null without a pool.
+  nlohmann::json pool = nullptr;
 };
 
 class Lab {
@@ -107,7 +125,8 @@ class Lab {
   const std::string& state_dir() const { return state_dir_; }
 
  private:
-  fb::Status Build(const LabOptions& options, const std::string& sim);
+  fb::Status Build(const LabOptions& options, const std::string& sim, const std::string& faultbench,
+                   const std::string& ha_sim);
   LabInfo Describe(const LabOptions& options) const;
   std::string Path(const std::string& file) const { return state_dir_ + "/" + file; }
 

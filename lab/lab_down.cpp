@@ -14,6 +14,7 @@
 #include "core/jsonl_writer.h"
 #include "lab/lab.h"
 #include "lab/netns.h"
+#include "lab/pool.h"
 #include "lab/tgt.h"
 #include "lab/topology.h"
 
@@ -28,7 +29,9 @@ bool IsTgtd(const std::vector<std::string>& argv) {
 }
 
 bool IsSimulator(const std::vector<std::string>& argv) {
-  return !argv.empty() && std::filesystem::path(argv[0]).filename() == kSimExecutable;
+  if (argv.empty()) return false;
+  std::string name = std::filesystem::path(argv[0]).filename();
+  return name == kSimExecutable || name == kHaSimExecutable;
 }
 
 // The -C value of a tgtd command line, or -1.
@@ -82,6 +85,9 @@ fb::Status Lab::Down() {
   for (const char* f :
        {"mediator.pid", "sim-site-a.pid", "sim-site-b.pid", "tgtd-site-a.pid", "tgtd-site-b.pid"}) {
     if (pid_t p = ReadPidFile(Path(f)); p > 0) candidates.insert(p);
+  }
+  for (int host = 1; host <= kMaxPoolHosts; ++host) {
+    if (pid_t p = ReadPidFile(PoolHaSimPidFile(state_dir_, host)); p > 0) candidates.insert(p);
   }
   std::vector<pid_t> sims, tgtds, others;
   for (pid_t p : AllPids()) {

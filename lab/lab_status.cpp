@@ -5,6 +5,7 @@
 #include "core/jsonl_writer.h"
 #include "lab/lab.h"
 #include "lab/netns.h"
+#include "lab/pool_net.h"
 #include "lab/topology.h"
 
 namespace fb::lab {
@@ -70,6 +71,18 @@ Result<LabStatus> Lab::Status() const {
     if (!text.ok()) continue;
     nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
     if (!j.is_discarded()) st.sites[s.name] = j;
+  }
+  st.pool = PoolStatusJson(state_dir_, &st.problems);
+  if (auto pool = LoadPool(state_dir_); pool.ok()) {
+    std::vector<std::string> want = {kPoolNetNamespace};
+    for (const PoolHost& h : pool->hosts) want.push_back(h.ns);
+    for (const PoolVm& v : pool->vms) want.push_back(v.ns);
+    for (const std::string& ns : want) {
+      if (std::find(present.begin(), present.end(), ns) == present.end()) {
+        all_ns = false;
+        st.problems.push_back("namespace " + ns + " missing");
+      }
+    }
   }
   std::error_code ec;
   if (std::filesystem::exists(state_dir_, ec)) st.any = true;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <sstream>
 
 #include "core/clock.h"
@@ -55,6 +56,16 @@ Status ConfigureStretchedLun(int control_port, const std::string& iqn, const std
                                            std::to_string(kLun), "--params",
                                            "scsi_id=faultbench-lab-lun1,scsi_sn=FBLAB0001"})
                          .status());
+  std::string statefile = std::filesystem::path(backing_file).parent_path() / kStatefileFile;
+  if (access(statefile.c_str(), F_OK) == 0) {
+    FB_RETURN_IF_ERROR(Tgtadm(control_port, {"--op", "new", "--mode", "logicalunit", "--tid", Tid(), "--lun",
+                                             std::to_string(kStatefileLunId), "-b", statefile})
+                           .status());
+    FB_RETURN_IF_ERROR(Tgtadm(control_port, {"--op", "update", "--mode", "logicalunit", "--tid", Tid(),
+                                             "--lun", std::to_string(kStatefileLunId), "--params",
+                                             "scsi_id=faultbench-lab-statefile,scsi_sn=FBLAB0002"})
+                           .status());
+  }
   return Tgtadm(control_port, {"--op", "bind", "--mode", "target", "--tid", Tid(), "-I", "ALL"}).status();
 }
 

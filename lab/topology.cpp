@@ -29,7 +29,9 @@ std::vector<std::string> LabNamespaces() {
 }
 
 bool IsLabNamespace(const std::string& name) {
-  return name.rfind("fb-site-", 0) == 0 || name == kMediatorNamespace;
+  // The pool's (lab/pool.h): fb-pool-net, fb-host-<i>, fb-vm-<k>.
+  return name.rfind("fb-site-", 0) == 0 || name == kMediatorNamespace || name == "fb-pool-net" ||
+         name.rfind("fb-host-", 0) == 0 || name.rfind("fb-vm-", 0) == 0;
 }
 
 }  // namespace fb::lab

@@ -56,7 +56,8 @@ const SiteSpec& PeerOf(const SiteSpec& site);
 
 // All namespaces the lab creates.
 std::vector<std::string> LabNamespaces();
-// True for namespace names the lab may have created ("fb-site-*", "fb-mediator").
+// True for namespace names the lab may have created ("fb-site-*", "fb-mediator",
+// and the pool's "fb-pool-net", "fb-host-*", "fb-vm-*").
 bool IsLabNamespace(const std::string& name);
 
 }  // namespace fb::lab

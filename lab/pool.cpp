@@ -1,0 +1,415 @@
+// The pool's names, its pool.json and placement files, and the controls of
+// pool.h (VM start/stop, host power, management and storage cuts).
+#include "lab/pool.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/jsonl_writer.h"
+#include "core/subprocess.h"
+#include "lab/lab_event_log.h"
+#include "lab/netns.h"
+#include "lab/pool_net.h"
+#include "lab/process.h"
+
+namespace fb::lab {
+
+namespace {
+constexpr int64_t kSshdReadyTimeoutNs = 5 * kNsPerSec;
+constexpr int64_t kKillWaitNs = 2 * kNsPerSec;
+constexpr int kSshPort = 22;
+
+std::string Trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t start = 0;
+  while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) ++start;
+  return s.substr(start);
+}
+
+Result<int> ParseNumbered(const std::string& name, const std::string& prefix, const char* what) {
+  if (name.rfind(prefix, 0) == 0 && name.size() > prefix.size() && name.size() <= prefix.size() + 2) {
+    int n = 0;
+    for (size_t i = prefix.size(); i < name.size(); ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(name[i]))) n = -1;
+      if (n >= 0) n = n * 10 + (name[i] - '0');
+    }
+    if (n > 0) return n;
+  }
+  return Status::InvalidInput(std::string(what) + " \"" + name + "\": expected " + prefix + "N");
+}
+
+// Pids whose network namespace is the named one, from /proc (no subprocess:
+// PowerOffHost must be quick).
+std::vector<pid_t> PidsInNamespace(const std::string& ns) {
+  std::vector<pid_t> out;
+  struct stat want {};
+  if (stat(("/run/netns/" + ns).c_str(), &want) != 0) return out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (!end || *end != '\0' || pid <= 0) continue;
+    struct stat st {};
+    if (stat(("/proc/" + std::string(e->d_name) + "/ns/net").c_str(), &st) != 0) continue;
+    if (st.st_dev == want.st_dev && st.st_ino == want.st_ino) out.push_back(pid_t(pid));
+  }
+  closedir(d);
+  return out;
+}
+
+// SIGKILLs them all at once, then waits (bounded) until they are gone.
+Status KillAll(const std::vector<pid_t>& pids, const std::string& what) {
+  for (pid_t p : pids) kill(p, SIGKILL);
+  int64_t deadline = MonoNs() + kKillWaitNs;
+  for (pid_t p : pids) {
+    while (GetProcState(p) != ProcState::kGone) {
+      if (MonoNs() >= deadline)
+        return Status::IoError(what + ": pid " + std::to_string(p) + " survived SIGKILL");
+      usleep(5'000);
+    }
+  }
+  return Status::Ok();
+}
+
+bool TcpAccepts(const std::string& addr, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(port));
+  inet_pton(AF_INET, addr.c_str(), &a.sin_addr);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+Status Log(const PoolConfig& pool, int64_t t_utc_ns, const std::string& who, const std::string& kind,
+           Severity severity, const std::string& message, nlohmann::json attrs) {
+  LabEventLog log;
+  FB_RETURN_IF_ERROR(log.Open(pool.events_file, who, "pool"));
+  return log.Emit(t_utc_ns, kind, severity, message, std::move(attrs));
+}
+
+Status CheckHost(const PoolConfig& pool, int host) {
+  if (host < 1 || host > int(pool.hosts.size())) {
+    return Status::InvalidInput("host " + std::to_string(host) + " is not in the pool (host-1..host-" +
+                                std::to_string(pool.hosts.size()) + ")");
+  }
+  return Status::Ok();
+}
+
+Status CheckVm(const PoolConfig& pool, int vm) {
+  if (vm < 1 || vm > int(pool.vms.size())) {
+    return Status::InvalidInput("VM " + std::to_string(vm) + " is not in the pool (vm-1..vm-" +
+                                std::to_string(pool.vms.size()) + ")");
+  }
+  return Status::Ok();
+}
+
+std::string PowerFile(const std::string& state_dir, int host) {
+  return PoolDir(state_dir) + "/" + PoolHostName(host) + ".off";
+}
+
+bool PoweredOff(const std::string& state_dir, int host) {
+  return access(PowerFile(state_dir, host).c_str(), F_OK) == 0;
+}
+
+Status WritePlacement(const std::string& state_dir, int vm, int host) {
+  return WriteFileAtomic(PoolVmDir(state_dir, vm) + "/host", host > 0 ? PoolHostName(host) : "");
+}
+
+bool Alive(const std::string& pid_file) { return GetProcState(ReadPidFile(pid_file)) != ProcState::kGone; }
+
+// Removes the VM's storage link from every host (a VM is wired to one at most).
+Status Unwire(const PoolConfig& pool, int vm) {
+  for (const PoolHost& h : pool.hosts) {
+    std::string link = PoolHostVmIf(vm);
+    if (LinkExists(h.ns, link)) FB_RETURN_IF_ERROR(Ip(h.ns, {"link", "delete", link}));
+  }
+  return Status::Ok();
+}
+
+Status Wire(const PoolConfig& pool, int vm, int host) {
+  FB_RETURN_IF_ERROR(Unwire(pool, vm));
+  const std::string& hns = pool.hosts[size_t(host - 1)].ns;
+  const std::string& vns = pool.vms[size_t(vm - 1)].ns;
+  FB_RETURN_IF_ERROR(AddVethPair(hns, PoolHostVmIf(vm), vns, kVmStorageIf));
+  FB_RETURN_IF_ERROR(ConfigureLink(hns, PoolHostVmIf(vm), PoolVmGatewayAddr(vm), kPoolPrefixLen));
+  FB_RETURN_IF_ERROR(ConfigureLink(vns, kVmStorageIf, PoolVmStorageAddr(vm), kPoolPrefixLen));
+  for (const char* portal : {kPortalAddrA, kPortalAddrB}) {
+    FB_RETURN_IF_ERROR(Ip(vns, {"route", "replace", std::string(portal) + "/32", "via", PoolVmGatewayAddr(vm),
+                                "dev", kVmStorageIf}));
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> HostLinks(const PoolConfig& pool, int host) {
+  std::vector<std::string> links = {kHostMgmtIf, kHostStorageIfA, kHostStorageIfB};
+  for (const PoolVm& v : pool.vms) {
+    if (LinkExists(pool.hosts[size_t(host - 1)].ns, PoolHostVmIf(v.index)))
+      links.push_back(PoolHostVmIf(v.index));
+  }
+  return links;
+}
+}  // namespace
+
+std::string PoolHostName(int host) { return "host-" + std::to_string(host); }
+std::string PoolHostNamespace(int host) { return "fb-host-" + std::to_string(host); }
+std::string PoolHostMgmtAddr(int host) { return "198.18.10." + std::to_string(10 + host); }
+std::string PoolXapiUrl(int host) {
+  return "http://" + PoolHostMgmtAddr(host) + ":" + std::to_string(kXapiPort) + "/jsonrpc";
+}
+std::string PoolVmName(int vm) { return "vm-" + std::to_string(vm); }
+std::string PoolVmNamespace(int vm) { return "fb-vm-" + std::to_string(vm); }
+std::string PoolVmAddr(int vm) { return "198.18." + std::to_string(50 + vm) + ".2"; }
+
+Result<int> ParsePoolHostName(const std::string& name) { return ParseNumbered(name, "host-", "host"); }
+Result<int> ParsePoolVmName(const std::string& name) { return ParseNumbered(name, "vm-", "VM"); }
+
+std::string PoolDir(const std::string& state_dir) { return state_dir + "/pool"; }
+std::string PoolJsonPath(const std::string& state_dir) { return PoolDir(state_dir) + "/pool.json"; }
+std::string PoolVmDir(const std::string& state_dir, int vm) {
+  return PoolDir(state_dir) + "/" + PoolVmName(vm);
+}
+std::string PoolVmAgentDir(const std::string& state_dir, int vm) {
+  return PoolVmDir(state_dir, vm) + "/agent";
+}
+std::string PoolHaSimPidFile(const std::string& state_dir, int host) {
+  return PoolDir(state_dir) + "/" + PoolHostName(host) + ".pid";
+}
+std::string PoolHaSimLog(const std::string& state_dir, int host) {
+  return PoolDir(state_dir) + "/" + PoolHostName(host) + ".log";
+}
+
+Result<PoolConfig> LoadPool(const std::string& state_dir) {
+  std::string path = PoolJsonPath(state_dir);
+  if (access(path.c_str(), F_OK) != 0) {
+    return Status::InvalidInput("the lab has no pool (no " + path +
+                                "; start it with faultbench lab up --pool N)");
+  }
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object()) return Status::IoError(path + ": not a JSON object");
+  PoolConfig p;
+  p.state_dir = state_dir;
+  try {
+    for (const nlohmann::json& h : j.at("hosts")) {
+      p.hosts.push_back({h.at("index").get<int>(), h.at("name").get<std::string>(),
+                         h.at("ns").get<std::string>(), h.at("mgmt_addr").get<std::string>(),
+                         h.at("xapi_url").get<std::string>()});
+    }
+    for (const nlohmann::json& v : j.at("vms")) {
+      p.vms.push_back({v.at("index").get<int>(), v.at("name").get<std::string>(),
+                       v.at("ns").get<std::string>(), v.at("addr").get<std::string>(),
+                       v.at("initial_host").get<int>(), v.at("dir").get<std::string>(),
+                       v.at("agent_dir").get<std::string>(), v.at("ssh").get<std::string>()});
+    }
+    const nlohmann::json& o = j.at("options");
+    p.ha_timeout_ns = o.at("ha_timeout_ns").get<int64_t>();
+    p.heartbeat_interval_ns = o.at("heartbeat_interval_ns").get<int64_t>();
+    p.faultbench_path = j.at("faultbench_path").get<std::string>();
+    p.ha_sim_path = j.at("ha_sim_path").get<std::string>();
+    p.statefile_urls = j.at("statefile_urls").get<std::vector<std::string>>();
+    p.ssh_key = j.at("ssh_key").get<std::string>();
+    p.known_hosts = j.at("known_hosts").get<std::string>();
+    p.events_file = j.at("events_file").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    return Status::IoError(path + ": " + e.what());
+  }
+  return p;
+}
+
+Result<int> VmPlacement(const std::string& state_dir, int vm) {
+  std::string path = PoolVmDir(state_dir, vm) + "/host";
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::string name = Trim(*text);
+  if (name.empty()) return 0;
+  auto host = ParsePoolHostName(name);
+  if (!host.ok()) return host.status().With(path);
+  return *host;
+}
+
+std::vector<int> ResidentVms(const std::string& state_dir, int host) {
+  std::vector<int> out;
+  for (int vm = 1; vm <= kMaxPoolVms; ++vm) {
+    auto at = VmPlacement(state_dir, vm);
+    if (at.ok() && *at == host) out.push_back(vm);
+  }
+  return out;
+}
+
+Status StartVm(const std::string& state_dir, int vm, int host) {
+  auto pool = LoadPool(state_dir);
+  if (!pool.ok()) return pool.status();
+  FB_RETURN_IF_ERROR(CheckVm(*pool, vm));
+  FB_RETURN_IF_ERROR(CheckHost(*pool, host));
+  const PoolVm& v = pool->vms[size_t(vm - 1)];
+  std::string what = "start " + v.name + " on " + PoolHostName(host);
+  if (PoweredOff(state_dir, host)) return Status::Unavailable(what + ": the host is powered off");
+  auto current = VmPlacement(state_dir, vm);
+  int at = current.ok() ? *current : 0;
+  std::string sshd_pid = v.dir + "/sshd.pid";
+  if (at == host && Alive(sshd_pid) && LinkExists(pool->hosts[size_t(host - 1)].ns, PoolHostVmIf(vm))) {
+    return Status::Ok();
+  }
+  if (at != 0 && at != host) FB_RETURN_IF_ERROR(StopVm(state_dir, vm).With(what));
+  // Whatever is left of an earlier boot (a VM whose host lost power) goes first.
+  FB_RETURN_IF_ERROR(KillAll(PidsInNamespace(v.ns), what));
+  FB_RETURN_IF_ERROR(Wire(*pool, vm, host).With(what));
+  FB_RETURN_IF_ERROR(SetLinkUp(v.ns, kVmNetIf, true).With(what));
+  FB_RETURN_IF_ERROR(SetLinkUp("", PoolControllerVmLink(vm), true).With(what));
+
+  if (access("/run/sshd", F_OK) != 0) mkdir("/run/sshd", 0755);
+  auto sshd =
+      SpawnDetached({"ip", "netns", "exec", v.ns, kSshdPath, "-D", "-e", "-f", v.dir + "/sshd_config"},
+                    v.dir + "/sshd.log");
+  if (!sshd.ok()) return sshd.status().With(what);
+  FB_RETURN_IF_ERROR(WritePidFile(sshd_pid, *sshd));
+  int64_t deadline = MonoNs() + kSshdReadyTimeoutNs;
+  while (!TcpAccepts(v.addr, kSshPort)) {
+    if (GetProcState(*sshd) == ProcState::kGone)
+      return Status::IoError(what + ": sshd exited; see " + v.dir + "/sshd.log");
+    if (MonoNs() >= deadline) return Status::Unavailable(what + ": sshd not listening on " + v.addr + ":22");
+    usleep(10'000);
+  }
+  int64_t t = UtcNs();
+  auto agent = SpawnDetached(
+      {"ip", "netns", "exec", v.ns, pool->faultbench_path, "agent", "--boot", "--state-dir", v.agent_dir},
+      v.dir + "/agent.log");
+  if (!agent.ok()) return agent.status().With(what);
+  FB_RETURN_IF_ERROR(WritePidFile(v.dir + "/agent.pid", *agent));
+  FB_RETURN_IF_ERROR(WritePlacement(state_dir, vm, host));
+  return Log(*pool, t, v.name, "vm_started", Severity::kInfo, v.name + " started on " + PoolHostName(host),
+             {{"vm", v.name}, {"host", PoolHostName(host)}});
+}
+
+Status StopVm(const std::string& state_dir, int vm) {
+  auto pool = LoadPool(state_dir);
+  if (!pool.ok()) return pool.status();
+  FB_RETURN_IF_ERROR(CheckVm(*pool, vm));
+  const PoolVm& v = pool->vms[size_t(vm - 1)];
+  std::string what = "stop " + v.name;
+  auto current = VmPlacement(state_dir, vm);
+  int at = current.ok() ? *current : 0;
+  std::vector<pid_t> pids = PidsInNamespace(v.ns);
+  int64_t t = UtcNs();
+  FB_RETURN_IF_ERROR(KillAll(pids, what));
+  FB_RETURN_IF_ERROR(SetLinkUp(v.ns, kVmNetIf, false).With(what));
+  FB_RETURN_IF_ERROR(SetLinkUp("", PoolControllerVmLink(vm), false).With(what));
+  FB_RETURN_IF_ERROR(Unwire(*pool, vm).With(what));
+  FB_RETURN_IF_ERROR(WritePlacement(state_dir, vm, 0));
+  return Log(*pool, t, v.name, "vm_stopped", Severity::kInfo,
+             v.name + " stopped" + (at > 0 ? " (was on " + PoolHostName(at) + ")" : ""),
+             {{"vm", v.name}, {"host", at > 0 ? PoolHostName(at) : ""}});
+}
+
+Status PowerOffHost(const std::string& state_dir, int host) {
+  auto pool = LoadPool(state_dir);
+  if (!pool.ok()) return pool.status();
+  FB_RETURN_IF_ERROR(CheckHost(*pool, host));
+  const PoolHost& h = pool->hosts[size_t(host - 1)];
+  std::string what = "power off " + h.name;
+  std::vector<int> vms = ResidentVms(state_dir, host);
+  std::vector<pid_t> pids = PidsInNamespace(h.ns);
+  for (int vm : vms) {
+    for (pid_t p : PidsInNamespace(pool->vms[size_t(vm - 1)].ns)) pids.push_back(p);
+  }
+  int64_t t = UtcNs();
+  for (pid_t p : pids) kill(p, SIGKILL);
+  FB_RETURN_IF_ERROR(WriteFileAtomic(PowerFile(state_dir, host), std::to_string(t) + "\n"));
+  for (const std::string& link : HostLinks(*pool, host))
+    FB_RETURN_IF_ERROR(SetLinkUp(h.ns, link, false).With(what));
+  nlohmann::json names = nlohmann::json::array();
+  for (int vm : vms) {
+    const PoolVm& v = pool->vms[size_t(vm - 1)];
+    names.push_back(v.name);
+    FB_RETURN_IF_ERROR(SetLinkUp(v.ns, kVmNetIf, false).With(what));
+    if (LinkExists(v.ns, kVmStorageIf)) FB_RETURN_IF_ERROR(SetLinkUp(v.ns, kVmStorageIf, false).With(what));
+  }
+  // Anything that started in the meantime (an ssh session) dies too.
+  for (pid_t p : PidsInNamespace(h.ns)) pids.push_back(p);
+  for (int vm : vms) {
+    for (pid_t p : PidsInNamespace(pool->vms[size_t(vm - 1)].ns)) pids.push_back(p);
+  }
+  FB_RETURN_IF_ERROR(KillAll(pids, what));
+  return Log(*pool, t, h.name, "host_power_off", Severity::kWarning,
+             h.name + " powered off (" + std::to_string(vms.size()) + " VMs resident)",
+             {{"host", h.name}, {"vms", names}});
+}
+
+Status PowerOnHost(const std::string& state_dir, int host) {
+  auto pool = LoadPool(state_dir);
+  if (!pool.ok()) return pool.status();
+  FB_RETURN_IF_ERROR(CheckHost(*pool, host));
+  const PoolHost& h = pool->hosts[size_t(host - 1)];
+  std::string what = "power on " + h.name;
+  for (const std::string& link : HostLinks(*pool, host))
+    FB_RETURN_IF_ERROR(SetLinkUp(h.ns, link, true).With(what));
+  FB_RETURN_IF_ERROR(AddHostStorageRoutes(h.ns, host).With(what));
+  unlink(PowerFile(state_dir, host).c_str());
+  int64_t t = UtcNs();
+  bool sim = false;
+  if (!pool->ha_sim_path.empty() && !Alive(PoolHaSimPidFile(state_dir, host))) {
+    FB_RETURN_IF_ERROR(StartHaSim(*pool, host).With(what));
+    sim = true;
+  }
+  return Log(*pool, t, h.name, "host_power_on", Severity::kInfo,
+             h.name + " powered on" + (sim ? " (fb-ha-sim started)" : ""), {{"host", h.name}});
+}
+
+Status StartHaSim(const PoolConfig& pool, int host) {
+  auto pid = SpawnDetached({"ip", "netns", "exec", PoolHostNamespace(host), pool.ha_sim_path, "--state-dir",
+                            pool.state_dir, "--host", PoolHostName(host)},
+                           PoolHaSimLog(pool.state_dir, host));
+  if (!pid.ok()) return pid.status();
+  return WritePidFile(PoolHaSimPidFile(pool.state_dir, host), *pid);
+}
+
+namespace {
+Status Cut(const std::string& state_dir, int host, const char* chain, bool cut, const char* kind) {
+  auto pool = LoadPool(state_dir);
+  if (!pool.ok()) return pool.status();
+  FB_RETURN_IF_ERROR(CheckHost(*pool, host));
+  const PoolHost& h = pool->hosts[size_t(host - 1)];
+  std::string script = std::string("flush chain inet ") + kPoolNftTable + " " + chain + "\n";
+  if (cut) {
+    std::string ifs = std::string(chain) == kCutMgmtChain
+                          ? std::string("\"") + kHostMgmtIf + "\""
+                          : std::string("{ \"") + kHostStorageIfA + "\", \"" + kHostStorageIfB + "\" }";
+    script += std::string("add rule inet ") + kPoolNftTable + " " + chain + " iifname " + ifs + " drop\n";
+    script += std::string("add rule inet ") + kPoolNftTable + " " + chain + " oifname " + ifs + " drop\n";
+  }
+  FB_RETURN_IF_ERROR(Nft(h.ns, script).With(std::string(kind) + " " + h.name));
+  int64_t t = UtcNs();
+  return Log(*pool, t, h.name, kind, cut ? Severity::kWarning : Severity::kInfo,
+             std::string(kind) + " on " + h.name, {{"host", h.name}});
+}
+}  // namespace
+
+Status CutManagement(const std::string& state_dir, int host) {
+  return Cut(state_dir, host, kCutMgmtChain, true, "mgmt_cut");
+}
+Status RestoreManagement(const std::string& state_dir, int host) {
+  return Cut(state_dir, host, kCutMgmtChain, false, "mgmt_restored");
+}
+Status CutStorage(const std::string& state_dir, int host) {
+  return Cut(state_dir, host, kCutStorageChain, true, "storage_cut");
+}
+Status RestoreStorage(const std::string& state_dir, int host) {
+  return Cut(state_dir, host, kCutStorageChain, false, "storage_restored");
+}
+
+}  // namespace fb::lab
