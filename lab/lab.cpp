@@ -203,7 +203,7 @@ Result<LabInfo> Lab::Up(const LabOptions& options) {
     auto fb_path = FindFaultbench(options);
     if (!fb_path.ok()) return fb_path.status();
     faultbench = *fb_path;
-    ha_sim = FindHaSim(options, faultbench);
+    if (options.start_ha_sim) ha_sim = FindHaSim(options, faultbench);
   }
   fb::Status built = Build(options, *sim, faultbench, ha_sim);
   if (!built.ok()) {
@@ -346,7 +346,7 @@ LabInfo Lab::Describe(const LabOptions& o) const {
     if (pool.ok()) {
       info.has_pool = true;
       info.pool = *pool;
-      if (pool->ha_sim_path.empty()) {
+      if (pool->ha_sim_path.empty() && o.start_ha_sim) {
         info.ha_sim_note = std::string("the HA simulator is not built (no ") + kHaSimExecutable + " beside " +
                            pool->faultbench_path + "): hosts run without HA";
       }

@@ -48,6 +48,8 @@ struct LabOptions {
   std::string faultbench_path;
   // fb-ha-sim to run; "" = the one beside faultbench_path, if it is built.
   std::string ha_sim_path;
+  // false: no fb-ha-sim even if built (tests of the pool's own controls).
+  bool start_ha_sim = true;
 
   int PoolVmCount() const { return pool_vms > 0 ? pool_vms : pool_hosts; }
 

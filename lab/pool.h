@@ -118,11 +118,12 @@ Result<int> VmPlacement(const std::string& state_dir, int vm);
 std::vector<int> ResidentVms(const std::string& state_dir, int host);
 
 // Wires the VM to host (its eth1 to a new vm<k> link in fb-host-<host>, routes),
-// brings its VM-network link up, starts its sshd and `faultbench agent --boot
-// --state-dir <vm>/agent` in its namespace, records the placement, logs
-// `vm_started` {vm, host}. If it runs on another host it is stopped first
-// (StopVm); if it already runs on host with its sshd alive, Ok without a change.
-// InvalidInput when vm or host is not in the pool.
+// brings its VM-network link up, starts its sshd (returns once it accepts on
+// :22) and `faultbench agent --boot --state-dir <vm>/agent` in its namespace,
+// records the placement, logs `vm_started` {vm, host}. If it runs on another
+// host it is stopped first (StopVm); if it already runs on host with its sshd
+// alive, Ok without a change. InvalidInput when vm or host is not in the pool,
+// Unavailable when host is powered off.
 Status StartVm(const std::string& state_dir, int vm, int host);
 // Kills every process in the VM's namespace, brings its VM-network link down,
 // unwires it from its host, records placement "" and logs `vm_stopped` {vm, host}.
@@ -133,8 +134,9 @@ Status StopVm(const std::string& state_dir, int vm);
 // their links down; logs `host_power_off` {host, vms}. The VMs stay resident on
 // the host (their placement file is unchanged) until something starts them elsewhere.
 Status PowerOffHost(const std::string& state_dir, int host);
-// Brings the host's links up (those of its resident VMs too, without starting
-// them again), starts its fb-ha-sim again (if built), logs `host_power_on` {host}.
+// Brings the host's links up (and its routes back), starts its fb-ha-sim
+// again (if built and not running), logs `host_power_on` {host}. VMs still
+// resident on it stay down (a VM does not survive a power cycle): StartVm them.
 Status PowerOnHost(const std::string& state_dir, int host);
 
 // Drops everything on the host's management interface (nft rules in its
