@@ -268,7 +268,8 @@ json XapiService::Handle(int member, const json& req, std::unique_lock<std::mute
   if (method == "session.login_with_password") ++m.attempts;
   if (m.address != master_address_) return Error("HOST_IS_SLAVE", json::array({master_address_}), id);
   if (method == "session.login_with_password") {
-    if (!params.is_array() || params.size() != 4 || params[0] != user_ || params[1] != password_) {
+    if (!params.is_array() || params.size() != 4 || params[0] != user_ ||
+        (!password_.empty() && params[1] != password_)) {
       return Error("SESSION_AUTHENTICATION_FAILED",
                    json::array({params.is_array() && !params.empty() ? params[0] : json(""),
                                 "Authentication failure"}),

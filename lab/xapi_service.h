@@ -33,6 +33,8 @@ inline constexpr const char* kXapiNullRef = "OpaqueRef:NULL";
 
 class XapiService {
  public:
+  // Login accepts `user` with `password` (any password when it is empty: a lab's
+  // pool, whose password nobody needs to know).
   XapiService(std::string user, std::string password);
   ~XapiService();
   XapiService(const XapiService&) = delete;
