@@ -14,6 +14,15 @@ void Histogram::Merge(const Histogram& other) {
   min_ = std::min(min_, other.min_);
 }
 
+void Histogram::AddBucket(int index, uint64_t count, uint64_t low_ns, uint64_t high_ns) {
+  if (!count || index < 0 || index >= kBucketCount) return;
+  counts_[size_t(index)] += count;
+  count_ += count;
+  sum_ += count * (low_ns + (high_ns - low_ns) / 2);
+  max_ = std::max(max_, high_ns);
+  min_ = std::min(min_, low_ns);
+}
+
 void Histogram::Reset() {
   if (!count_) return;
   counts_.fill(0);

@@ -27,6 +27,12 @@ class Histogram {
     if (value_ns < min_) min_ = value_ns;
   }
   void Merge(const Histogram& other);
+  // Adds `count` values known only by their bucket (a histogram read back from
+  // its nonzero buckets, e.g. a journal's lat_hist). They are taken to lie in
+  // [low_ns, high_ns]: the bucket's bounds, narrowed to the source's exact min
+  // or max when those fall in it, so min(), max() and Percentile() match the
+  // source's. sum() grows by their middle: mean() is approximate.
+  void AddBucket(int index, uint64_t count, uint64_t low_ns, uint64_t high_ns);
   void Reset();
 
   uint64_t count() const { return count_; }

@@ -14,7 +14,18 @@ namespace {
 double Us(uint64_t ns) { return std::round(double(ns)) / 1e3; }
 double Round3(double v) { return std::round(v * 1e3) / 1e3; }
 
-nlohmann::json OpToJson(const OpCounters& c, double seconds) {
+// The nonzero buckets of `h` as [[index, count], ...] in ascending index: the
+// interval's latencies in mergeable form, so a report over many intervals,
+// jobs or agents computes its percentiles from the merged histogram.
+nlohmann::json BucketsToJson(const Histogram& h) {
+  nlohmann::json out = nlohmann::json::array();
+  for (int i = 0; i < Histogram::kBucketCount; ++i) {
+    if (uint64_t n = h.CountAt(i)) out.push_back({i, n});
+  }
+  return out;
+}
+
+nlohmann::json OpToJson(const OpCounters& c, double seconds, bool with_buckets) {
   const Histogram& h = c.latency;
   nlohmann::json j = {
       {"ios", c.ios},
@@ -31,6 +42,7 @@ nlohmann::json OpToJson(const OpCounters& c, double seconds) {
     j["lat_p99_us"] = Us(h.Percentile(0.99));
     j["lat_p999_us"] = Us(h.Percentile(0.999));
     j["lat_max_us"] = Us(h.max());
+    if (with_buckets) j["lat_hist"] = BucketsToJson(h);
   } else {
     for (const char* k : {"lat_mean_us", "lat_min_us", "lat_p50_us", "lat_p90_us", "lat_p99_us", "lat_p999_us", "lat_max_us"}) {
       j[k] = nullptr;
@@ -66,8 +78,8 @@ nlohmann::json IntervalToJson(const IntervalStats& s, const nlohmann::json& job)
       {"job", job},
       {"interval", s.index},
       {"interval_s", Round3(seconds * 1e3) / 1e3},
-      {"read", OpToJson(s.op[0], seconds)},
-      {"write", OpToJson(s.op[1], seconds)},
+      {"read", OpToJson(s.op[0], seconds, true)},
+      {"write", OpToJson(s.op[1], seconds, true)},
       {"errors", s.op[0].errors + s.op[1].errors},
       {"inflight", s.inflight},
       {"oldest_inflight_age_ms", Round3(double(s.oldest_inflight_age_ns) / 1e6)},
@@ -87,8 +99,8 @@ nlohmann::json IntervalToJson(const IntervalStats& s, const nlohmann::json& job)
 nlohmann::json SummaryToJson(const LoadSummary& s) {
   nlohmann::json j = {
       {"measured_s", Round3(s.measured_s)},
-      {"read", OpToJson(s.op[0], s.measured_s)},
-      {"write", OpToJson(s.op[1], s.measured_s)},
+      {"read", OpToJson(s.op[0], s.measured_s, false)},
+      {"write", OpToJson(s.op[1], s.measured_s, false)},
       {"errors_total", s.errors_total},
       {"stalls", s.stalls},
       {"longest_stall_ms", Round3(double(s.longest_stall_ns) / 1e6)},
