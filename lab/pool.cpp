@@ -2,17 +2,17 @@
 // pool.h (VM start/stop, host power, management and storage cuts).
 #include "lab/pool.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
@@ -82,16 +82,22 @@ Status KillAll(const std::vector<pid_t>& pids, const std::string& what) {
   return Status::Ok();
 }
 
-bool TcpAccepts(const std::string& addr, int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(uint16_t(port));
-  inet_pton(AF_INET, addr.c_str(), &a.sin_addr);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(fd);
-  return ok;
+// True once pid's network namespace has a TCP socket listening on port, from
+// /proc/<pid>/net/tcp: it works from any namespace (the HA simulator calls
+// StartVm from a host namespace, which has no route to the VM network).
+bool ListensOn(pid_t pid, int port) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/net/tcp");
+  char want[8];
+  std::snprintf(want, sizeof want, ":%04X", port);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string slot, local, remote, state;
+    if (!(words >> slot >> local >> remote >> state)) continue;
+    if (state == "0A" && local.size() > 5 && local.compare(local.size() - 5, 5, want) == 0) return true;
+  }
+  return false;
 }
 
 Status Log(const PoolConfig& pool, int64_t t_utc_ns, const std::string& who, const std::string& kind,
@@ -269,8 +275,10 @@ Status StartVm(const std::string& state_dir, int vm, int host) {
   // Whatever is left of an earlier boot (a VM whose host lost power) goes first.
   FB_RETURN_IF_ERROR(KillAll(PidsInNamespace(v.ns), what));
   FB_RETURN_IF_ERROR(Wire(*pool, vm, host).With(what));
+  // Only the VM's end of its VM-network link is switched (the controller's end
+  // then has no carrier): StartVm may run in a host namespace, which cannot name
+  // the root namespace.
   FB_RETURN_IF_ERROR(SetLinkUp(v.ns, kVmNetIf, true).With(what));
-  FB_RETURN_IF_ERROR(SetLinkUp("", PoolControllerVmLink(vm), true).With(what));
 
   if (access("/run/sshd", F_OK) != 0) mkdir("/run/sshd", 0755);
   auto sshd =
@@ -279,7 +287,7 @@ Status StartVm(const std::string& state_dir, int vm, int host) {
   if (!sshd.ok()) return sshd.status().With(what);
   FB_RETURN_IF_ERROR(WritePidFile(sshd_pid, *sshd));
   int64_t deadline = MonoNs() + kSshdReadyTimeoutNs;
-  while (!TcpAccepts(v.addr, kSshPort)) {
+  while (!ListensOn(*sshd, kSshPort)) {
     if (GetProcState(*sshd) == ProcState::kGone)
       return Status::IoError(what + ": sshd exited; see " + v.dir + "/sshd.log");
     if (MonoNs() >= deadline) return Status::Unavailable(what + ": sshd not listening on " + v.addr + ":22");
@@ -308,7 +316,6 @@ Status StopVm(const std::string& state_dir, int vm) {
   int64_t t = UtcNs();
   FB_RETURN_IF_ERROR(KillAll(pids, what));
   FB_RETURN_IF_ERROR(SetLinkUp(v.ns, kVmNetIf, false).With(what));
-  FB_RETURN_IF_ERROR(SetLinkUp("", PoolControllerVmLink(vm), false).With(what));
   FB_RETURN_IF_ERROR(Unwire(*pool, vm).With(what));
   FB_RETURN_IF_ERROR(WritePlacement(state_dir, vm, 0));
   return Log(*pool, t, v.name, "vm_stopped", Severity::kInfo,

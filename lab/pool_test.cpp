@@ -1,12 +1,14 @@
 // Integration test of the lab's pool (pool.h): real namespaces, tgtd, nftables
 // and OpenSSH. Root only; a LabSession holds the LabLock and takes the lab down
 // however the test ends, so a failed check still leaves nothing behind. The HA simulator is not
-// started: this test drives the pool's controls by hand.
+// started (a stand-in runs in its place): this test drives the pool's controls by hand.
 #include "lab/pool.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -83,11 +85,16 @@ TEST_CASE(
     MESSAGE("skipped: needs root and /usr/sbin/sshd");
     return;
   }
+  // A stand-in for fb-ha-sim: a process per host that lives until killed.
+  TempDir tmp;
+  std::string stand_in = tmp.path() + "/" + kHaSimExecutable;
+  std::ofstream(stand_in) << "#!/bin/sh\nwhile :; do sleep 1; done\n";
+  REQUIRE(chmod(stand_in.c_str(), 0755) == 0);
   LabOptions o;
   o.faultbench_path = FB_CLI_PATH;
+  o.ha_sim_path = stand_in;
   o.pool_hosts = 2;
   o.pool_vms = 2;
-  o.start_ha_sim = false;
   const std::string state_dir = kDefaultStateDir;
   {
     labtest::LabSession session(o);
@@ -130,6 +137,11 @@ TEST_CASE(
 
     // Power off host-1: its processes and vm-1's die, links go down.
     std::vector<pid_t> host_pids = NamespacePids(PoolHostNamespace(1));
+    pid_t sim_pid = ReadPidFile(PoolHaSimPidFile(state_dir, 1));
+    REQUIRE(GetProcState(sim_pid) == ProcState::kRunning);
+    CHECK(ProcCmdline(sim_pid) ==
+          std::vector<std::string>{"/bin/sh", stand_in, "--state-dir", state_dir, "--host", "host-1"});
+    CHECK(std::find(host_pids.begin(), host_pids.end(), sim_pid) != host_pids.end());
     std::vector<pid_t> vm_pids = NamespacePids(PoolVmNamespace(1));
     REQUIRE(!vm_pids.empty());  // vm-1's sshd
     int64_t before = UtcNs();
@@ -155,7 +167,11 @@ TEST_CASE(
     CHECK(!StartVm(state_dir, 1, 1).ok());   // a powered-off host runs nothing
 
     // vm-1 restarted on host-2: same address, its placement says host-2.
-    REQUIRE(StartVm(state_dir, 1, 2).ok());
+    // As fb-ha-sim does it: from host-2's namespace (no route to the VM network).
+    CommandResult moved = Run({"ip", "netns", "exec", PoolHostNamespace(2), FB_CLI_PATH, "lab", "vm", "start",
+                               "vm-1", "--host", "host-2"},
+                              20 * kNsPerSec);
+    REQUIRE_MESSAGE(moved.success(), moved.Describe());
     std::ifstream placement(PoolVmDir(state_dir, 1) + "/host");
     std::string placed;
     std::getline(placement, placed);
@@ -168,6 +184,11 @@ TEST_CASE(
     CHECK(!LinkExists(PoolHostNamespace(1), "vm1"));
 
     REQUIRE(PowerOnHost(state_dir, 1).ok());
+    pid_t sim_again = ReadPidFile(PoolHaSimPidFile(state_dir, 1));
+    CHECK(sim_again != sim_pid);
+    CHECK(GetProcState(sim_again) == ProcState::kRunning);
+    REQUIRE(PowerOnHost(state_dir, 1).ok());  // idempotent: the same simulator
+    CHECK(ReadPidFile(PoolHaSimPidFile(state_dir, 1)) == sim_again);
     for (const char* link : {kHostMgmtIf, kHostStorageIfA, kHostStorageIfB})
       CHECK(LinkOperState(PoolHostNamespace(1), link) == "up");
     // The management address answers again (a refused connect: nothing listens without fb-ha-sim).
