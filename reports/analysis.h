@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "reports/journal_reader.h"
+#include "reports/latency.h"
 #include "reports/plan_view.h"
 
 namespace fb::reports {
@@ -32,6 +33,9 @@ struct Baseline {
   int64_t start_utc_ns = 0, end_utc_ns = 0;
   OpBaseline read, write, total;  // total: IOPS summed; latencies the worse op's
   int stalled_intervals = 0;      // intervals of the baseline with a stall on
+  // Over all its intervals, from their merged histograms (latency.h); the
+  // p99 a fault is compared with. Approximate: the median interval's.
+  Latency read_latency, write_latency, latency;
 };
 
 // Recovery tolerance: an interval is "within tolerance" when its IOPS reach
@@ -82,7 +86,9 @@ struct FaultWindow {
   std::optional<double> longest_stall_ms;
   std::map<std::string, uint64_t> errors_by_kind;  // "read:EIO" -> count
   uint64_t errors = 0;
-  std::optional<double> max_latency_us, p99_us;  // worst over the impact window
+  std::optional<double> max_latency_us,
+      p99_us;                    // over the impact window (p99: merged; approximate: worst interval's)
+  bool p99_approximate = false;  // some interval without lat_hist (older journal)
   std::optional<double> baseline_p99_us, baseline_max_us;
   std::optional<double> recovered_ms;  // after the revert: first of N intervals within tolerance
   std::string recovery_note;           // "not reached", "never reverted", "no baseline"
@@ -148,6 +154,39 @@ struct Integrity {
 struct PhaseWindow {
   std::string name;
   int64_t start_utc_ns = 0, end_utc_ns = 0;
+  std::optional<double> iops;  // mean over the intervals inside it
+  Latency latency;             // both ops, over the intervals inside it
+};
+
+// One agent's lost connection: from agent_lost to the first completion after
+// it (agent_first_completion), else agent_back. Times UTC ns on the
+// controller's timeline.
+struct AgentDowntime {
+  int64_t lost_utc_ns = 0;
+  std::string why;
+  std::optional<int64_t> last_completion_utc_ns;   // the last completion before the loss
+  std::optional<int64_t> first_completion_utc_ns;  // the first after it
+  std::optional<int64_t> back_utc_ns;              // agent_back
+  std::optional<double> downtime_ms;  // between the two completions; else the connection's down_ms
+  std::string ended_by;               // agent_first_completion, agent_back, or "" (never back)
+  // Events of any source in [last completion - 1 s, first completion + 1 s] of
+  // the HA kinds (host_down, host_fenced, host_up, master_changed, vm_*, agent_restarted).
+  std::vector<JournalEvent> nearby;
+};
+
+struct AgentView {
+  std::string name;                                  // "total" for the total row
+  std::string host;                                  // run.json agents[].host, when written
+  std::optional<int64_t> offset_ns, uncertainty_ns;  // the first agent_clock
+  std::optional<int64_t> max_uncertainty_ns;         // the largest over every agent_clock
+  int clock_measurements = 0;
+  int intervals = 0;
+  double iops = 0;      // mean over its load (all completions / measured time); the total: the sum
+  Latency read, write;  // from its merged histograms; the total: every agent's merged
+  size_t stalls = 0;
+  double longest_stall_ms = 0;
+  uint64_t errors = 0;
+  std::vector<AgentDowntime> downtimes;
 };
 
 struct Analysis {
@@ -160,6 +199,10 @@ struct Analysis {
   std::vector<FaultWindow> faults;
   std::vector<CycleStat> cycles;
   Integrity integrity;
+  Latency read_latency, write_latency, latency;  // the whole run (ramp and drain excluded)
+  std::vector<AgentView> agents;                 // empty: the run had no agents
+  AgentView agents_total;                        // meaningful when agents is not empty
+  bool latency_approximate = false;  // the journal has no lat_hist (older run): said in each writer
   std::vector<Verdict> verdicts;
   std::string verdict;  // "pass", "fail", or the run's status when it did not complete
   std::vector<std::string> warnings;  // from the reader and the correlator

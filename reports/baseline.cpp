@@ -81,9 +81,22 @@ Baseline ComputeBaseline(const RunJournal& j, const std::vector<PhaseWindow>& ph
       b.stalled_intervals += s.stall;
     }
   }
+  LatencyMerge read, write, both;
+  for (const Sample* s : in) {
+    read.Add(s->read);
+    write.Add(s->write);
+    both.Add(*s);
+  }
+  b.read_latency = read.Get(LatencyFallback::kMedian);
+  b.write_latency = write.Get(LatencyFallback::kMedian);
+  b.latency = both.Get(LatencyFallback::kMedian);
   b.read = OpStats(in, 0);
   b.write = OpStats(in, 1);
   b.total = OpStats(in, 2);
+  if (b.latency.approximate && b.total.p99_us.n) {  // today's figures: the median interval's, worse op
+    b.latency.p50_us = b.total.p50_us.median;
+    b.latency.p99_us = b.total.p99_us.median;
+  }
   return b;
 }
 

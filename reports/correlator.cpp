@@ -77,6 +77,19 @@ bool WithinTolerance(const Sample& s, const Tolerance& t) {
 
 double Median(std::vector<double> v) { return StatOf(std::move(v)).median; }
 
+// The p99 of `m` from merged histograms; `fallback` (today's figure from the
+// per-interval percentiles) when the journal has none.
+std::optional<double> MergedP99(const LatencyMerge& m, std::optional<double> fallback) {
+  Latency l = m.Get(LatencyFallback::kWorst);
+  return l.approximate || !l.p99_us ? fallback : l.p99_us;
+}
+
+// The baseline p99 a fault is compared with (Baseline::latency).
+std::optional<double> BaselineP99(const Baseline& b) {
+  if (!b.total.p99_us.n) return std::nullopt;
+  return b.latency.p99_us ? *b.latency.p99_us : b.total.p99_us.median;
+}
+
 void AnalyzeFault(const RunJournal& j, const Baseline& base, const std::vector<Budget>& budgets, int64_t next_inject,
                   const AnalyzeOptions& opt, FaultWindow* f) {
   const int64_t t0 = f->inject_utc_ns;
@@ -103,6 +116,7 @@ void AnalyzeFault(const RunJournal& j, const Baseline& base, const std::vector<B
 
   std::optional<int64_t> impact;
   if (!f->stalls.empty()) impact = std::max(t0, f->stalls.front().stall.start_utc_ns);
+  LatencyMerge impact_lat;
   for (const auto& s : j.samples) {
     if (s.drain || !Overlaps(s, t0, impact_end)) continue;
     // Without a stall, the first interval with errors or out of tolerance
@@ -117,7 +131,10 @@ void AnalyzeFault(const RunJournal& j, const Baseline& base, const std::vector<B
     }
     if (auto m = s.MaxUs()) f->max_latency_us = std::max(f->max_latency_us.value_or(0), *m);
     if (auto p = s.P99Us()) f->p99_us = std::max(f->p99_us.value_or(0), *p);
+    impact_lat.Add(s);
   }
+  f->p99_approximate = impact_lat.Get(LatencyFallback::kWorst).approximate;
+  f->p99_us = MergedP99(impact_lat, f->p99_us);
   // A stall still open at its end has no latency sample for the held I/Os: its
   // length is a lower bound of their latency.
   for (const auto& v : f->stalls) {
@@ -125,7 +142,7 @@ void AnalyzeFault(const RunJournal& j, const Baseline& base, const std::vector<B
   }
   if (impact) f->first_impact_ms = double(*impact - t0) / 1e6;
   if (base.total.p99_us.n) {
-    f->baseline_p99_us = base.total.p99_us.median;
+    f->baseline_p99_us = BaselineP99(base);
     f->baseline_max_us = base.total.max_us.max;
   }
   // The completion that ended the first pause: the earliest end among the
@@ -140,6 +157,7 @@ void AnalyzeFault(const RunJournal& j, const Baseline& base, const std::vector<B
   }
   // Degraded steady state: intervals inside the fault, outside every stall.
   std::vector<double> d_iops, d_p99;
+  LatencyMerge d_lat;
   for (const auto& s : j.samples) {
     if (!Inside(s, t0, revert) || s.stall || !s.ios()) continue;
     bool stalled = std::any_of(f->stalls.begin(), f->stalls.end(), [&](const StallView& v) {
@@ -148,12 +166,13 @@ void AnalyzeFault(const RunJournal& j, const Baseline& base, const std::vector<B
     if (stalled) continue;
     d_iops.push_back(s.iops());
     if (auto p = s.P99Us()) d_p99.push_back(*p);
+    d_lat.Add(s);
   }
   if (!d_iops.empty()) {
     f->degraded_iops = StatOf(d_iops).mean;
     if (base_iops > 0) f->degraded_iops_pct = *f->degraded_iops / base_iops * 100;
   }
-  if (!d_p99.empty()) f->degraded_p99_us = Median(d_p99);
+  if (!d_p99.empty()) f->degraded_p99_us = MergedP99(d_lat, Median(d_p99));
 
   // Recovery: N consecutive intervals within tolerance after the revert.
   if (!f->revert_utc_ns) {
@@ -191,16 +210,18 @@ void AnalyzeFault(const RunJournal& j, const Baseline& base, const std::vector<B
                          : f->recovered_ms ? revert + int64_t(*f->recovered_ms * 1e6)
                                            : f->settle_end_utc_ns;
     std::vector<double> r_iops, r_p99;
+    LatencyMerge r_lat;
     for (const auto& s : j.samples) {
       if (s.drain || !Overlaps(s, revert, repair_end)) continue;
       r_iops.push_back(s.iops());
       if (auto p = s.P99Us()) r_p99.push_back(*p);
+      r_lat.Add(s);
     }
     if (!r_iops.empty()) {
       f->repair_iops = StatOf(r_iops).mean;
       if (base_iops > 0) f->repair_iops_pct = *f->repair_iops / base_iops * 100;
     }
-    if (!r_p99.empty()) f->repair_p99_us = Median(r_p99);
+    if (!r_p99.empty()) f->repair_p99_us = MergedP99(r_lat, Median(r_p99));
   }
   if (base_iops > 0) {
     for (const auto& s : j.samples) {
@@ -209,6 +230,33 @@ void AnalyzeFault(const RunJournal& j, const Baseline& base, const std::vector<B
     }
   }
   (void)opt;
+}
+
+// The whole run's and each phase's latency, and whether the journal lets them
+// be exact (lat_hist present).
+void RunLatency(const RunJournal& j, Analysis* a) {
+  LatencyMerge read, write, both;
+  for (const auto& s : j.samples) {
+    for (const OpSample* op : {&s.read, &s.write}) a->latency_approximate |= op->ios && op->lat_hist.empty();
+    if (s.ramp || s.drain) continue;
+    read.Add(s.read);
+    write.Add(s.write);
+    both.Add(s);
+  }
+  a->read_latency = read.Get(LatencyFallback::kMedian);
+  a->write_latency = write.Get(LatencyFallback::kMedian);
+  a->latency = both.Get(LatencyFallback::kMedian);
+  for (auto& p : a->phases) {
+    LatencyMerge m;
+    std::vector<double> iops;
+    for (const auto& s : j.samples) {
+      if (s.ramp || s.drain || !Inside(s, p.start_utc_ns, p.end_utc_ns)) continue;
+      iops.push_back(s.iops());
+      m.Add(s);
+    }
+    if (!iops.empty()) p.iops = StatOf(iops).mean;
+    p.latency = m.Get(LatencyFallback::kMedian);
+  }
 }
 
 void CycleStats(Analysis* a) {
@@ -252,6 +300,7 @@ Analysis Correlate(RunJournal journal, PlanView plan, const AnalyzeOptions& opt)
   a.run_name = !a.plan.name.empty() ? a.plan.name : j.run_info.value("name", std::string());
   if (a.run_name.empty()) a.run_name = j.run_info.value("run_id", std::string("run"));
   a.phases = Phases(j);
+  RunLatency(j, &a);
   a.faults = FaultWindows(j);
   a.baseline = ComputeBaseline(j, a.phases, a.faults.empty() ? std::nullopt : std::optional(a.faults.front().inject_utc_ns));
   if (!a.baseline.total.iops.n) a.warnings.push_back("no baseline interval: recovery and impact against baseline are not measured");
@@ -269,6 +318,7 @@ Analysis Correlate(RunJournal journal, PlanView plan, const AnalyzeOptions& opt)
   }
   CycleStats(&a);
   a.integrity = ComputeIntegrity(j, a.faults);
+  a.agents = ComputeAgents(j, &a.agents_total);
   a.verdicts = EvaluateExpectations(a);
   bool pass = std::all_of(a.verdicts.begin(), a.verdicts.end(), [](const Verdict& v) { return v.pass; });
   a.verdict = j.status == "completed" || j.status.empty() ? (pass ? "pass" : "fail")

@@ -48,5 +48,7 @@ std::vector<Verdict> EvaluateExpectations(const Analysis& a);
 std::vector<IntegrityWindow> IntegrityWindows(const RunJournal& j, const std::vector<FaultWindow>& faults);
 // Verify totals and findings by window; verified = false when the load did not verify.
 Integrity ComputeIntegrity(const RunJournal& j, const std::vector<FaultWindow>& faults);
+// Per agent and their total (analysis.h, AgentView); empty without agents.
+std::vector<AgentView> ComputeAgents(const RunJournal& j, AgentView* total);
 
 }  // namespace fb::reports

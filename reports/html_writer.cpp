@@ -87,6 +87,63 @@ std::string Row(std::initializer_list<std::string> cells, bool header = false) {
   return r + "</tr>\n";
 }
 
+std::string LatCell(const Latency& l) {
+  if (!l.ios) return "–";
+  return UsAsMs(l.p50_us) + " / " + UsAsMs(l.p99_us) + " / " + UsAsMs(l.max_us) +
+         (l.approximate ? " (approx.)" : "");
+}
+
+std::string AgentsSection(const Analysis& a) {
+  if (a.agents.empty()) return "";
+  const int64_t t0 = a.journal.load_start_utc_ns;
+  std::string s =
+      "<h2>Agents</h2><p class=\"hint\">Latency p50 / p99 / max from each agent's merged histograms; "
+      "total: every agent's merged, IOPS summed.</p><table class=\"agents\">\n" +
+      Row({"agent", "host", "clock offset ± uncertainty", "clock measurements", "IOPS", "read", "write",
+           "stalls", "I/O errors"},
+          true);
+  auto row = [&](const AgentView& v, bool total) {
+    std::string clock =
+        v.offset_ns
+            ? Fmt("%+.3f ms ± %.3f ms (largest ± %.3f ms)", double(*v.offset_ns) / 1e6,
+                  double(v.uncertainty_ns.value_or(0)) / 1e6, double(v.max_uncertainty_ns.value_or(0)) / 1e6)
+            : "–";
+    return std::string(total      ? "<tr class=\"total\">"
+                       : v.errors ? "<tr class=\"bad\">"
+                                  : "<tr>") +
+           "<td>" + H(v.name) + "</td><td>" + H(v.host.empty() ? "–" : v.host) + "</td><td>" +
+           (total ? "" : clock) + "</td><td>" + (total ? "" : std::to_string(v.clock_measurements)) +
+           "</td><td>" + Fmt("%.0f", v.iops) + "</td><td>" + LatCell(v.read) + "</td><td>" +
+           LatCell(v.write) + "</td><td>" + std::to_string(v.stalls) + "</td><td>" +
+           std::to_string(v.errors) + "</td></tr>\n";
+  };
+  for (const auto& v : a.agents) s += row(v, false);
+  s += row(a.agents_total, true) + "</table>\n";
+  std::string down;
+  auto at = [&](const std::optional<int64_t>& t) {
+    return t ? Fmt("+%.3f s", double(*t - t0) / 1e9) : std::string("?");
+  };
+  for (const auto& v : a.agents) {
+    for (const auto& d : v.downtimes) {
+      std::string ev;
+      for (const auto& e : d.nearby) {
+        ev += (ev.empty() ? "" : "<br>") + Fmt("+%.3f s ", double(e.t_utc_ns - t0) / 1e9) +
+              H(e.kind + " (" + e.source + ")");
+      }
+      down += Row({H(v.name), Fmt("+%.3f s", double(d.lost_utc_ns - t0) / 1e9) + " " + H(d.why),
+                   at(d.last_completion_utc_ns),
+                   at(d.first_completion_utc_ns) + (d.ended_by == "agent_back" ? " (agent_back)" : ""),
+                   d.downtime_ms ? Ms(d.downtime_ms) : "not back", ev.empty() ? "none" : ev});
+    }
+  }
+  if (!down.empty()) {
+    s += "<h3>Agent downtimes</h3><table class=\"downtimes\">\n" +
+         Row({"agent", "lost", "last completion", "first completion", "downtime", "events around it"}, true) +
+         down + "</table>\n";
+  }
+  return s;
+}
+
 std::string IntegritySection(const Integrity& in) {
   if (!in.verified) return "<h2>Integrity</h2><p>Not checked: the load ran without verify.</p>\n";
   std::string s = "<h2>Integrity</h2><p" + std::string(in.total() ? " class=\"bad\"" : "") + ">" +
@@ -204,7 +261,22 @@ std::string FormatHtml(const Analysis& a) {
               Fmt("%.3f ms", op->p99_us.median / 1e3), Fmt("%.3f ms", op->p99_us.stddev / 1e3),
               Fmt("%.3f ms", op->max_us.max / 1e3)});
   }
+  s += Row({"merged", "", "", "p50 / p99 / max", LatCell(b.latency), "", ""}) + "</table>\n";
+  s += "<h2>Latency</h2>";
+  if (a.latency_approximate) {
+    s +=
+        "<p class=\"hint\">approx.: samples.jsonl has no lat_hist (a run from before latency histograms were "
+        "stored): percentiles over several intervals are the median (fault windows: the worst) of the "
+        "per-interval "
+        "ones.</p>";
+  }
+  s += "<table>\n" + Row({"", "IOPS", "p50 / p99 / max"}, true);
+  s += Row({"whole run, read", "", LatCell(a.read_latency)}) +
+       Row({"whole run, write", "", LatCell(a.write_latency)});
+  for (const auto& p : a.phases)
+    s += Row({"phase " + H(p.name), p.iops ? Fmt("%.0f", *p.iops) : "–", LatCell(p.latency)});
   s += "</table>\n";
+  s += AgentsSection(a);
   if (!a.budgets.empty()) {
     s += "<h2>Stall budgets (platform settings)</h2><table>\n" + Row({"budget", "allows", "settings"}, true);
     for (const auto& bu : a.budgets) {

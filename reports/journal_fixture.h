@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <fstream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "loadgen/histogram.h"
 
 namespace fb::reports::testing {
 
@@ -23,7 +25,71 @@ class JournalFixture {
                         {"load", {{"interval_s", interval_s}, {"ramp_s", 0.0}}},
                         {"load_start", {{"t_utc_ns", kT0}}}};
     std::ofstream(dir_ + "/run.json") << r.dump(2);
+    run_ = r;
     interval_s_ = interval_s;
+  }
+  // Adds `key` to run.json (after Run()).
+  void RunInfo(const std::string& key, nlohmann::json value) {
+    run_[key] = std::move(value);
+    std::ofstream(dir_ + "/run.json") << run_.dump(2);
+  }
+  // One op as the load writes it (loadgen/journal_sink.cpp): the latency
+  // figures and lat_hist of the histogram of `latencies_ns`.
+  nlohmann::json Op(const std::vector<uint64_t>& latencies_ns, uint64_t errors = 0) const {
+    Histogram h;
+    for (uint64_t v : latencies_ns) h.Record(v);
+    nlohmann::json j = {{"ios", h.count()}, {"iops", double(h.count()) / interval_s_}, {"errors", errors}};
+    if (!h.count()) {
+      j["lat_p50_us"] = j["lat_p99_us"] = j["lat_max_us"] = nullptr;
+      return j;
+    }
+    j["lat_min_us"] = double(h.min()) / 1e3;
+    j["lat_p50_us"] = double(h.Percentile(0.50)) / 1e3;
+    j["lat_p99_us"] = double(h.Percentile(0.99)) / 1e3;
+    j["lat_max_us"] = double(h.max()) / 1e3;
+    nlohmann::json buckets = nlohmann::json::array();
+    for (int i = 0; i < Histogram::kBucketCount; ++i) {
+      if (h.CountAt(i)) buckets.push_back({i, h.CountAt(i)});
+    }
+    j["lat_hist"] = buckets;
+    return j;
+  }
+  // One job "all" interval of agent `agent` (as the controller merges it into
+  // the run journal) whose I/Os took `read_ns` and `write_ns`.
+  void AgentSample(const std::string& agent, int index, double end_ms, const std::vector<uint64_t>& read_ns,
+                   const std::vector<uint64_t>& write_ns = {}, uint64_t errors = 0) {
+    nlohmann::json s = {{"job", "all"},
+                        {"agent", agent},
+                        {"interval", index},
+                        {"interval_s", interval_s_},
+                        {"read", Op(read_ns, errors)},
+                        {"write", Op(write_ns)},
+                        {"errors", errors},
+                        {"inflight", 8},
+                        {"oldest_inflight_age_ms", 0.5},
+                        {"stall", false},
+                        {"t_utc_ns", At(end_ms)},
+                        {"t_rel_s", end_ms / 1e3}};
+    samples_ += s.dump() + "\n";
+  }
+  void AgentStall(const std::string& agent, double start_ms, double end_ms, int job = 0) {
+    nlohmann::json s = {{"agent", agent},
+                        {"job", job},
+                        {"inflight", 8},
+                        {"oldest_age_ms", end_ms - start_ms},
+                        {"start_utc_ns", At(start_ms)},
+                        {"end_utc_ns", At(end_ms)},
+                        {"duration_ms", end_ms - start_ms}};
+    stalls_ += s.dump() + "\n";
+  }
+  // An event from or about agent `agent` (its "agent" field and attrs.agent).
+  void AgentEvent(double t_ms, const std::string& agent, const std::string& source, const std::string& kind,
+                  nlohmann::json attrs = nlohmann::json::object()) {
+    attrs["agent"] = agent;
+    nlohmann::json e = {{"t_utc_ns", At(t_ms)}, {"t_rel_s", t_ms / 1e3}, {"source", source},
+                        {"kind", kind},         {"severity", "info"},    {"message", kind},
+                        {"agent", agent},       {"attrs", attrs}};
+    events_ += e.dump() + "\n";
   }
   void Plan(const std::string& yaml) { std::ofstream(dir_ + "/plan.yaml") << yaml; }
   // One merged interval ending at end_ms with `iops` total (reads only).
@@ -66,6 +132,7 @@ class JournalFixture {
 
  private:
   std::string dir_;
+  nlohmann::json run_;
   double interval_s_ = 0.1;
   std::string samples_, stalls_, events_;
 };

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/jsonl_writer.h"
+#include "reports/latency.h"
 
 namespace fb::reports {
 
@@ -72,6 +73,7 @@ OpSample ParseOp(const Json& j) {
   op.ios = uint64_t(I64(j, "ios"));
   op.errors = uint64_t(I64(j, "errors"));
   op.iops = Dbl(j, "iops");
+  op.min_us = OptDbl(j, "lat_min_us");
   op.p50_us = OptDbl(j, "lat_p50_us");
   op.p99_us = OptDbl(j, "lat_p99_us");
   op.max_us = OptDbl(j, "lat_max_us");
@@ -80,7 +82,86 @@ OpSample ParseOp(const Json& j) {
       if (v.is_number()) op.errors_by_errno[k] = v.get<uint64_t>();
     }
   }
+  if (auto it = j.find("lat_hist"); it != j.end() && it->is_array()) {
+    for (const auto& b : *it) {
+      if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() || !b[1].is_number_integer()) continue;
+      int index = b[0].get<int>();
+      if (index < 0 || index >= Histogram::kBucketCount || b[1].get<int64_t>() <= 0) continue;
+      if (!op.lat_hist.empty() && index <= op.lat_hist.back().first) continue;  // ascending, as written
+      op.lat_hist.emplace_back(index, b[1].get<uint64_t>());
+    }
+  }
   return op;
+}
+
+// The agent a record belongs to: its "agent" field, else attrs.agent.
+std::string AgentOf(const Json& j) {
+  std::string a = Str(j, "agent");
+  if (a.empty() && j.contains("attrs") && j["attrs"].is_object()) a = Str(j["attrs"], "agent");
+  return a;
+}
+
+void AddOp(const OpSample& from, OpSample* to) {
+  to->ios += from.ios;
+  to->errors += from.errors;
+  to->iops += from.iops;
+  for (const auto& [k, n] : from.errors_by_errno) to->errors_by_errno[k] += n;
+  if (!from.ios) return;
+  bool first = to->ios == from.ios;
+  if (from.min_us) to->min_us = first || !to->min_us ? *from.min_us : std::min(*to->min_us, *from.min_us);
+  if (from.max_us) to->max_us = first || !to->max_us ? *from.max_us : std::max(*to->max_us, *from.max_us);
+  // Percentiles from the merged buckets when both have them; else the worse.
+  bool hist = (first || !to->lat_hist.empty()) && !from.lat_hist.empty();
+  to->lat_hist = hist ? MergeBuckets(to->lat_hist, from.lat_hist) : std::vector<std::pair<int, uint64_t>>();
+  if (hist) {
+    Histogram h;
+    AddBuckets(*to, &h);
+    to->p50_us = NsToUs(h.Percentile(0.50));
+    to->p99_us = NsToUs(h.Percentile(0.99));
+  } else {
+    for (auto [f, t] : {std::pair{&from.p50_us, &to->p50_us}, std::pair{&from.p99_us, &to->p99_us}}) {
+      if (*f) *t = first || !*t ? **f : std::max(**t, **f);
+    }
+  }
+}
+
+// The run's series when agents wrote samples: every source's job "all"
+// records, each source's intervals placed on one grid of the run's interval
+// (its first record fixes its offset on the grid), merged per grid slot.
+std::vector<Sample> MergeSources(const std::vector<Sample>& all, int64_t interval_ns) {
+  if (all.empty() || interval_ns <= 0) return all;
+  int64_t ref = all.front().end_utc_ns;
+  for (const auto& s : all) ref = std::min(ref, s.end_utc_ns);
+  std::map<std::string, int64_t> offset;  // grid slot of a source's interval 0
+  std::map<int64_t, Sample> slots;
+  for (const auto& s : all) {
+    auto it = offset.find(s.agent);
+    if (it == offset.end()) {
+      int64_t slot = int64_t(std::llround(double(s.end_utc_ns - ref) / double(interval_ns)));
+      it = offset.emplace(s.agent, slot - s.index).first;
+    }
+    int64_t slot = s.index + it->second;
+    auto [m, fresh] = slots.try_emplace(slot);
+    Sample& t = m->second;
+    if (fresh) {
+      t.index = slot;
+      t.interval_ns = interval_ns;
+      t.ramp = s.ramp;
+      t.drain = s.drain;
+    }
+    t.end_utc_ns = std::max(t.end_utc_ns, s.end_utc_ns);
+    AddOp(s.read, &t.read);
+    AddOp(s.write, &t.write);
+    t.errors += s.errors;
+    t.inflight += s.inflight;
+    t.oldest_inflight_age_ms = std::max(t.oldest_inflight_age_ms, s.oldest_inflight_age_ms);
+    t.stall = t.stall || s.stall;
+    t.ramp = t.ramp || s.ramp;
+    t.drain = t.drain || s.drain;
+  }
+  std::vector<Sample> out;
+  for (auto& [slot, s] : slots) out.push_back(std::move(s));
+  return out;
 }
 
 std::optional<double> MaxOpt(std::optional<double> a, std::optional<double> b) {
@@ -121,6 +202,7 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
   for (const auto& j : raw) {
     if (!j.contains("job") || j["job"] != "all") continue;
     Sample s;
+    s.agent = AgentOf(j);
     s.index = I64(j, "interval");
     s.end_utc_ns = I64(j, "t_utc_ns");
     s.interval_ns = int64_t(std::llround(Dbl(j, "interval_s") * 1e9));
@@ -133,10 +215,26 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
     s.stall = j.value("stall", false);
     s.ramp = j.value("ramp", false);
     s.drain = j.value("drain", false);
-    r.samples.push_back(s);
+    if (!s.agent.empty()) r.agent_samples.push_back(s);
+    r.samples.push_back(std::move(s));
   }
-  std::stable_sort(r.samples.begin(), r.samples.end(),
-                   [](const Sample& a, const Sample& b) { return a.end_utc_ns < b.end_utc_ns; });
+  // Agents in the order run.json lists them, then as they first appear.
+  auto note = [&](const std::string& a) {
+    if (!a.empty() && std::find(r.agents.begin(), r.agents.end(), a) == r.agents.end()) r.agents.push_back(a);
+  };
+  if (auto it = r.run_info.find("agents"); it != r.run_info.end() && it->is_array()) {
+    for (const auto& a : *it) {
+      if (a.is_object()) note(Str(a, "name"));
+    }
+  }
+  for (const auto& s : r.agent_samples) note(s.agent);
+  auto by_end = [](const Sample& a, const Sample& b) { return a.end_utc_ns < b.end_utc_ns; };
+  std::stable_sort(r.samples.begin(), r.samples.end(), by_end);
+  std::stable_sort(r.agent_samples.begin(), r.agent_samples.end(), by_end);
+  if (!r.agent_samples.empty()) {
+    int64_t interval = r.interval_ns ? r.interval_ns : r.agent_samples.front().interval_ns;
+    r.samples = MergeSources(r.samples, interval);
+  }
 
   raw.clear();
   FB_RETURN_IF_ERROR(ReadJsonl(dir + "/events.jsonl", &raw, &r.warnings));
@@ -147,6 +245,7 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
     e.kind = Str(j, "kind");
     e.severity = Str(j, "severity");
     e.message = Str(j, "message");
+    e.agent = AgentOf(j);
     if (j.contains("attrs") && j["attrs"].is_object()) e.attrs = j["attrs"];
     r.events.push_back(std::move(e));
   }
@@ -174,6 +273,7 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
   FB_RETURN_IF_ERROR(ReadJsonl(dir + "/stalls.jsonl", &raw, &r.warnings));
   for (const auto& j : raw) {
     Stall s;
+    s.agent = AgentOf(j);
     s.job = j.contains("job") && j["job"].is_number() ? j["job"].get<int>() : 0;
     s.start_utc_ns = I64(j, "start_utc_ns");
     s.open = j.value("open", false) || !j.contains("end_utc_ns") || j["end_utc_ns"].is_null();
@@ -185,6 +285,8 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
   }
   std::stable_sort(r.stalls.begin(), r.stalls.end(),
                    [](const Stall& a, const Stall& b) { return a.start_utc_ns < b.start_utc_ns; });
+  for (const auto& s : r.stalls) note(s.agent);
+  for (const auto& e : r.events) note(e.agent);
   if (r.samples.empty() && r.events.empty()) {
     return Status::InvalidInput(dir + ": the journal holds no samples and no events");
   }

@@ -10,11 +10,11 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -25,12 +25,18 @@ namespace fb::reports {
 struct OpSample {
   uint64_t ios = 0, errors = 0;
   double iops = 0;
-  std::optional<double> p50_us, p99_us, max_us;
+  std::optional<double> min_us, p50_us, p99_us, max_us;
   std::map<std::string, uint64_t> errors_by_errno;
+  // lat_hist: the interval's nonzero fb::Histogram buckets (index, count) in
+  // ascending index. Empty when nothing completed, or in a journal written
+  // before lat_hist existed (its percentiles over many intervals are then
+  // approximate; latency.h).
+  std::vector<std::pair<int, uint64_t>> lat_hist;
 };
 
 // One merged (job "all") sample interval covering (end - interval, end].
 struct Sample {
+  std::string agent;  // the agent that wrote it; empty: the controller's own load or a merge
   int64_t index = 0;
   int64_t end_utc_ns = 0, interval_ns = 0;
   OpSample read, write;
@@ -48,6 +54,7 @@ struct Sample {
 
 // A gap between completions of one job (stalls.jsonl).
 struct Stall {
+  std::string agent;  // empty: the controller's own load
   int job = 0;
   int64_t start_utc_ns = 0, end_utc_ns = 0;  // end = load end when open
   bool open = false;
@@ -59,6 +66,7 @@ struct Stall {
 struct JournalEvent {
   int64_t t_utc_ns = 0;
   std::string source, kind, severity, message;
+  std::string agent;  // the record's "agent" (or attrs.agent): the agent it came from or is about
   nlohmann::json attrs = nlohmann::json::object();
 };
 
@@ -69,7 +77,12 @@ struct RunJournal {
   std::string status;                                   // run.json "status"
   int64_t load_start_utc_ns = 0, load_end_utc_ns = 0;
   int64_t interval_ns = 0, ramp_ns = 0;
-  std::vector<Sample> samples;  // job "all", in time order
+  // Job "all", in time order. With agents: one per interval merged over every
+  // source (the controller's own load and each agent): IOPS and errors summed,
+  // latency from the merged lat_hist.
+  std::vector<Sample> samples;
+  std::vector<Sample> agent_samples;  // each agent's own job "all" records, in time order
+  std::vector<std::string> agents;    // agent names in order of first appearance
   std::vector<Stall> stalls;    // in start order
   std::vector<JournalEvent> events;  // in time order (stable)
   std::vector<std::string> warnings;  // e.g. "events.jsonl:42: last line cut short (crash?), skipped"

@@ -25,6 +25,58 @@ Json OpJson(const OpBaseline& b) {
           {"lat_max_us", StatJson(b.max_us)}};
 }
 
+// An event with its time from load start (`t0`).
+Json EventJsonAt(const JournalEvent& e, int64_t t0) {
+  return {{"t_utc_ns", e.t_utc_ns},
+          {"rel_s", R3(double(e.t_utc_ns - t0) / 1e9)},
+          {"source", e.source},
+          {"kind", e.kind},
+          {"message", e.message}};
+}
+
+// Percentiles over many intervals (latency.h), in ms.
+Json LatJson(const Latency& l) {
+  return {{"ios", l.ios},
+          {"p50_ms", Opt(l.p50_us, 1e-3)},
+          {"p99_ms", Opt(l.p99_us, 1e-3)},
+          {"max_ms", Opt(l.max_us, 1e-3)},
+          {"approximate", l.approximate}};
+}
+
+Json OptNs(const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+
+Json AgentJson(const AgentView& v, int64_t t0) {
+  Json downtimes = Json::array();
+  for (const auto& d : v.downtimes) {
+    Json nearby = Json::array();
+    for (const auto& e : d.nearby) nearby.push_back(EventJsonAt(e, t0));
+    downtimes.push_back({{"lost_utc_ns", d.lost_utc_ns},
+                         {"why", d.why},
+                         {"last_completion_utc_ns", OptNs(d.last_completion_utc_ns)},
+                         {"first_completion_utc_ns", OptNs(d.first_completion_utc_ns)},
+                         {"back_utc_ns", OptNs(d.back_utc_ns)},
+                         {"downtime_ms", Opt(d.downtime_ms)},
+                         {"ended_by", d.ended_by.empty() ? Json(nullptr) : Json(d.ended_by)},
+                         {"events", nearby}});
+  }
+  return {
+      {"name", v.name},
+      {"host", v.host.empty() ? Json(nullptr) : Json(v.host)},
+      {"clock_offset_ms", v.offset_ns ? Json(R3(double(*v.offset_ns) / 1e6)) : Json(nullptr)},
+      {"clock_uncertainty_ms", v.uncertainty_ns ? Json(R3(double(*v.uncertainty_ns) / 1e6)) : Json(nullptr)},
+      {"clock_max_uncertainty_ms",
+       v.max_uncertainty_ns ? Json(R3(double(*v.max_uncertainty_ns) / 1e6)) : Json(nullptr)},
+      {"clock_measurements", v.clock_measurements},
+      {"intervals", v.intervals},
+      {"iops", R3(v.iops)},
+      {"read", LatJson(v.read)},
+      {"write", LatJson(v.write)},
+      {"stalls", v.stalls},
+      {"longest_stall_ms", R3(v.longest_stall_ms)},
+      {"errors", v.errors},
+      {"downtimes", downtimes}};
+}
+
 Json EventJson(const JournalEvent& e, int64_t from) {
   return {{"t_utc_ns", e.t_utc_ns}, {"offset_ms", R3(double(e.t_utc_ns - from) / 1e6)}, {"source", e.source},
           {"kind", e.kind}, {"message", e.message}};
@@ -50,9 +102,22 @@ Json ReportToJson(const Analysis& a) {
   r["verdict"] = a.verdict;
   r["warnings"] = a.warnings;
   const Baseline& b = a.baseline;
-  r["baseline"] = {{"source", b.source},       {"start_rel_s", rel(b.start_utc_ns)}, {"end_rel_s", rel(b.end_utc_ns)},
-                   {"intervals", b.total.iops.n}, {"stalled_intervals", b.stalled_intervals},
-                   {"read", OpJson(b.read)},     {"write", OpJson(b.write)},          {"total", OpJson(b.total)}};
+  r["baseline"] = {{"source", b.source},
+                   {"start_rel_s", rel(b.start_utc_ns)},
+                   {"end_rel_s", rel(b.end_utc_ns)},
+                   {"intervals", b.total.iops.n},
+                   {"stalled_intervals", b.stalled_intervals},
+                   {"read", OpJson(b.read)},
+                   {"write", OpJson(b.write)},
+                   {"total", OpJson(b.total)},
+                   {"latency",
+                    {{"read", LatJson(b.read_latency)},
+                     {"write", LatJson(b.write_latency)},
+                     {"total", LatJson(b.latency)}}}};
+  r["latency"] = {{"read", LatJson(a.read_latency)},
+                  {"write", LatJson(a.write_latency)},
+                  {"total", LatJson(a.latency)},
+                  {"from_histograms", !a.latency_approximate}};
   Json budgets = Json::array();
   for (const auto& bu : a.budgets) {
     budgets.push_back({{"name", bu.name}, {"settings", bu.settings},
@@ -61,14 +126,19 @@ Json ReportToJson(const Analysis& a) {
   r["budgets"] = budgets;
   Json phases = Json::array();
   for (const auto& p : a.phases) {
-    phases.push_back({{"name", p.name}, {"start_rel_s", rel(p.start_utc_ns)}, {"end_rel_s", rel(p.end_utc_ns)}});
+    phases.push_back({{"name", p.name},
+                      {"start_rel_s", rel(p.start_utc_ns)},
+                      {"end_rel_s", rel(p.end_utc_ns)},
+                      {"iops", Opt(p.iops)},
+                      {"latency", LatJson(p.latency)}});
   }
   r["phases"] = phases;
   Json faults = Json::array();
   for (const auto& f : a.faults) {
     Json stalls = Json::array();
     for (const auto& v : f.stalls) {
-      Json s = {{"job", v.stall.job},
+      Json s = {{"agent", v.stall.agent.empty() ? Json(nullptr) : Json(v.stall.agent)},
+                {"job", v.stall.job},
                 {"start_utc_ns", v.stall.start_utc_ns},
                 {"end_utc_ns", v.stall.end_utc_ns},
                 {"start_offset_ms", R3(v.start_offset_ms)},
@@ -98,7 +168,8 @@ Json ReportToJson(const Analysis& a) {
         {"inject_rel_s", rel(f.inject_utc_ns)},
         {"revert_rel_s", f.revert_utc_ns ? Json(rel(*f.revert_utc_ns)) : Json(nullptr)},
         {"settle_end_rel_s", rel(f.settle_end_utc_ns)},
-        {"duration_ms", f.revert_utc_ns ? Json(R3(double(*f.revert_utc_ns - f.inject_utc_ns) / 1e6)) : Json(nullptr)},
+        {"duration_ms",
+         f.revert_utc_ns ? Json(R3(double(*f.revert_utc_ns - f.inject_utc_ns) / 1e6)) : Json(nullptr)},
         {"first_impact_ms", Opt(f.first_impact_ms)},
         {"first_completion_ms", Opt(f.first_completion_ms)},
         {"longest_stall_ms", Opt(f.longest_stall_ms)},
@@ -107,16 +178,25 @@ Json ReportToJson(const Analysis& a) {
         {"errors_by_kind", errors},
         {"max_latency_ms", Opt(f.max_latency_us, 1e-3)},
         {"p99_ms", Opt(f.p99_us, 1e-3)},
+        {"p99_approximate", f.p99_approximate},
         {"baseline_p99_ms", Opt(f.baseline_p99_us, 1e-3)},
         {"baseline_max_ms", Opt(f.baseline_max_us, 1e-3)},
-        {"tolerance", {{"to_fraction", f.tolerance.to_fraction}, {"consecutive_intervals", f.tolerance.consecutive},
-                       {"iops_floor", R3(f.tolerance.iops_floor)}, {"p99_limit_ms", R3(f.tolerance.p99_limit_us / 1e3)}}},
+        {"tolerance",
+         {{"to_fraction", f.tolerance.to_fraction},
+          {"consecutive_intervals", f.tolerance.consecutive},
+          {"iops_floor", R3(f.tolerance.iops_floor)},
+          {"p99_limit_ms", R3(f.tolerance.p99_limit_us / 1e3)}}},
         {"recovered_ms", Opt(f.recovered_ms)},
         {"recovery_note", f.recovery_note},
-        {"degraded", {{"iops", Opt(f.degraded_iops)}, {"iops_pct_of_baseline", Opt(f.degraded_iops_pct)},
-                      {"p99_ms", Opt(f.degraded_p99_us, 1e-3)}}},
-        {"repair", {{"iops", Opt(f.repair_iops)}, {"iops_pct_of_baseline", Opt(f.repair_iops_pct)},
-                    {"p99_ms", Opt(f.repair_p99_us, 1e-3)}, {"resync_ms", Opt(f.resync_ms)}}},
+        {"degraded",
+         {{"iops", Opt(f.degraded_iops)},
+          {"iops_pct_of_baseline", Opt(f.degraded_iops_pct)},
+          {"p99_ms", Opt(f.degraded_p99_us, 1e-3)}}},
+        {"repair",
+         {{"iops", Opt(f.repair_iops)},
+          {"iops_pct_of_baseline", Opt(f.repair_iops_pct)},
+          {"p99_ms", Opt(f.repair_p99_us, 1e-3)},
+          {"resync_ms", Opt(f.resync_ms)}}},
         {"lost_ios", R3(f.lost_ios)},
         {"chain", chain},
         {"blind_probes", f.blind_probes},
@@ -159,6 +239,11 @@ Json ReportToJson(const Analysis& a) {
                         {"limit_value", Opt(v.limit_value)}, {"measured_value", Opt(v.measured_value)}, {"pass", v.pass}});
   }
   r["expectations"] = verdicts;
+  if (!a.agents.empty()) {
+    Json agents = Json::array();
+    for (const auto& v : a.agents) agents.push_back(AgentJson(v, j.load_start_utc_ns));
+    r["agents"] = {{"agents", agents}, {"total", AgentJson(a.agents_total, j.load_start_utc_ns)}};
+  }
   int64_t longest = 0;
   for (const auto& s : j.stalls) longest = std::max(longest, s.length_ns());
   r["totals"] = {{"stalls", j.stalls.size()}, {"longest_stall_ms", R3(double(longest) / 1e6)},

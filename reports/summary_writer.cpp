@@ -22,6 +22,53 @@ std::string MsText(const std::optional<double>& ms) {
 
 std::string Off(double ms) { return Fmt("%+.3fs", ms / 1e3); }
 
+std::string UsText(const std::optional<double>& us) { return us ? Fmt("%.3f", *us / 1e3) : std::string("-"); }
+
+// "p50 / p99 / max 0.400 / 1.800 / 28.000 ms", marked when approximate (no lat_hist).
+std::string LatText(const Latency& l) {
+  if (!l.ios) return "no I/O";
+  return UsText(l.p50_us) + " / " + UsText(l.p99_us) + " / " + UsText(l.max_us) + " ms" +
+         (l.approximate ? " (approx.)" : "");
+}
+
+std::string AgentsText(const Analysis& a) {
+  if (a.agents.empty()) return "";
+  const int64_t t0 = a.journal.load_start_utc_ns;
+  std::string s = "\nAgents (latency p50 / p99 / max from merged histograms):\n";
+  s += Fmt("  %-12s %-10s %-34s %5s %10s  %-30s %-30s %6s %6s\n", "agent", "host", "clock offset", "clock",
+           "IOPS", "read", "write", "stalls", "errors");
+  auto row = [&](const AgentView& v) {
+    std::string clock = v.offset_ns ? Fmt("%+.3f ms +/-%.3f (max %.3f)", double(*v.offset_ns) / 1e6,
+                                          double(v.uncertainty_ns.value_or(0)) / 1e6,
+                                          double(v.max_uncertainty_ns.value_or(0)) / 1e6)
+                                    : std::string(v.name == "total" ? "" : "-");
+    s += Fmt("  %-12s %-10s %-34s %5s %10.0f  %-30s %-30s %6zu %6llu\n", v.name.c_str(),
+             v.host.empty() ? "-" : v.host.c_str(), clock.c_str(),
+             v.name == "total" ? "" : std::to_string(v.clock_measurements).c_str(), v.iops,
+             LatText(v.read).c_str(), LatText(v.write).c_str(), v.stalls, (unsigned long long)v.errors);
+  };
+  for (const auto& v : a.agents) row(v);
+  row(a.agents_total);
+  for (const auto& v : a.agents) {
+    for (const auto& d : v.downtimes) {
+      auto at = [&](const std::optional<int64_t>& t) {
+        return t ? Fmt("+%.3fs", double(*t - t0) / 1e9) : std::string("?");
+      };
+      s += Fmt("  %s down: lost %s (%s); last completion %s, first after %s: %s%s\n", v.name.c_str(),
+               Fmt("+%.3fs", double(d.lost_utc_ns - t0) / 1e9).c_str(),
+               d.why.empty() ? "no reason" : d.why.c_str(), at(d.last_completion_utc_ns).c_str(),
+               at(d.first_completion_utc_ns).c_str(),
+               d.downtime_ms ? Fmt("%.3f ms", *d.downtime_ms).c_str() : "not back",
+               d.ended_by == "agent_back" ? " (agent_back: no first completion seen)" : "");
+      for (const auto& e : d.nearby) {
+        s += Fmt("      %+10.3fs  %-16s %-12s %s\n", double(e.t_utc_ns - t0) / 1e9, e.kind.c_str(),
+                 e.source.c_str(), e.message.c_str());
+      }
+    }
+  }
+  return s;
+}
+
 std::string EventText(const std::optional<JournalEvent>& e, int64_t from) {
   if (!e) return "none";
   return Off(double(e->t_utc_ns - from) / 1e6) + " " + e->kind + (e->source.empty() ? "" : " (" + e->source + ")");
@@ -43,9 +90,21 @@ std::string FormatSummary(const Analysis& a, bool color) {
   s += Fmt("Load:     %.3fs, %zu intervals of %s, %zu stall(s)\n", double(j.load_end_utc_ns - j.load_start_utc_ns) / 1e9,
            j.samples.size(), FormatDuration(j.interval_ns).c_str(), j.stalls.size());
   const Baseline& b = a.baseline;
-  s += Fmt("Baseline: %s, %d intervals: %.0f IOPS (sd %.0f), p99 %.3f ms (sd %.3f), max %.3f ms\n", b.source.c_str(),
-           b.total.iops.n, b.total.iops.mean, b.total.iops.stddev, b.total.p99_us.median / 1e3, b.total.p99_us.stddev / 1e3,
-           b.total.max_us.max / 1e3);
+  s += Fmt("Baseline: %s, %d intervals: %.0f IOPS (sd %.0f), p99 %.3f ms%s (sd %.3f), max %.3f ms\n",
+           b.source.c_str(), b.total.iops.n, b.total.iops.mean, b.total.iops.stddev,
+           b.latency.p99_us.value_or(0) / 1e3, b.latency.approximate ? " (approx.)" : "",
+           b.total.p99_us.stddev / 1e3, b.total.max_us.max / 1e3);
+  s += Fmt("Latency:  whole run, p50 / p99 / max: read %s, write %s\n", LatText(a.read_latency).c_str(),
+           LatText(a.write_latency).c_str());
+  if (a.latency_approximate) {
+    s += "  approx.: samples.jsonl has no lat_hist (a run from before latency histograms were stored): "
+         "percentiles\n"
+         "  over several intervals are the median (fault windows: the worst) of the per-interval ones\n";
+  }
+  for (const auto& p : a.phases) {
+    s +=
+        Fmt("  phase %-16s %8.0f IOPS, %s\n", p.name.c_str(), p.iops.value_or(0), LatText(p.latency).c_str());
+  }
   for (const auto& f : a.faults) {
     s += Fmt("\nFault %s#%d: injected %s, %s\n", f.injector.c_str(), f.cycle + 1,
              Fmt("+%.3fs", double(f.inject_utc_ns - j.load_start_utc_ns) / 1e9).c_str(),
@@ -56,8 +115,11 @@ std::string FormatSummary(const Analysis& a, bool color) {
     s += Fmt("  %-22s %zu, longest %s\n", "stalls", f.stalls.size(), MsText(f.longest_stall_ms).c_str());
     s += Fmt("  %-22s %s (baseline p99 %s)\n", "latency max / p99",
              (MsText(f.max_latency_us ? std::optional(*f.max_latency_us / 1e3) : std::nullopt) + " / " +
-              MsText(f.p99_us ? std::optional(*f.p99_us / 1e3) : std::nullopt)).c_str(),
-             MsText(f.baseline_p99_us ? std::optional(*f.baseline_p99_us / 1e3) : std::nullopt).c_str());
+              MsText(f.p99_us ? std::optional(*f.p99_us / 1e3) : std::nullopt))
+                 .c_str(),
+             (MsText(f.baseline_p99_us ? std::optional(*f.baseline_p99_us / 1e3) : std::nullopt) +
+              (f.p99_approximate ? ", p99 approx." : ""))
+                 .c_str());
     std::string errs = std::to_string(f.errors);
     for (const auto& [k, n] : f.errors_by_kind) errs += " " + k + "=" + std::to_string(n);
     s += Fmt("  %-22s %s\n", "errors", errs.c_str());
@@ -69,9 +131,10 @@ std::string FormatSummary(const Analysis& a, bool color) {
                f.resync_ms ? (", resync " + MsText(f.resync_ms)).c_str() : "");
     }
     for (const auto& v : f.stalls) {
-      s += Fmt("  %sstall%s %s .. %s  %9.3f ms  job %d, %llu in flight; before: %s; after: %s%s%s\n",
+      s += Fmt("  %sstall%s %s .. %s  %9.3f ms  %sjob %d, %llu in flight; before: %s; after: %s%s%s\n",
                v.over_budget ? red : "", off, Off(v.start_offset_ms).c_str(), Off(v.end_offset_ms).c_str(),
-               double(v.stall.length_ns()) / 1e6, v.stall.job, (unsigned long long)v.stall.inflight,
+               double(v.stall.length_ns()) / 1e6, v.stall.agent.empty() ? "" : (v.stall.agent + " ").c_str(),
+               v.stall.job, (unsigned long long)v.stall.inflight,
                EventText(v.before, f.inject_utc_ns).c_str(), EventText(v.after, f.inject_utc_ns).c_str(),
                v.budget_note.empty() ? "" : "; ", v.budget_note.c_str());
     }
@@ -81,6 +144,7 @@ std::string FormatSummary(const Analysis& a, bool color) {
     }
     for (const auto& p : f.blind_probes) s += Fmt("  %sblind probe%s %s\n", red, off, p.c_str());
   }
+  s += AgentsText(a);
   const Integrity& in = a.integrity;
   if (!in.verified) {
     s += "\nIntegrity: not checked (the load ran without verify)\n";
