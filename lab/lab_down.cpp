@@ -89,6 +89,12 @@ fb::Status Lab::Down() {
   for (int host = 1; host <= kMaxPoolHosts; ++host) {
     if (pid_t p = ReadPidFile(PoolHaSimPidFile(state_dir_, host)); p > 0) candidates.insert(p);
   }
+  // A pool VM's sshd or agent names its files even when its namespace is gone.
+  const std::string pool_dir = PoolDir(state_dir_) + "/";
+  auto MentionsPool = [&pool_dir](const std::vector<std::string>& argv) {
+    return std::any_of(argv.begin(), argv.end(),
+                       [&pool_dir](const std::string& a) { return a.rfind(pool_dir, 0) == 0; });
+  };
   std::vector<pid_t> sims, tgtds, others;
   for (pid_t p : AllPids()) {
     std::vector<std::string> argv = ProcCmdline(p);
@@ -96,7 +102,7 @@ fb::Status Lab::Down() {
       sims.push_back(p);
     } else if (IsTgtd(argv) && our_ports.count(TgtdControlPort(argv))) {
       tgtds.push_back(p);
-    } else if (candidates.count(p) && !argv.empty()) {
+    } else if ((candidates.count(p) || MentionsPool(argv)) && !argv.empty()) {
       others.push_back(p);
     }
   }

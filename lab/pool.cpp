@@ -3,7 +3,9 @@
 #include "lab/pool.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@ namespace {
 constexpr int64_t kSshdReadyTimeoutNs = 5 * kNsPerSec;
 constexpr int64_t kKillWaitNs = 2 * kNsPerSec;
 constexpr int kSshPort = 22;
+constexpr int64_t kVmLockTimeoutNs = 15 * kNsPerSec;
 
 std::string Trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -257,6 +260,35 @@ std::vector<int> ResidentVms(const std::string& state_dir, int host) {
   return out;
 }
 
+namespace {
+Status StopVmLocked(const std::string& state_dir, int vm);
+
+// Serializes StartVm/StopVm of one VM across processes (the HA simulators,
+// a test, the CLI): flock on <vm>/lock, waited for at most kVmLockTimeoutNs.
+class VmLock {
+ public:
+  Status Acquire(const std::string& state_dir, int vm) {
+    std::string path = PoolVmDir(state_dir, vm) + "/lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return ErrnoStatus("open " + path, errno);
+    int64_t deadline = MonoNs() + kVmLockTimeoutNs;
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) return ErrnoStatus("flock " + path, errno);
+      if (MonoNs() >= deadline)
+        return Status::Unavailable(PoolVmName(vm) + " is busy (another start or stop)");
+      usleep(10'000);
+    }
+    return Status::Ok();
+  }
+  ~VmLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+}  // namespace
+
 Status StartVm(const std::string& state_dir, int vm, int host) {
   auto pool = LoadPool(state_dir);
   if (!pool.ok()) return pool.status();
@@ -264,6 +296,8 @@ Status StartVm(const std::string& state_dir, int vm, int host) {
   FB_RETURN_IF_ERROR(CheckHost(*pool, host));
   const PoolVm& v = pool->vms[size_t(vm - 1)];
   std::string what = "start " + v.name + " on " + PoolHostName(host);
+  VmLock lock;
+  FB_RETURN_IF_ERROR(lock.Acquire(state_dir, vm).With(what));
   if (PoweredOff(state_dir, host)) return Status::Unavailable(what + ": the host is powered off");
   auto current = VmPlacement(state_dir, vm);
   int at = current.ok() ? *current : 0;
@@ -271,7 +305,7 @@ Status StartVm(const std::string& state_dir, int vm, int host) {
   if (at == host && Alive(sshd_pid) && LinkExists(pool->hosts[size_t(host - 1)].ns, PoolHostVmIf(vm))) {
     return Status::Ok();
   }
-  if (at != 0 && at != host) FB_RETURN_IF_ERROR(StopVm(state_dir, vm).With(what));
+  if (at != 0 && at != host) FB_RETURN_IF_ERROR(StopVmLocked(state_dir, vm).With(what));
   // Whatever is left of an earlier boot (a VM whose host lost power) goes first.
   FB_RETURN_IF_ERROR(KillAll(PidsInNamespace(v.ns), what));
   FB_RETURN_IF_ERROR(Wire(*pool, vm, host).With(what));
@@ -308,6 +342,15 @@ Status StopVm(const std::string& state_dir, int vm) {
   auto pool = LoadPool(state_dir);
   if (!pool.ok()) return pool.status();
   FB_RETURN_IF_ERROR(CheckVm(*pool, vm));
+  VmLock lock;
+  FB_RETURN_IF_ERROR(lock.Acquire(state_dir, vm));
+  return StopVmLocked(state_dir, vm);
+}
+
+namespace {
+Status StopVmLocked(const std::string& state_dir, int vm) {
+  auto pool = LoadPool(state_dir);
+  if (!pool.ok()) return pool.status();
   const PoolVm& v = pool->vms[size_t(vm - 1)];
   std::string what = "stop " + v.name;
   auto current = VmPlacement(state_dir, vm);
@@ -322,6 +365,8 @@ Status StopVm(const std::string& state_dir, int vm) {
              v.name + " stopped" + (at > 0 ? " (was on " + PoolHostName(at) + ")" : ""),
              {{"vm", v.name}, {"host", at > 0 ? PoolHostName(at) : ""}});
 }
+
+}  // namespace
 
 Status PowerOffHost(const std::string& state_dir, int host) {
   auto pool = LoadPool(state_dir);
