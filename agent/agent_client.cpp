@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +32,14 @@ double RelS(int64_t utc_ns, const ClockAnchor& a) {
   return std::round(double(utc_ns - a.utc_ns) / 1e3) / 1e6;
 }
 
+// As Journal::Stamp, on `a`.
+void StampOn(const ClockAnchor& a, int64_t mono_ns, nlohmann::json* record) {
+  int64_t utc = a.ToUtc(mono_ns);
+  (*record)["t_utc_ns"] = utc;
+  (*record)["t"] = FormatUtcIso(utc, 6);
+  (*record)["t_rel_s"] = std::round(double(mono_ns - a.mono_ns) / 1e3) / 1e6;
+}
+
 uint64_t Ios(const nlohmann::json& sample) {
   uint64_t n = 0;
   for (const char* op : {"read", "write"}) {
@@ -44,11 +53,19 @@ uint64_t Ios(const nlohmann::json& sample) {
 AgentClient::AgentClient(AgentClientOptions options) : opts_(std::move(options)) {
   where_ = opts_.ssh.is_object() && opts_.ssh.contains("host") ? opts_.ssh.value("host", std::string())
                                                                : "localhost";
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 AgentClient::~AgentClient() {
   CloseConnection(false);
   if (journal_open_) journal_.Close();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void AgentClient::RequestStop() {
+  stop_requested_.store(true);
+  uint64_t one = 1;
+  if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
 }
 
 Status AgentClient::Spawn(const std::vector<std::string>& extra_args) {
@@ -137,7 +154,7 @@ std::string AgentClient::ErrTail() {
   return t.empty() ? "" : ": " + t;
 }
 
-Result<nlohmann::json> AgentClient::Receive(int64_t deadline_ns) {
+Result<nlohmann::json> AgentClient::Receive(int64_t deadline_ns, bool wakeable) {
   for (;;) {
     size_t nl = in_buf_.find('\n');
     if (nl != std::string::npos) {
@@ -151,11 +168,18 @@ Result<nlohmann::json> AgentClient::Receive(int64_t deadline_ns) {
       return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": not connected");
     int64_t left = deadline_ns - MonoNs();
     if (left <= 0) return nlohmann::json();  // timeout: null
-    pollfd p[2] = {{from_agent_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
-    int r = poll(p, err_fd_ >= 0 ? 2 : 1, int(std::min<int64_t>(left / kNsPerMs + 1, 1000)));
+    // Negative fds are ignored by poll: err_fd_ may be closed, wake_fd_ unused.
+    pollfd p[3] = {{from_agent_, POLLIN, 0}, {err_fd_, POLLIN, 0}, {wakeable ? wake_fd_ : -1, POLLIN, 0}};
+    int r = poll(p, 3, int(std::min<int64_t>(left / kNsPerMs + 1, 1000)));
     if (r < 0 && errno != EINTR) return ErrnoStatus("poll", errno);
     if (r <= 0) continue;
     if (p[1].revents) DrainStderr();
+    if (p[2].revents) {
+      uint64_t v;
+      while (::read(wake_fd_, &v, sizeof v) > 0) {
+      }
+      return nlohmann::json();  // woken: the caller looks at its flags
+    }
     if (p[0].revents) {
       char buf[65536];
       ssize_t n = ::read(from_agent_, buf, sizeof buf);
@@ -220,8 +244,11 @@ Status AgentClient::MeasureClock() {
   for (int i = 0; i < std::max(1, opts_.time_rounds); ++i) {
     int64_t m0 = MonoNs(), u0 = UtcNs();
     FB_RETURN_IF_ERROR(Send({{"type", "time"}, {"controller_utc_ns", u0}}));
-    auto m = Await("time", m0 + opts_.reply_timeout_ns);
-    if (!m.ok()) return m.status();
+    Result<nlohmann::json> m = Status::Unavailable("no answer");
+    do {  // a keep-alive ping's answer may come first: only ours counts
+      m = Await("time", m0 + opts_.reply_timeout_ns);
+      if (!m.ok()) return m.status();
+    } while (m->value("controller_utc_ns", int64_t(0)) != u0);
     int64_t rtt = MonoNs() - m0;
     if (rtt < best.rtt_ns) {
       best.rtt_ns = rtt;
@@ -237,7 +264,19 @@ Status AgentClient::MeasureClock() {
                       {"rounds", opts_.time_rounds}};
   clock_history_.push_back(c);
   if (journal_open_) journal_.UpdateRunInfo({{"agent", {{"clock", clock_history_}}}});
+  if (started()) ClockEvent(c);
   return Status::Ok();
+}
+
+void AgentClient::ClockEvent(const nlohmann::json& c) {
+  WriteEvent("agent_clock", Severity::kDebug,
+             "agent " + opts_.name + " clock offset " + std::to_string(c["offset_ns"].get<int64_t>() / 1000) +
+                 " us +- " + std::to_string(c["uncertainty_ns"].get<int64_t>() / 1000) + " us",
+             {{"offset_ns", c["offset_ns"]},
+              {"uncertainty_ns", c["uncertainty_ns"]},
+              {"rtt_ns", c["rtt_ns"]},
+              {"rounds", c["rounds"]}},
+             c["at_utc_ns"].get<int64_t>());
 }
 
 Status AgentClient::Connect() {
@@ -249,7 +288,7 @@ Status AgentClient::Connect() {
 }
 
 Status AgentClient::Start(const std::string& run_id, const nlohmann::json& workload) {
-  if (!journal_open_) {
+  if (opts_.own_journal && !journal_open_) {
     FB_RETURN_IF_ERROR(journal_.Create(opts_.journal_dir, opts_.name, ClockAnchor::Take()));
     journal_open_ = true;
     char host[256] = "";
@@ -264,25 +303,41 @@ Status AgentClient::Start(const std::string& run_id, const nlohmann::json& workl
   if (!m.ok()) return m.status();
   agent_run_id_ = m->value("run_id", std::string());
   agent_run_dir_ = m->value("run_dir", std::string());
-  journal_.UpdateRunInfo(
-      {{"agent", {{"run_id", agent_run_id_}, {"run_dir", agent_run_dir_}, {"pid", agent_pid_}}}});
+  if (journal_open_) {
+    journal_.UpdateRunInfo(
+        {{"agent", {{"run_id", agent_run_id_}, {"run_dir", agent_run_dir_}, {"pid", agent_pid_}}}});
+  }
+  for (const auto& c : clock_history_) ClockEvent(c);  // the connect's measurement(s)
   return Status::Ok();
 }
 
 Status AgentClient::Stop() { return Send({{"type", "stop"}}); }
 
 void AgentClient::WriteEvent(const std::string& kind, Severity sev, const std::string& message,
-                             nlohmann::json attrs) {
-  if (!journal_open_) return;
+                             nlohmann::json attrs, int64_t utc_ns) {
+  if (!started()) return;
   Event e;
-  e.mono_ns = MonoNs();
-  e.source = "agent:" + opts_.name;
+  e.mono_ns = utc_ns ? anchor().ToMono(utc_ns) : MonoNs();
+  e.source = opts_.name;
   e.kind = kind;
   e.severity = sev;
   e.message = message;
   e.attrs = std::move(attrs);
   e.attrs["agent"] = opts_.name;
-  (void)journal_.AppendEvent(e);
+  Deliver("events", nullptr, &e);
+}
+
+void AgentClient::Deliver(const std::string& stream, nlohmann::json record, const Event* event) {
+  if (event) {
+    if (opts_.sink) opts_.sink->OnAgentEvent(opts_.name, *event);
+    if (journal_open_) (void)journal_.AppendEvent(*event);
+  } else if (stream == "samples") {
+    if (journal_open_) (void)journal_.AppendSample(record);
+    if (opts_.sink) opts_.sink->OnAgentSample(opts_.name, std::move(record));
+  } else {
+    if (journal_open_) (void)journal_.AppendStall(record);
+    if (opts_.sink) opts_.sink->OnAgentStall(opts_.name, std::move(record));
+  }
 }
 
 void AgentClient::OnMessage(const nlohmann::json& m) {
@@ -292,6 +347,7 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
     uint64_t seq = m.value("seq", uint64_t(0));
     if (seq > next_seq_) seq_gaps_ += seq - next_seq_;
     next_seq_ = std::max(next_seq_, seq + 1);
+    if (!journal_open_) return;
     journal_.UpdateRunInfo(
         {{"status", m.value("status", std::string("unknown"))},
          {"load_summary", m.value("summary", nlohmann::json())},
@@ -314,7 +370,7 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
   if (!rec.is_object()) return;
   int64_t agent_t = rec.value("t_utc_ns", int64_t(0));
   int64_t t = ToController(agent_t);
-  const ClockAnchor& a = journal_.anchor();
+  const ClockAnchor& a = anchor();
   if (stream == "events") {
     Event e;
     e.mono_ns = a.ToMono(t);
@@ -326,16 +382,33 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
     e.attrs["agent"] = opts_.name;
     e.attrs["agent_t_utc_ns"] = agent_t;
     e.attrs["agent_seq"] = seq;
-    (void)journal_.AppendEvent(e);
+    Deliver("events", nullptr, &e);
     return;
   }
   rec["agent"] = opts_.name;
   rec["agent_seq"] = seq;
   rec["agent_t_utc_ns"] = agent_t;
-  journal_.Stamp(a.ToMono(t), &rec);
+  StampOn(a, a.ToMono(t), &rec);
   if (stream == "samples") {
-    if (rec.value("job", nlohmann::json()) == "all" && Ios(rec) > 0) last_completion_utc_ns_ = t;
-    (void)journal_.AppendSample(std::move(rec));
+    uint64_t ios = rec.value("job", nlohmann::json()) == "all" ? Ios(rec) : 0;
+    if (ios > 0) {
+      completed_ios_.fetch_add(ios);
+      if (lost_completion_utc_ns_ >= 0) {
+        // A completion after a loss: the sample's end (its interval's resolution).
+        int64_t before = lost_completion_utc_ns_;
+        lost_completion_utc_ns_ = -1;
+        double down_ms = before ? double(t - before) / 1e6 : 0.0;
+        WriteEvent(
+            "agent_first_completion", Severity::kInfo,
+            "agent " + opts_.name + ": I/O completes again" +
+                (before ? " " + std::to_string(int64_t(down_ms)) + " ms after the last one before the loss"
+                        : ""),
+            {{"first_completion_utc_ns", t}, {"last_completion_utc_ns", before}, {"downtime_ms", down_ms}},
+            t);
+      }
+      last_completion_utc_ns_ = t;
+    }
+    Deliver("samples", std::move(rec), nullptr);
   } else if (stream == "stalls") {
     for (const char* edge : {"start", "end"}) {
       std::string k = std::string(edge) + "_utc_ns";
@@ -347,16 +420,14 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
       rec[edge] = FormatUtcIso(edge_t, 6);
       rec[std::string(edge) + "_rel_s"] = RelS(edge_t, a);
     }
-    (void)journal_.AppendStall(std::move(rec));
+    Deliver("stalls", std::move(rec), nullptr);
   }
 }
 
 void AgentClient::Lost(const std::string& why) {
   WriteEvent("agent_lost", Severity::kWarning, "lost agent " + opts_.name + " on " + where_ + ": " + why,
-             {{"reason", why},
-              {"last_completion_utc_ns",
-               last_completion_utc_ns_ ? nlohmann::json(last_completion_utc_ns_) : nlohmann::json()},
-              {"next_seq", next_seq_}});
+             {{"why", why}, {"last_completion_utc_ns", last_completion_utc_ns_}, {"next_seq", next_seq_}});
+  if (lost_completion_utc_ns_ < 0) lost_completion_utc_ns_ = last_completion_utc_ns_;
   CloseConnection(true);
 }
 
@@ -378,7 +449,8 @@ Status AgentClient::Reconnect(int64_t deadline_ns) {
     }
     ++reconnects_;
     WriteEvent("agent_back", Severity::kInfo, "agent " + opts_.name + " on " + where_ + " is back",
-               {{"connection_down_ms", double(MonoNs() - lost_at) / 1e6},
+               {{"first_completion_utc_ns", 0},  // known later: agent_first_completion
+                {"down_ms", double(MonoNs() - lost_at) / 1e6},
                 {"attempts", attempt},
                 {"resume_from_seq", next_seq_},
                 {"offset_ns", clock_.offset_ns},
@@ -391,12 +463,35 @@ Status AgentClient::Reconnect(int64_t deadline_ns) {
 Status AgentClient::RunToEnd(int64_t timeout_ns) {
   int64_t deadline = MonoNs() + timeout_ns;
   int64_t last_msg = MonoNs(), next_ping = MonoNs() + opts_.ping_interval_ns;
+  int64_t next_clock = MonoNs() + opts_.clock_every_ns;
   while (finished_.is_null()) {
     if (MonoNs() >= deadline)
       return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": run did not finish in time");
     std::string lost;
-    int64_t wake = std::min({deadline, next_ping, last_msg + opts_.silence_timeout_ns});
-    auto m = Receive(wake);
+    if (stop_requested_.load() && !stop_sent_) {
+      deadline = std::min(deadline, MonoNs() + opts_.stop_timeout_ns);
+      Status s = Stop();
+      if (s.ok())
+        stop_sent_ = true;
+      else
+        lost = s.message();
+    } else if (MonoNs() >= next_clock) {
+      next_clock = MonoNs() + opts_.clock_every_ns;
+      Status s = MeasureClock();
+      if (!s.ok())
+        lost = s.message();
+      else
+        last_msg = MonoNs();
+    }
+    if (!lost.empty()) {
+      Lost(lost);
+      FB_RETURN_IF_ERROR(Reconnect(deadline));
+      stop_sent_ = false;
+      last_msg = MonoNs();
+      continue;
+    }
+    int64_t wake = std::min({deadline, next_ping, next_clock, last_msg + opts_.silence_timeout_ns});
+    auto m = Receive(wake, true);
     if (!m.ok()) {
       lost = m.status().message();
     } else if (!m->is_null()) {
@@ -416,6 +511,7 @@ Status AgentClient::RunToEnd(int64_t timeout_ns) {
     if (!lost.empty()) {
       Lost(lost);
       FB_RETURN_IF_ERROR(Reconnect(deadline));
+      stop_sent_ = false;  // a stop requested before the loss is sent again
       last_msg = MonoNs();
     }
   }

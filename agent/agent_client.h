@@ -1,12 +1,16 @@
 // The controller's side of one agent (agent/protocol.h): runs
 // `ssh [opts] host faultbench agent --stdio` through the OpenSSH client
-// (CommandTarget), measures the agent's clock offset, starts a workload and
-// writes what the agent streams into a controller-side run journal of its own
-// (records on the controller's timeline, the agent's own times kept as
-// agent_t_utc_ns / agent_start_utc_ns / agent_end_utc_ns). A lost connection is
-// an `agent_lost` event (with the last completion seen); the client reconnects
+// (CommandTarget), measures the agent's clock offset (again every
+// clock_every_ns during the run: `agent_clock` events), starts a workload and
+// hands what the agent streams, on the controller's timeline (the agent's own
+// times kept as agent_t_utc_ns / agent_start_utc_ns / agent_end_utc_ns), to an
+// AgentRecordSink (the runner: one run journal for every agent) and/or a
+// controller-side journal of its own (own_journal). A lost connection is an
+// `agent_lost` event (with the last completion seen); the client reconnects
 // with backoff, attaches to the run, resumes from the first seq it lacks and
-// writes `agent_back`. Not thread-safe except ssh_pid(), which tests may read.
+// writes `agent_back`, then `agent_first_completion` once a completion after
+// the loss arrives. Not thread-safe except RequestStop(), completed_ios() and
+// ssh_pid().
 #pragma once
 
 #include <sys/types.h>
@@ -22,6 +26,20 @@
 
 namespace fb {
 
+// Receives an agent's records as they arrive, on the thread that runs
+// Start()/RunToEnd(), each once and in seq order (the client's own events in
+// between). Records are complete for the journal: stamped on the controller's
+// timeline (AgentClientOptions::anchor) with "agent" and "agent_seq" set.
+class AgentRecordSink {
+ public:
+  virtual ~AgentRecordSink() = default;
+  virtual void OnAgentSample(const std::string& agent, nlohmann::json record) = 0;
+  virtual void OnAgentStall(const std::string& agent, nlohmann::json record) = 0;
+  // The agent's own events (attrs.agent, attrs.agent_seq, attrs.agent_t_utc_ns)
+  // and the client's (source = the agent's name, attrs.agent).
+  virtual void OnAgentEvent(const std::string& agent, const Event& event) = 0;
+};
+
 struct AgentClientOptions {
   std::string name = "agent";  // label: the journal name and the events' source
   nlohmann::json ssh;  // CommandTarget settings: host, user, ssh_port, identity_file, known_hosts, ...
@@ -35,6 +53,13 @@ struct AgentClientOptions {
   int64_t reconnect_initial_ns = 200'000'000;  // backoff doubles from here ...
   int64_t reconnect_max_ns = 5'000'000'000;    // ... up to here
   int64_t give_up_ns = 120'000'000'000;        // stop reconnecting after this long lost
+  int64_t clock_every_ns = 60'000'000'000;     // clock re-measured this often during a run
+  int64_t stop_timeout_ns = 15'000'000'000;    // after RequestStop(), wait this long at most for `finished`
+  AgentRecordSink* sink = nullptr;             // not owned; may be null
+  bool own_journal = true;                     // also write the controller-side journal under journal_dir
+  // The controller's timeline of the records (the run journal's anchor); null =
+  // the own journal's. Must outlive the client.
+  const ClockAnchor* anchor = nullptr;
 };
 
 struct ClockOffset {
@@ -58,6 +83,8 @@ class AgentClient {
   Status RunToEnd(int64_t timeout_ns);
   // Sends `stop` (the run still ends with `finished`).
   Status Stop();
+  // Any thread: RunToEnd sends `stop` as soon as it can (also after a reconnect).
+  void RequestStop();
 
   const ClockOffset& clock() const { return clock_; }
   const std::string& agent_run_id() const { return agent_run_id_; }
@@ -67,6 +94,10 @@ class AgentClient {
   const nlohmann::json& finished() const { return finished_; }  // the `finished` message
   uint64_t records() const { return next_seq_; }                // seq 0 .. records()-1 received
   uint64_t seq_gaps() const { return seq_gaps_; }               // records never received
+  uint64_t completed_ios() const {
+    return completed_ios_.load();
+  }  // over the "all" samples so far, any thread
+  const nlohmann::json& clock_history() const { return clock_history_; }
   int reconnects() const { return reconnects_; }
   pid_t ssh_pid() const { return ssh_pid_.load(); }
 
@@ -74,7 +105,8 @@ class AgentClient {
   Status Spawn(const std::vector<std::string>& extra_args);
   void CloseConnection(bool kill_ssh);
   // The next message, or an error on EOF / `deadline_ns` (MonoNs).
-  Result<nlohmann::json> Receive(int64_t deadline_ns);
+  // `wakeable`: RequestStop() ends the wait early with null, as a timeout.
+  Result<nlohmann::json> Receive(int64_t deadline_ns, bool wakeable = false);
   Status Send(const nlohmann::json& msg);
   Result<nlohmann::json> Await(const std::string& type, int64_t deadline_ns);
   Status Hello(const std::string& attach);
@@ -85,7 +117,12 @@ class AgentClient {
   void Lost(const std::string& why);
   Status Reconnect(int64_t deadline_ns);
   int64_t ToController(int64_t agent_utc_ns) const { return agent_utc_ns - clock_.offset_ns; }
-  void WriteEvent(const std::string& kind, Severity sev, const std::string& message, nlohmann::json attrs);
+  void WriteEvent(const std::string& kind, Severity sev, const std::string& message, nlohmann::json attrs,
+                  int64_t utc_ns = 0);
+  void ClockEvent(const nlohmann::json& measurement);
+  void Deliver(const std::string& stream, nlohmann::json record, const Event* event);
+  const ClockAnchor& anchor() const { return opts_.anchor ? *opts_.anchor : journal_.anchor(); }
+  bool started() const { return journal_open_ || (!opts_.own_journal && !agent_run_id_.empty()); }
 
   AgentClientOptions opts_;
   std::string where_;
@@ -99,7 +136,12 @@ class AgentClient {
   int agent_pid_ = 0;
   uint64_t next_seq_ = 0, seq_gaps_ = 0;
   int reconnects_ = 0;
-  int64_t last_completion_utc_ns_ = 0;  // controller timeline
+  int64_t last_completion_utc_ns_ = 0;   // controller timeline
+  int64_t lost_completion_utc_ns_ = -1;  // the last completion before a loss, until one after it arrives
+  std::atomic<uint64_t> completed_ios_{0};
+  std::atomic<bool> stop_requested_{false};
+  bool stop_sent_ = false;
+  int wake_fd_ = -1;  // eventfd: RequestStop() wakes Receive()
   nlohmann::json finished_;
   nlohmann::json clock_history_ = nlohmann::json::array();  // every measurement, for run.json
 };

@@ -331,7 +331,7 @@ TEST_CASE(
     if (e["kind"] == "agent_back") {
       ++back;
       CHECK(lost == 1);  // after the loss
-      MESSAGE("connection down " << e["attrs"]["connection_down_ms"].get<double>() << " ms");
+      MESSAGE("connection down " << e["attrs"]["down_ms"].get<double>() << " ms");
     }
   }
   CHECK(lost == 1);
