@@ -1,28 +1,37 @@
 #include "metrics/metrics_exporter.h"
 
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <netinet/in.h>
+#include <prometheus/gateway.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
-#include <prometheus/gateway.h>
-
 #include "core/clock.h"
 #include "loadgen/load_generator.h"
 
 namespace fb {
+
+struct MetricsExporter::AgentSeries {
+  std::vector<std::array<JobOp, kOpCount>> jobs;
+  prometheus::Gauge* inflight;
+  prometheus::Gauge* oldest;
+  prometheus::Gauge* stall;
+  prometheus::Counter* stall_seconds;
+  prometheus::Counter* stalls;
+};
 
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
 const std::vector<double>& LatencyBucketsSeconds() {
-  static const std::vector<double> kBuckets = {50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3,
-                                               100e-3, 200e-3, 500e-3, 1, 2, 5, 10, 20, 60};
+  static const std::vector<double> kBuckets = {50e-6, 100e-6, 200e-6, 500e-6, 1e-3,   2e-3,   5e-3,
+                                               10e-3, 20e-3,  50e-3,  100e-3, 200e-3, 500e-3, 1,
+                                               2,     5,      10,     20,     60};
   return kBuckets;
 }
 
@@ -36,7 +45,8 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
   if (p.find_first_not_of("0123456789") != std::string::npos || p.size() > 5) return false;
   *port = std::stoi(p);
   if (*port > 65535) return false;
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']')
+    *host = host->substr(1, host->size() - 2);
   return !host->empty();
 }
 
@@ -56,7 +66,8 @@ Status ProbeBind(const std::string& address, const std::string& host, int port) 
     a->sin6_port = htons(uint16_t(port));
     len = sizeof(sockaddr_in6);
   } else {
-    return Status::InvalidInput("--metrics " + address + ": \"" + host + "\" is not an IP address (e.g. 127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464)");
+    return Status::InvalidInput("--metrics " + address + ": \"" + host +
+                                "\" is not an IP address (e.g. 127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464)");
   }
   int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return ErrnoStatus("--metrics " + address + ": socket", errno);
@@ -86,31 +97,81 @@ MetricsExporter::MetricsExporter(std::string run_id)
     : run_id_(std::move(run_id)), registry_(std::make_shared<prometheus::Registry>()) {
   const prometheus::Labels run{{"run", run_id_}};
   auto& r = *registry_;
-  ios_ = &BuildCounter().Name("faultbench_io_operations_total").Help("Completed I/Os by job and op").Labels(run).Register(r);
-  bytes_ = &BuildCounter().Name("faultbench_io_bytes_total").Help("Bytes transferred by job and op").Labels(run).Register(r);
-  errors_ = &BuildCounter().Name("faultbench_io_errors_total").Help("Failed I/Os by job and op").Labels(run).Register(r);
-  latency_ = &BuildHistogram().Name("faultbench_io_latency_seconds").Help("I/O latency (from the schedule in rate mode)").Labels(run).Register(r);
+  ios_ = &BuildCounter()
+              .Name("faultbench_io_operations_total")
+              .Help("Completed I/Os by job and op")
+              .Labels(run)
+              .Register(r);
+  bytes_ = &BuildCounter()
+                .Name("faultbench_io_bytes_total")
+                .Help("Bytes transferred by job and op")
+                .Labels(run)
+                .Register(r);
+  errors_ = &BuildCounter()
+                 .Name("faultbench_io_errors_total")
+                 .Help("Failed I/Os by job and op")
+                 .Labels(run)
+                 .Register(r);
+  latency_ = &BuildHistogram()
+                  .Name("faultbench_io_latency_seconds")
+                  .Help("I/O latency (from the schedule in rate mode)")
+                  .Labels(run)
+                  .Register(r);
   inflight_ = &BuildGauge().Name("faultbench_io_inflight").Help("I/Os in flight").Labels(run).Register(r);
-  oldest_ = &BuildGauge().Name("faultbench_io_oldest_inflight_seconds").Help("Age of the oldest I/O in flight (0: none)").Labels(run).Register(r);
-  stall_active_ = &BuildGauge().Name("faultbench_stall_active").Help("1 while a stall is going on").Labels(run).Register(r);
-  stall_seconds_ = &BuildCounter().Name("faultbench_stall_seconds_total").Help("Time spent in stalls").Labels(run).Register(r);
+  oldest_ = &BuildGauge()
+                 .Name("faultbench_io_oldest_inflight_seconds")
+                 .Help("Age of the oldest I/O in flight (0: none)")
+                 .Labels(run)
+                 .Register(r);
+  stall_active_ = &BuildGauge()
+                       .Name("faultbench_stall_active")
+                       .Help("1 while a stall is going on")
+                       .Labels(run)
+                       .Register(r);
+  stall_seconds_ = &BuildCounter()
+                        .Name("faultbench_stall_seconds_total")
+                        .Help("Time spent in stalls")
+                        .Labels(run)
+                        .Register(r);
   stalls_ = &BuildCounter().Name("faultbench_stalls_total").Help("Stalls that ended").Labels(run).Register(r);
-  faults_active_ = &BuildGauge().Name("faultbench_faults_active").Help("1 while the injector's fault is in effect").Labels(run).Register(r);
-  probe_events_ = &BuildCounter().Name("faultbench_probe_events_total").Help("Normalized events by probe and kind").Labels(run).Register(r);
-  path_up_ = &BuildGauge().Name("faultbench_path_up").Help("1 when the path is active, 0 when failed").Labels(run).Register(r);
-  run_info_ = &BuildGauge().Name("faultbench_run_info").Help("Always 1; the plan and current phase as labels").Labels(run).Register(r);
-  run_start_ = &BuildGauge().Name("faultbench_run_start_time_seconds").Help("Unix time the run started").Labels(run).Register(r);
-  inflight_gauge_ = &inflight_->Add({});
-  oldest_gauge_ = &oldest_->Add({});
-  stall_gauge_ = &stall_active_->Add({});
-  stall_seconds_counter_ = &stall_seconds_->Add({});
-  stalls_counter_ = &stalls_->Add({});
+  faults_active_ = &BuildGauge()
+                        .Name("faultbench_faults_active")
+                        .Help("1 while the injector's fault is in effect")
+                        .Labels(run)
+                        .Register(r);
+  probe_events_ = &BuildCounter()
+                       .Name("faultbench_probe_events_total")
+                       .Help("Normalized events by probe and kind")
+                       .Labels(run)
+                       .Register(r);
+  path_up_ = &BuildGauge()
+                  .Name("faultbench_path_up")
+                  .Help("1 when the path is active, 0 when failed")
+                  .Labels(run)
+                  .Register(r);
+  run_info_ = &BuildGauge()
+                   .Name("faultbench_run_info")
+                   .Help("Always 1; the plan and current phase as labels")
+                   .Labels(run)
+                   .Register(r);
+  run_start_ = &BuildGauge()
+                    .Name("faultbench_run_start_time_seconds")
+                    .Help("Unix time the run started")
+                    .Labels(run)
+                    .Register(r);
+  const prometheus::Labels local{{"agent", kLocalAgentLabel}};
+  inflight_gauge_ = &inflight_->Add(local);
+  oldest_gauge_ = &oldest_->Add(local);
+  stall_gauge_ = &stall_active_->Add(local);
+  stall_seconds_counter_ = &stall_seconds_->Add(local);
+  stalls_counter_ = &stalls_->Add(local);
   run_start_->Add({}).Set(double(UtcNs()) / 1e9);
 }
 
 MetricsExporter::~MetricsExporter() { Stop(); }
 
-Result<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(const std::string& listen, const std::string& run_id) {
+Result<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(const std::string& listen,
+                                                                const std::string& run_id) {
   std::string host;
   int port;
   if (!SplitHostPort(listen, &host, &port)) {
@@ -119,7 +180,8 @@ Result<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(const std::strin
   FB_RETURN_IF_ERROR(ProbeBind(listen, host, port));
   std::unique_ptr<MetricsExporter> m(new MetricsExporter(run_id));
   try {
-    std::string bind = host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
+    std::string bind = host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)
+                                                           : host + ":" + std::to_string(port);
     m->exposer_ = std::make_unique<prometheus::Exposer>(bind, 2);
   } catch (const std::exception& e) {
     return Status::InvalidInput("--metrics " + listen + ": cannot serve there: " + e.what());
@@ -152,7 +214,8 @@ void MetricsExporter::Tick() {
   inflight_gauge_->Set(load_->LiveInflight());
   oldest_gauge_->Set(double(load_->LiveOldestAgeNs(now)) / 1e9);
   stall_gauge_->Set(stall_since ? 1 : 0);
-  if (stall_since) stall_seconds_counter_->Increment(double(now - std::max(stall_since, last_tick_ns_)) / 1e9);
+  if (stall_since)
+    stall_seconds_counter_->Increment(double(now - std::max(stall_since, last_tick_ns_)) / 1e9);
   last_tick_ns_ = now;
 }
 
@@ -172,8 +235,10 @@ void MetricsExporter::Sink::OnStart(const LoadStartInfo& info) {
   for (int j = 0; j < info.workload->jobs; ++j) {
     std::array<JobOp, kOpCount> ops;
     for (int op = 0; op < kOpCount; ++op) {
-      prometheus::Labels l{{"job", std::to_string(j)}, {"op", OpName(OpType(op))}};
-      ops[size_t(op)] = {&m.ios_->Add(l), &m.bytes_->Add(l), &m.errors_->Add(l), &m.latency_->Add(l, LatencyBucketsSeconds())};
+      prometheus::Labels l{
+          {"agent", kLocalAgentLabel}, {"job", std::to_string(j)}, {"op", OpName(OpType(op))}};
+      ops[size_t(op)] = {&m.ios_->Add(l), &m.bytes_->Add(l), &m.errors_->Add(l),
+                         &m.latency_->Add(l, LatencyBucketsSeconds())};
     }
     m.job_ops_.push_back(ops);
   }
@@ -214,8 +279,80 @@ void MetricsExporter::Sink::OnStall(const StallRecord& s) {
 
 void MetricsExporter::Sink::OnEvent(const Event& e) {
   if (e.kind == "path_failed" || e.kind == "path_reinstated") {
-    if (e.attrs.contains("portal")) owner_->SetPathState(e.attrs["portal"].get<std::string>(), e.kind == "path_reinstated");
+    if (e.attrs.contains("portal"))
+      owner_->SetPathState(e.attrs["portal"].get<std::string>(), e.kind == "path_reinstated");
   }
+}
+
+MetricsExporter::AgentSeries* MetricsExporter::AddAgent(const std::string& agent, int jobs) {
+  std::lock_guard<std::mutex> lock(run_mu_);
+  auto a = std::make_unique<AgentSeries>();
+  for (int j = 0; j < jobs; ++j) {
+    std::array<JobOp, kOpCount> ops;
+    for (int op = 0; op < kOpCount; ++op) {
+      prometheus::Labels l{{"agent", agent}, {"job", std::to_string(j)}, {"op", OpName(OpType(op))}};
+      ops[size_t(op)] = {&ios_->Add(l), &bytes_->Add(l), &errors_->Add(l),
+                         &latency_->Add(l, LatencyBucketsSeconds())};
+    }
+    a->jobs.push_back(ops);
+  }
+  const prometheus::Labels l{{"agent", agent}};
+  a->inflight = &inflight_->Add(l);
+  a->oldest = &oldest_->Add(l);
+  a->stall = &stall_active_->Add(l);
+  a->stall_seconds = &stall_seconds_->Add(l);
+  a->stalls = &stalls_->Add(l);
+  agents_.push_back(std::move(a));
+  return agents_.back().get();
+}
+
+void MetricsExporter::OnAgentSample(AgentSeries* a, const nlohmann::json& s) {
+  auto num = [](const nlohmann::json& j, const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
+  };
+  const nlohmann::json job = s.value("job", nlohmann::json());
+  if (job == "all") {
+    // The live gauges, once per interval (an agent streams nothing finer).
+    a->inflight->Set(num(s, "inflight"));
+    a->oldest->Set(num(s, "oldest_inflight_age_ms") / 1e3);
+    bool stall = s.value("stall", false);
+    a->stall->Set(stall ? 1 : 0);
+    if (stall) a->stall_seconds->Increment(num(s, "interval_s"));
+    return;
+  }
+  if (!job.is_number_integer() || job.get<int64_t>() < 0 || size_t(job.get<int64_t>()) >= a->jobs.size())
+    return;
+  const auto& bounds = LatencyBucketsSeconds();
+  std::vector<double> increments(bounds.size() + 1);
+  for (int op = 0; op < kOpCount; ++op) {
+    auto it = s.find(OpName(OpType(op)));
+    if (it == s.end() || !it->is_object()) continue;
+    JobOp& dst = a->jobs[size_t(job.get<int64_t>())][size_t(op)];
+    double ios = num(*it, "ios");
+    if (ios > 0) dst.ios->Increment(ios);
+    if (double b = num(*it, "bytes"); b > 0) dst.bytes->Increment(b);
+    if (double e = num(*it, "errors"); e > 0) dst.errors->Increment(e);
+    // lat_hist: [[bucket index of fb::Histogram, count], ...] (loadgen/journal_sink.h).
+    auto h = it->find("lat_hist");
+    if (h == it->end() || !h->is_array() || h->empty()) continue;
+    std::fill(increments.begin(), increments.end(), 0.0);
+    size_t b = 0;
+    for (const auto& pair : *h) {
+      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer() || !pair[1].is_number())
+        continue;
+      int i = pair[0].get<int>();
+      if (i < 0 || i >= Histogram::kBucketCount) continue;
+      double high_s = double(Histogram::BucketHigh(i)) / 1e9;
+      while (b < bounds.size() && bounds[b] < high_s) ++b;  // ascending index: b only grows
+      increments[b] += pair[1].get<double>();
+    }
+    dst.latency->ObserveMultiple(increments, num(*it, "lat_mean_us") * ios / 1e6);
+  }
+}
+
+void MetricsExporter::OnAgentStall(AgentSeries* a, const nlohmann::json& stall) {
+  if (stall.contains("end_utc_ns") && stall["end_utc_ns"].is_number()) a->stalls->Increment();
 }
 
 void MetricsExporter::SetRunInfo(const std::string& plan, const std::string& phase) {

@@ -6,13 +6,6 @@
 // ongoing stall shows before any I/O completes. METRICS.md lists every metric.
 #pragma once
 
-#include <atomic>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <thread>
-
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/family.h>
@@ -20,12 +13,24 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "core/status.h"
 #include "loadgen/load_sink.h"
 
 namespace fb {
 
 class LoadGenerator;
+
+// The `agent` label of the local load's series (a plan run's agents carry their names).
+inline constexpr const char* kLocalAgentLabel = "local";
 
 // Checks "HOST:PORT" (IPv4, [IPv6] or a name) without binding it.
 Status ValidateListenAddress(const std::string& address);
@@ -45,6 +50,14 @@ class MetricsExporter {
   // Refreshes the live gauges from `load` until Stop() (call before load.Run()).
   void Watch(const LoadGenerator* load);
   void Stop();
+
+  // A load agent's series (label agent=NAME, jobs 0..jobs-1), built once at
+  // setup; the handle stays valid for the exporter's life. Feed it the agent's
+  // journal records (agent/agent_client.h), one thread per handle.
+  struct AgentSeries;
+  AgentSeries* AddAgent(const std::string& agent, int jobs);
+  void OnAgentSample(AgentSeries* agent, const nlohmann::json& sample);
+  void OnAgentStall(AgentSeries* agent, const nlohmann::json& stall);
 
   // Run-level metrics, any thread (not the I/O path).
   void SetRunInfo(const std::string& plan, const std::string& phase);
@@ -101,6 +114,7 @@ class MetricsExporter {
   prometheus::Family<prometheus::Gauge>* run_start_;
 
   std::vector<std::array<JobOp, kOpCount>> job_ops_;  // built in OnStart
+  std::vector<std::unique_ptr<AgentSeries>> agents_;  // built in AddAgent
   prometheus::Gauge* inflight_gauge_ = nullptr;
   prometheus::Gauge* oldest_gauge_ = nullptr;
   prometheus::Gauge* stall_gauge_ = nullptr;

@@ -15,7 +15,8 @@ namespace fb {
 
 namespace {
 // The value of the sample of `name` whose labels include all of `labels`.
-double Sample(const std::string& text, const std::string& name, const std::map<std::string, std::string>& labels) {
+double Sample(const std::string& text, const std::string& name,
+              const std::map<std::string, std::string>& labels) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
@@ -61,19 +62,30 @@ TEST_CASE("The exporter serves the load's counters, histogram and live gauges") 
 
   std::string text = HttpGet("127.0.0.1", port, "/metrics").body;
   const auto& s = totals;
-  double reads = Sample(text, "faultbench_io_operations_total", {{"job", "0"}, {"op", "read"}, {"run", "unit-run"}});
+  double reads = Sample(text, "faultbench_io_operations_total",
+                        {{"agent", "local"}, {"job", "0"}, {"op", "read"}, {"run", "unit-run"}});
   CHECK(reads == double(s.op[0].ios));
-  double count = Sample(text, "faultbench_io_latency_seconds_count", {{"job", "0"}, {"op", "read"}, {"run", "unit-run"}});
+  double count = Sample(text, "faultbench_io_latency_seconds_count",
+                        {{"agent", "local"}, {"job", "0"}, {"op", "read"}, {"run", "unit-run"}});
   CHECK(count == double(s.op[0].ios));
-  double inf = Sample(text, "faultbench_io_latency_seconds_bucket", {{"job", "0"}, {"le", "+Inf"}, {"op", "read"}, {"run", "unit-run"}});
+  double inf =
+      Sample(text, "faultbench_io_latency_seconds_bucket",
+             {{"agent", "local"}, {"job", "0"}, {"le", "+Inf"}, {"op", "read"}, {"run", "unit-run"}});
   CHECK(inf == count);
   // Buckets are cumulative and the 60 s one holds everything.
-  CHECK(Sample(text, "faultbench_io_latency_seconds_bucket", {{"job", "0"}, {"le", "60"}, {"op", "read"}, {"run", "unit-run"}}) == count);
-  CHECK(Sample(text, "faultbench_io_latency_seconds_bucket", {{"job", "0"}, {"le", "5e-05"}, {"op", "read"}, {"run", "unit-run"}}) <= count);
-  CHECK(Sample(text, "faultbench_io_bytes_total", {{"job", "0"}, {"op", "write"}, {"run", "unit-run"}}) == double(s.op[1].bytes));
+  CHECK(Sample(text, "faultbench_io_latency_seconds_bucket",
+               {{"agent", "local"}, {"job", "0"}, {"le", "60"}, {"op", "read"}, {"run", "unit-run"}}) ==
+        count);
+  CHECK(Sample(text, "faultbench_io_latency_seconds_bucket",
+               {{"agent", "local"}, {"job", "0"}, {"le", "5e-05"}, {"op", "read"}, {"run", "unit-run"}}) <=
+        count);
+  CHECK(Sample(text, "faultbench_io_bytes_total",
+               {{"agent", "local"}, {"job", "0"}, {"op", "write"}, {"run", "unit-run"}}) ==
+        double(s.op[1].bytes));
   CHECK(Sample(text, "faultbench_faults_active", {{"injector", "cut-link"}, {"run", "unit-run"}}) == 1);
-  CHECK(Sample(text, "faultbench_run_info", {{"phase", "baseline"}, {"plan", "unit-plan"}, {"run", "unit-run"}}) == 1);
-  CHECK(Sample(text, "faultbench_stall_active", {{"run", "unit-run"}}) == 0);
+  CHECK(Sample(text, "faultbench_run_info",
+               {{"phase", "baseline"}, {"plan", "unit-plan"}, {"run", "unit-run"}}) == 1);
+  CHECK(Sample(text, "faultbench_stall_active", {{"agent", "local"}, {"run", "unit-run"}}) == 0);
   CHECK(text.find("# TYPE faultbench_io_latency_seconds histogram") != std::string::npos);
 }
 
