@@ -7,11 +7,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "loadgen/workload.h"
 
@@ -42,12 +41,12 @@ struct Step {
   std::optional<int64_t> after_ns;  // from the previous step's actual time
   std::string phase;                // a phase that begins with this step
   StepAction action = StepAction::kNone;
-  std::string injector;             // inject / revert
-  int64_t max_duration_ns = 0;      // inject: the fault's lease
-  std::string mark;                 // mark: text
-  std::string wait_kind;            // wait_for: event kind
-  std::string wait_source;          // wait_for: optional event source
-  int64_t wait_timeout_ns = 0;      // wait_for: give up after
+  std::string injector;                       // inject / revert
+  int64_t max_duration_ns = 0;                // inject: the fault's lease
+  std::string mark;                           // mark: text
+  std::string wait_kind;                      // wait_for: event kind
+  std::string wait_source;                    // wait_for: optional event source
+  int64_t wait_timeout_ns = 0;                // wait_for: give up after
   std::map<std::string, SourceLoc> key_locs;  // "at", "inject", "max_duration" -> where
 };
 
@@ -77,6 +76,29 @@ struct Expectations {
 
 enum class OnError { kStop, kContinue };
 
+// One load agent of the plan (`agents:`, plans/README.md): a machine that runs
+// its own load (`faultbench agent --stdio` over ssh) on the run's timeline.
+// `agent_defaults:` is merged in by the loader (an agent's own keys win; the
+// workload maps are merged key by key), so every field here is final.
+struct AgentSpec {
+  std::string name;  // the events' source and the records' "agent"
+  SourceLoc loc;
+  std::map<std::string, SourceLoc> key_locs;  // "host", "workload.bs", ... -> where
+  // CommandTarget settings (injectors/command_target.h): host, user, ssh_port,
+  // identity_file, known_hosts; scalars as strings.
+  nlohmann::json ssh = nlohmann::json::object();
+  std::string command = "faultbench agent --stdio";  // split at spaces
+  std::string state_dir;                             // the agent's --state-dir ("" = its default)
+  nlohmann::json target;  // as written in a plan: a path, a list, {path|paths, create_size}
+  nlohmann::json workload = nlohmann::json::object();  // keys over the plan's workload:, as written
+  double share = 0;                                    // 0 = none, else that share of workload.rate_iops
+  int64_t clock_every_ns = 60'000'000'000;             // clock re-measured this often during the run
+  // What its `start` carries (agent/workload_json.h): the plan's workload: keys,
+  // then this agent's, its target and rate (share), scalars typed.
+  nlohmann::json start_workload = nlohmann::json::object();
+  int64_t duration_ns = 0;  // of start_workload
+};
+
 struct Plan {
   std::string file;  // as given to the loader
   std::string name, description;
@@ -93,7 +115,14 @@ struct Plan {
   // metrics: live Prometheus metrics (metrics/): listen "HOST:PORT" ("" = off),
   // push: a Pushgateway URL for the final values. `run --metrics` overrides listen.
   std::string metrics_listen, metrics_push;
+  // agents: load agents. A plan with agents may have no target: then the load
+  // runs on the agents only (has_local_load() false).
+  std::vector<AgentSpec> agents;
+  nlohmann::json workload_keys = nlohmann::json::object();  // the plan's workload: as written (for agents)
 
+  bool has_local_load() const { return !workload.targets.empty(); }
+  // The timeline's length: the longest of the local load and the agents' loads.
+  int64_t RunDurationNs() const;
   const PluginSpec* FindInjector(const std::string& name) const;
 };
 

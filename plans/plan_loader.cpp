@@ -34,12 +34,18 @@ Status LoadedPlan::ToStatus() const {
 
 const char* StepActionName(StepAction a) {
   switch (a) {
-    case StepAction::kNone: return "phase";
-    case StepAction::kInject: return "inject";
-    case StepAction::kRevert: return "revert";
-    case StepAction::kMark: return "mark";
-    case StepAction::kWaitFor: return "wait_for";
-    case StepAction::kEnd: return "end";
+    case StepAction::kNone:
+      return "phase";
+    case StepAction::kInject:
+      return "inject";
+    case StepAction::kRevert:
+      return "revert";
+    case StepAction::kMark:
+      return "mark";
+    case StepAction::kWaitFor:
+      return "wait_for";
+    case StepAction::kEnd:
+      return "end";
   }
   return "?";
 }
@@ -54,7 +60,8 @@ const PluginSpec* Plan::FindInjector(const std::string& n) const {
 bool IsSecretKey(const std::string& key) {
   std::string k;
   for (char c : key) k += char(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* word : {"password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "credential"}) {
+  for (const char* word :
+       {"password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "credential"}) {
     if (k.find(word) != std::string::npos) return true;
   }
   return false;
@@ -91,7 +98,8 @@ void PlanParser::Problem(const SourceLoc& loc, const std::string& path, const st
   problems_.push_back({loc, path, message});
 }
 
-bool PlanParser::CheckMap(const YAML::Node& node, const std::string& path, const std::vector<std::string>& known) {
+bool PlanParser::CheckMap(const YAML::Node& node, const std::string& path,
+                          const std::vector<std::string>& known) {
   if (!node.IsMap()) {
     Problem(node, path, "must be a map (key: value lines)");
     return false;
@@ -111,8 +119,10 @@ bool PlanParser::CheckMap(const YAML::Node& node, const std::string& path, const
 
 std::optional<std::string> PlanParser::Scalar(const YAML::Node& node, const std::string& path) {
   if (!node.IsScalar()) {
-    Problem(node, path, node.IsNull() ? "needs a value" : std::string("must be a single value, not a ") +
-                                                             (node.IsSequence() ? "list" : "map"));
+    Problem(node, path,
+            node.IsNull()
+                ? "needs a value"
+                : std::string("must be a single value, not a ") + (node.IsSequence() ? "list" : "map"));
     return std::nullopt;
   }
   return node.Scalar();
@@ -151,7 +161,8 @@ std::optional<double> PlanParser::Percent(const YAML::Node& node, const std::str
   return *v;
 }
 
-std::optional<int64_t> PlanParser::Integer(const YAML::Node& node, const std::string& path, int64_t min, int64_t max) {
+std::optional<int64_t> PlanParser::Integer(const YAML::Node& node, const std::string& path, int64_t min,
+                                           int64_t max) {
   auto s = Scalar(node, path);
   if (!s) return std::nullopt;
   int64_t v = 0;
@@ -159,7 +170,9 @@ std::optional<int64_t> PlanParser::Integer(const YAML::Node& node, const std::st
   for (char c : *s) digits = digits && std::isdigit(static_cast<unsigned char>(c));
   if (digits) v = std::stoll(*s);
   if (!digits || v < min || v > max) {
-    Problem(node, path, "expected a whole number " + std::to_string(min) + ".." + std::to_string(max) + ", got \"" + *s + "\"");
+    Problem(node, path,
+            "expected a whole number " + std::to_string(min) + ".." + std::to_string(max) + ", got \"" + *s +
+                "\"");
     return std::nullopt;
   }
   return v;
@@ -241,11 +254,39 @@ void ParseTarget(PlanParser& p, const YAML::Node& node, Workload* w) {
   if (w->targets.empty()) p.Problem(node, path, "names no target (a file, a block device or iSCSI URLs)");
 }
 
-const std::vector<std::string> kWorkloadKeys = {
-    "engine",   "size",        "offset",    "access_specs", "bs",        "rw",          "rwmixread",
-    "jobs",     "queue_depth", "duration",  "ramp",         "rate_iops", "catch_up",    "interval",
-    "stall_threshold", "stuck_threshold", "dedupe", "compress", "max_errors", "direct", "allow_destroy", "seed",
-    "verify", "verify_block", "ack_log", "path_policy", "io_timeout", "checker_interval", "no_path_timeout"};
+}  // namespace
+
+const std::vector<std::string> kWorkloadKeys = {"engine",
+                                                "size",
+                                                "offset",
+                                                "access_specs",
+                                                "bs",
+                                                "rw",
+                                                "rwmixread",
+                                                "jobs",
+                                                "queue_depth",
+                                                "duration",
+                                                "ramp",
+                                                "rate_iops",
+                                                "catch_up",
+                                                "interval",
+                                                "stall_threshold",
+                                                "stuck_threshold",
+                                                "dedupe",
+                                                "compress",
+                                                "max_errors",
+                                                "direct",
+                                                "allow_destroy",
+                                                "seed",
+                                                "verify",
+                                                "verify_block",
+                                                "ack_log",
+                                                "path_policy",
+                                                "io_timeout",
+                                                "checker_interval",
+                                                "no_path_timeout"};
+
+namespace {
 
 void ParseAccessSpecs(PlanParser& p, const YAML::Node& node, Workload* w) {
   const std::string path = "workload.access_specs";
@@ -258,8 +299,10 @@ void ParseAccessSpecs(PlanParser& p, const YAML::Node& node, Workload* w) {
     std::string ip = path + "[" + std::to_string(i) + "]";
     if (auto s = p.Scalar(node[i], ip)) {
       auto spec = ParseAccessSpec(*s);
-      if (spec.ok()) w->specs.push_back(*spec);
-      else p.Problem(node[i], ip, spec.status().message());
+      if (spec.ok())
+        w->specs.push_back(*spec);
+      else
+        p.Problem(node[i], ip, spec.status().message());
     }
   }
 }
@@ -279,14 +322,17 @@ void ParseWorkload(PlanParser& p, const YAML::Node& node, Workload* w) {
   }
   bool shortcuts = node["bs"] || node["rw"] || node["rwmixread"];
   if (node["access_specs"]) {
-    if (shortcuts) p.Problem(node["access_specs"], at("access_specs"), "use either access_specs or bs/rw/rwmixread");
+    if (shortcuts)
+      p.Problem(node["access_specs"], at("access_specs"), "use either access_specs or bs/rw/rwmixread");
     ParseAccessSpecs(p, node["access_specs"], w);
   } else {
     AccessSpec spec;
     if (node["bs"]) {
       if (auto v = p.Size(node["bs"], at("bs"))) {
-        if (*v == 0 || *v > UINT32_MAX) p.Problem(node["bs"], at("bs"), "out of range");
-        else spec.block_size = uint32_t(*v);
+        if (*v == 0 || *v > UINT32_MAX)
+          p.Problem(node["bs"], at("bs"), "out of range");
+        else
+          spec.block_size = uint32_t(*v);
       }
     }
     double mix = 0.7;
@@ -311,10 +357,11 @@ void ParseWorkload(PlanParser& p, const YAML::Node& node, Workload* w) {
     const char* key;
     int64_t* out;
   };
-  for (Dur d : {Dur{"duration", &w->duration_ns}, Dur{"ramp", &w->ramp_ns}, Dur{"interval", &w->interval_ns},
-                Dur{"stall_threshold", &w->stall_threshold_ns}, Dur{"stuck_threshold", &w->stuck_threshold_ns},
-                Dur{"io_timeout", &w->iscsi.io_timeout_ns}, Dur{"checker_interval", &w->iscsi.checker_interval_ns},
-                Dur{"no_path_timeout", &w->iscsi.no_path_timeout_ns}}) {
+  for (Dur d :
+       {Dur{"duration", &w->duration_ns}, Dur{"ramp", &w->ramp_ns}, Dur{"interval", &w->interval_ns},
+        Dur{"stall_threshold", &w->stall_threshold_ns}, Dur{"stuck_threshold", &w->stuck_threshold_ns},
+        Dur{"io_timeout", &w->iscsi.io_timeout_ns}, Dur{"checker_interval", &w->iscsi.checker_interval_ns},
+        Dur{"no_path_timeout", &w->iscsi.no_path_timeout_ns}}) {
     if (node[d.key]) {
       if (auto v = p.Duration(node[d.key], at(d.key))) *d.out = *v;
     }
@@ -329,17 +376,22 @@ void ParseWorkload(PlanParser& p, const YAML::Node& node, Workload* w) {
     if (auto v = p.Percent(node["compress"], at("compress"))) w->compress_fraction = *v;
   }
   if (node["max_errors"]) {
-    if (auto v = p.Integer(node["max_errors"], at("max_errors"), 0, INT64_MAX / 2)) w->max_errors = uint64_t(*v);
+    if (auto v = p.Integer(node["max_errors"], at("max_errors"), 0, INT64_MAX / 2))
+      w->max_errors = uint64_t(*v);
   }
   if (node["path_policy"]) {
     if (auto s = p.Scalar(node["path_policy"], at("path_policy"))) {
-      if (*s == "round-robin") w->iscsi.path_policy = PathPolicy::kRoundRobin;
-      else if (*s == "failover") w->iscsi.path_policy = PathPolicy::kFailover;
-      else p.Problem(node["path_policy"], at("path_policy"), "must be \"round-robin\" or \"failover\"");
+      if (*s == "round-robin")
+        w->iscsi.path_policy = PathPolicy::kRoundRobin;
+      else if (*s == "failover")
+        w->iscsi.path_policy = PathPolicy::kFailover;
+      else
+        p.Problem(node["path_policy"], at("path_policy"), "must be \"round-robin\" or \"failover\"");
     }
   }
   if (node["verify_block"]) {
-    if (auto v = p.Size(node["verify_block"], at("verify_block"))) w->verify_block_bytes = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));
+    if (auto v = p.Size(node["verify_block"], at("verify_block")))
+      w->verify_block_bytes = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));
   }
   if (node["ack_log"]) {
     if (auto s = p.Scalar(node["ack_log"], at("ack_log"))) {
@@ -354,8 +406,8 @@ void ParseWorkload(PlanParser& p, const YAML::Node& node, Workload* w) {
     const char* key;
     bool* out;
   };
-  for (Flag f : {Flag{"catch_up", &w->rate_catch_up}, Flag{"direct", &w->direct}, Flag{"allow_destroy", &w->allow_destroy},
-                 Flag{"verify", &w->verify}}) {
+  for (Flag f : {Flag{"catch_up", &w->rate_catch_up}, Flag{"direct", &w->direct},
+                 Flag{"allow_destroy", &w->allow_destroy}, Flag{"verify", &w->verify}}) {
     if (node[f.key]) {
       if (auto v = p.Bool(node[f.key], at(f.key))) *f.out = *v;
     }
@@ -379,8 +431,9 @@ void CheckDestructive(PlanParser& p, const YAML::Node& target, const Workload& w
     } else {
       continue;
     }
-    p.Problem(target, "target", "the workload writes to " + what +
-                                    ", destroying its data; set workload.allow_destroy: true if that is intended");
+    p.Problem(target, "target",
+              "the workload writes to " + what +
+                  ", destroying its data; set workload.allow_destroy: true if that is intended");
   }
 }
 
@@ -405,13 +458,15 @@ void ParsePlugins(PlanParser& p, const YAML::Node& node, const std::string& sect
       continue;
     }
     if (!kv.second["kind"]) {
-      p.Problem(kv.second, path, "needs \"kind\" (one of: " + [&] {
-        std::string k;
-        for (const auto& s : injectors ? InjectorRegistry::Global().Kinds() : ProbeRegistry::Global().Kinds()) {
-          k += (k.empty() ? "" : ", ") + s;
-        }
-        return k;
-      }() + ")");
+      p.Problem(
+          kv.second, path, "needs \"kind\" (one of: " + [&] {
+            std::string k;
+            for (const auto& s :
+                 injectors ? InjectorRegistry::Global().Kinds() : ProbeRegistry::Global().Kinds()) {
+              k += (k.empty() ? "" : ", ") + s;
+            }
+            return k;
+          }() + ")");
       continue;
     }
     auto kind = p.Scalar(kv.second["kind"], JoinPath(path, "kind"));
@@ -421,8 +476,10 @@ void ParsePlugins(PlanParser& p, const YAML::Node& node, const std::string& sect
     all.erase("kind");
     spec.settings = all;
     Settings settings(spec.settings);
-    if (injectors) (void)InjectorRegistry::Global().Create(spec.kind, name, &settings);
-    else (void)ProbeRegistry::Global().Create(spec.kind, name, &settings);
+    if (injectors)
+      (void)InjectorRegistry::Global().Create(spec.kind, name, &settings);
+    else
+      (void)ProbeRegistry::Global().Create(spec.kind, name, &settings);
     for (const auto& problem : settings.problems()) {
       auto it = spec.key_locs.find(problem.key);
       SourceLoc loc = it != spec.key_locs.end() ? it->second : spec.loc;
@@ -441,8 +498,8 @@ void CheckSecrets(PlanParser& p, const YAML::Node& node, const std::string& path
       const std::string& k = kv.first.Scalar();
       if (IsSecretKey(k) && !IsSecretReference(k)) {
         p.Problem(kv.first, JoinPath(path, k),
-                  "a literal secret in the plan; name where it comes from instead: " + k + "_env: VARIABLE or " + k +
-                      "_file: PATH");
+                  "a literal secret in the plan; name where it comes from instead: " + k +
+                      "_env: VARIABLE or " + k + "_file: PATH");
       }
       CheckSecrets(p, kv.second, JoinPath(path, k));
     }
@@ -496,15 +553,19 @@ bool ApplyOverride(YAML::Node root, const std::string& path, const std::string& 
         *why = "index " + part + " is beyond the list's " + std::to_string(cur.size()) + " items";
         return false;
       }
-      if (last) cur[idx] = value;
-      else cur.reset(cur[idx]);
+      if (last)
+        cur[idx] = value;
+      else
+        cur.reset(cur[idx]);
     } else {
       if (!cur.IsMap() && !cur.IsNull()) {
         *why = "not a map before \"" + part + "\"";
         return false;
       }
-      if (last) cur[part] = value;
-      else cur.reset(cur[part]);
+      if (last)
+        cur[part] = value;
+      else
+        cur.reset(cur[part]);
     }
   }
   return true;
@@ -526,8 +587,9 @@ void ParsePlatform(PlanParser& p, const YAML::Node& node, Plan* plan) {
       std::string path = "platform." + section + "." + name;
       auto text = p.Scalar(s[name], path);
       if (!text) continue;
-      bool ok = name == "no_path_retry" ? (*text == "queue" || *text == "fail" || p.Integer(s[name], path, 0, 1000000))
-                                        : p.Duration(s[name], path).has_value();
+      bool ok = name == "no_path_retry"
+                    ? (*text == "queue" || *text == "fail" || p.Integer(s[name], path, 0, 1000000))
+                    : p.Duration(s[name], path).has_value();
       if (ok) plan->platform[section][name] = *text;
     }
   }
@@ -539,14 +601,18 @@ void ParseMetrics(PlanParser& p, const YAML::Node& node, Plan* plan) {
   if (node["listen"]) {
     if (auto s = p.Scalar(node["listen"], "metrics.listen")) {
       Status st = ValidateListenAddress(*s);
-      if (st.ok()) plan->metrics_listen = *s;
-      else p.Problem(node["listen"], "metrics.listen", st.message());
+      if (st.ok())
+        plan->metrics_listen = *s;
+      else
+        p.Problem(node["listen"], "metrics.listen", st.message());
     }
   }
   if (node["push"]) {
     if (auto s = p.Scalar(node["push"], "metrics.push")) {
-      if (s->rfind("http://", 0) != 0) p.Problem(node["push"], "metrics.push", "expected http://HOST:PORT of a Pushgateway");
-      else plan->metrics_push = *s;
+      if (s->rfind("http://", 0) != 0)
+        p.Problem(node["push"], "metrics.push", "expected http://HOST:PORT of a Pushgateway");
+      else
+        plan->metrics_push = *s;
     }
     if (!node["listen"]) p.Problem(node["push"], "metrics.push", "push needs metrics.listen");
   }
@@ -554,7 +620,8 @@ void ParseMetrics(PlanParser& p, const YAML::Node& node, Plan* plan) {
 
 }  // namespace
 
-LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, const std::vector<std::string>& overrides) {
+LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label,
+                        const std::vector<std::string>& overrides) {
   RegisterBuiltinInjectors();
   RegisterBuiltinProbes();
   LoadedPlan out;
@@ -572,14 +639,17 @@ LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, 
       std::string key = o.substr(0, eq), why;
       try {
         if (!root.IsMap()) root = YAML::Node(YAML::NodeType::Map);
-        if (!ApplyOverride(root, key, o.substr(eq + 1), &why)) p.Problem(SourceLoc{"--set " + o}, key, why);
-        else p.AddOverride(key, o.substr(eq + 1));
+        if (!ApplyOverride(root, key, o.substr(eq + 1), &why))
+          p.Problem(SourceLoc{"--set " + o}, key, why);
+        else
+          p.AddOverride(key, o.substr(eq + 1));
       } catch (const YAML::Exception& e) {
         p.Problem(SourceLoc{"--set " + o}, key, "the value is not valid YAML: " + e.msg);
       }
     }
-    const std::vector<std::string> top = {"name", "description", "target",  "workload", "injectors", "probes",
-                                          "steps", "expect", "repeat", "repeat_every", "on_error", "platform", "metrics"};
+    const std::vector<std::string> top = {"name",     "description", "target",  "workload", "injectors",
+                                          "probes",   "steps",       "expect",  "repeat",   "repeat_every",
+                                          "on_error", "platform",    "metrics", "agents",   "agent_defaults"};
     if (!p.CheckMap(root, "", top)) {
       out.problems = p.problems();
       return out;
@@ -596,10 +666,17 @@ LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, 
     if (root["description"]) {
       if (auto s = p.Scalar(root["description"], "description")) plan.description = *s;
     }
-    if (root["workload"]) ParseWorkload(p, root["workload"], &plan.workload);
-    else p.Problem(root, "", "missing \"workload\"");
-    if (root["target"]) ParseTarget(p, root["target"], &plan.workload);
-    else p.Problem(root, "", "missing \"target\"");
+    // With agents, the plan's own target (the local load) is optional, and so is
+    // its workload when every agent has one (plan_agents.cpp says which is missing).
+    const bool agents = root["agents"].IsDefined();
+    if (root["workload"])
+      ParseWorkload(p, root["workload"], &plan.workload);
+    else if (!agents)
+      p.Problem(root, "", "missing \"workload\"");
+    if (root["target"])
+      ParseTarget(p, root["target"], &plan.workload);
+    else if (!agents)
+      p.Problem(root, "", "missing \"target\"");
     if (root["workload"] && root["target"] && !plan.workload.targets.empty()) {
       Status st = ValidateWorkload(plan.workload);
       if (!st.ok()) p.Problem(root["workload"], "workload", st.message());
@@ -607,6 +684,8 @@ LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, 
     }
     if (root["injectors"]) ParsePlugins(p, root["injectors"], "injectors", true, &plan.injectors);
     if (root["probes"]) ParsePlugins(p, root["probes"], "probes", false, &plan.probes);
+    if (agents || root["agent_defaults"])
+      p.ParseAgents(root["agents"], root["agent_defaults"], root["workload"], &plan);
     if (root["repeat"]) {
       if (auto v = p.Integer(root["repeat"], "repeat", 1, 10000)) plan.repeat = int(*v);
     }
@@ -615,9 +694,14 @@ LoadedPlan LoadPlanText(const std::string& text, const std::string& file_label, 
     }
     if (root["on_error"]) {
       if (auto s = p.Scalar(root["on_error"], "on_error")) {
-        if (*s == "stop") plan.on_error = OnError::kStop;
-        else if (*s == "continue") plan.on_error = OnError::kContinue;
-        else p.Problem(root["on_error"], "on_error", "must be \"stop\" (revert and stop) or \"continue\"" + DidYouMean(*s, {"stop", "continue"}));
+        if (*s == "stop")
+          plan.on_error = OnError::kStop;
+        else if (*s == "continue")
+          plan.on_error = OnError::kContinue;
+        else
+          p.Problem(
+              root["on_error"], "on_error",
+              "must be \"stop\" (revert and stop) or \"continue\"" + DidYouMean(*s, {"stop", "continue"}));
       }
     }
     if (root["steps"]) p.ParseSteps(root["steps"], &plan);

@@ -95,34 +95,47 @@ TEST_CASE("plan loader: each kind of problem with its exact line and column") {
   };
   std::vector<Case> cases = {
       // unknown key, with a suggestion
-      {"  queue_depth: 8", "  queue_dpeth: 8", "plan.yaml:8:3: workload.queue_dpeth: unknown key \"queue_dpeth\" (did you mean \"queue_depth\"?)"},
+      {"  queue_depth: 8", "  queue_dpeth: 8",
+       "plan.yaml:8:3: workload.queue_dpeth: unknown key \"queue_dpeth\" (did you mean \"queue_depth\"?)"},
       {"expect:", "expcet:", "plan.yaml:32:1: expcet: unknown key \"expcet\" (did you mean \"expect\"?)"},
       // wrong type
-      {"  queue_depth: 8", "  queue_depth: [8]", "plan.yaml:8:16: workload.queue_depth: must be a single value, not a list"},
-      {"  queue_depth: 8", "  queue_depth: eight", "plan.yaml:8:16: workload.queue_depth: expected a whole number 1..4096, got \"eight\""},
+      {"  queue_depth: 8", "  queue_depth: [8]",
+       "plan.yaml:8:16: workload.queue_depth: must be a single value, not a list"},
+      {"  queue_depth: 8", "  queue_depth: eight",
+       "plan.yaml:8:16: workload.queue_depth: expected a whole number 1..4096, got \"eight\""},
       // bad units
       {"  duration: 10s", "  duration: 10 parsecs", "plan.yaml:9:13: workload.duration: "},
       {"  bs: 4k", "  bs: 4kk", "plan.yaml:6:7: workload.bs: "},
       // unknown injector in a step
-      {"{at: 5s, revert: freeze", "{at: 5s, revert: freez", "plan.yaml:30:14: steps[2].revert: unknown injector \"freez\" (did you mean \"freeze\"?)"},
+      {"{at: 5s, revert: freeze", "{at: 5s, revert: freez",
+       "plan.yaml:30:14: steps[2].revert: unknown injector \"freez\" (did you mean \"freeze\"?)"},
       // revert without inject
       {"    inject: freeze\n    max_duration: 10s\n", "    mark: no fault\n",
        "plan.yaml:29:14: steps[2].revert: reverts \"freeze\", which no earlier step injected"},
       // unordered steps
-      {"{at: 5s, revert", "{at: 2s, revert", "plan.yaml:30:6: steps[2].at: steps are out of order: at 2.000s comes before steps[1] (at 3.000s)"},
+      {"{at: 5s, revert", "{at: 2s, revert",
+       "plan.yaml:30:6: steps[2].at: steps are out of order: at 2.000s comes before steps[1] (at 3.000s)"},
       // lease missing, lease shorter than the window
       {"    max_duration: 10s\n", "", "plan.yaml:28:13: steps[1].inject: needs \"max_duration\""},
-      {"    max_duration: 10s", "    max_duration: 1s", "plan.yaml:29:5: steps[1].max_duration: the lease 1.000s is shorter than the fault's window (up to 2.000s"},
+      {"    max_duration: 10s", "    max_duration: 1s",
+       "plan.yaml:29:5: steps[1].max_duration: the lease 1.000s is shorter than the fault's window (up to "
+       "2.000s"},
       // a literal secret
-      {"    timeout: 5s", "    timeout: 5s\n    api_token: abc123", "plan.yaml:18:5: injectors.freeze.api_token: a literal secret in the plan"},
+      {"    timeout: 5s", "    timeout: 5s\n    api_token: abc123",
+       "plan.yaml:18:5: injectors.freeze.api_token: a literal secret in the plan"},
       // bad settings of a plug-in, at the settings key
-      {"    timeout: 5s", "    timeout: 5s\n    revrt: x", "plan.yaml:18:5: injectors.freeze.revrt: unknown setting \"revrt\" (did you mean \"revert\"?)"},
-      {"{match: \"reinstated\"", "{match: \"(reinstated\"", "plan.yaml:23:10: probes.syslog.rules[0].match: invalid regular expression"},
-      {"    kind: command", "    kind: comand", "plan.yaml:14:5: injectors.freeze.kind: unknown injector kind \"comand\" (did you mean \"command\"?)"},
+      {"    timeout: 5s", "    timeout: 5s\n    revrt: x",
+       "plan.yaml:18:5: injectors.freeze.revrt: unknown setting \"revrt\" (did you mean \"revert\"?)"},
+      {"{match: \"reinstated\"", "{match: \"(reinstated\"",
+       "plan.yaml:23:10: probes.syslog.rules[0].match: invalid regular expression"},
+      {"    kind: command", "    kind: comand",
+       "plan.yaml:14:5: injectors.freeze.kind: unknown injector kind \"comand\" (did you mean \"command\"?)"},
       // a step past the end of the load
-      {"{after: 1s, mark", "{after: 9s, mark", "plan.yaml:31:5: steps[3]: runs at 14.000s, after the load ends"},
+      {"{after: 1s, mark", "{after: 9s, mark",
+       "plan.yaml:31:5: steps[3]: runs at 14.000s, after the load ends"},
       // expectations that name nothing
-      {"    freeze:\n      max_stall", "    frieze:\n      max_stall", "plan.yaml:36:5: expect.faults.frieze: no step injects \"frieze\" (did you mean \"freeze\"?)"},
+      {"    freeze:\n      max_stall", "    frieze:\n      max_stall",
+       "plan.yaml:36:5: expect.faults.frieze: no step injects \"frieze\" (did you mean \"freeze\"?)"},
       {"to: 90% of baseline", "to: 190% of baseline", "plan.yaml:38:22: expect.faults.freeze.recovery.to: "},
       // YAML syntax
       {"  bs: 4k", "  bs: [4k", "plan.yaml:"},
@@ -139,22 +152,30 @@ TEST_CASE("plan loader: each kind of problem with its exact line and column") {
 }
 
 TEST_CASE("plan loader: overlapping faults, writes to a device, and every problem at once") {
-  auto overlap = Problems(Replace(kGood, "{at: 5s, revert: freeze", "{at: 5s, inject: freeze, max_duration: 5s"));
+  auto overlap =
+      Problems(Replace(kGood, "{at: 5s, revert: freeze", "{at: 5s, inject: freeze, max_duration: 5s"));
   bool found = false;
-  for (const auto& p : overlap) found = found || p.find("steps[2].inject: overlaps: \"freeze\" is already injected by steps[1] (line 26)") != std::string::npos;
+  for (const auto& p : overlap)
+    found =
+        found || p.find("steps[2].inject: overlaps: \"freeze\" is already injected by steps[1] (line 26)") !=
+                     std::string::npos;
   CHECK(found);
 
-  auto device = Problems(Replace(Replace(kGood, "/tmp/faultbench-plan-test.dat", "/dev/null"), "rw: randread", "rw: randwrite"));
+  auto device = Problems(
+      Replace(Replace(kGood, "/tmp/faultbench-plan-test.dat", "/dev/null"), "rw: randread", "rw: randwrite"));
   (void)device;  // /dev/null is a character device: no problem expected
-  auto lun = Problems(Replace(Replace(kGood, "/tmp/faultbench-plan-test.dat", "iscsi://127.0.0.1/iqn.x/0"), "rw: randread", "rw: randwrite"));
+  auto lun = Problems(Replace(Replace(kGood, "/tmp/faultbench-plan-test.dat", "iscsi://127.0.0.1/iqn.x/0"),
+                              "rw: randread", "rw: randwrite"));
   REQUIRE(lun.size() == 1);
   CHECK(lun[0].find("plan.yaml:3:9: target: the workload writes to the iSCSI LUN") == 0);
   CHECK(lun[0].find("workload.allow_destroy: true") != std::string::npos);
-  CHECK(Problems(Replace(Replace(kGood, "/tmp/faultbench-plan-test.dat", "iscsi://127.0.0.1/iqn.x/0"), "rw: randread",
-                         "rw: randwrite\n  allow_destroy: true")).empty());
+  CHECK(Problems(Replace(Replace(kGood, "/tmp/faultbench-plan-test.dat", "iscsi://127.0.0.1/iqn.x/0"),
+                         "rw: randread", "rw: randwrite\n  allow_destroy: true"))
+            .empty());
 
-  std::string many = Replace(Replace(Replace(kGood, "  queue_depth: 8", "  queue_dpeth: 8"), "  duration: 10s", "  duration: 10x"),
-                             "{at: 5s, revert: freeze", "{at: 5s, revert: freez");
+  std::string many = Replace(
+      Replace(Replace(kGood, "  queue_depth: 8", "  queue_dpeth: 8"), "  duration: 10s", "  duration: 10x"),
+      "{at: 5s, revert: freeze", "{at: 5s, revert: freez");
   auto all = Problems(many);
   CHECK(all.size() >= 3);
   // In file order.
@@ -163,7 +184,8 @@ TEST_CASE("plan loader: overlapping faults, writes to a device, and every proble
 }
 
 TEST_CASE("plan loader: --set overrides values and is named in problems") {
-  LoadedPlan lp = LoadPlanText(kGood, "plan.yaml", {"workload.duration=20s", "steps[2].at=6s", "injectors.freeze.timeout=1s"});
+  LoadedPlan lp = LoadPlanText(kGood, "plan.yaml",
+                               {"workload.duration=20s", "steps[2].at=6s", "injectors.freeze.timeout=1s"});
   INFO(lp.ToStatus().message());
   REQUIRE(lp.ok());
   CHECK(lp.plan.workload.duration_ns == 20'000'000'000);
@@ -174,18 +196,22 @@ TEST_CASE("plan loader: --set overrides values and is named in problems") {
   CHECK(bad[0].find("--set workload.duration=soon: workload.duration: ") == 0);
   auto typo = Problems(kGood, {"workload.queue_dpeth=4"});
   REQUIRE(typo.size() == 1);
-  CHECK(typo[0] == "--set workload.queue_dpeth=4: workload.queue_dpeth: unknown key \"queue_dpeth\" (did you mean \"queue_depth\"?)");
+  CHECK(typo[0] ==
+        "--set workload.queue_dpeth=4: workload.queue_dpeth: unknown key \"queue_dpeth\" (did you mean "
+        "\"queue_depth\"?)");
   CHECK(Problems(kGood, {"steps[9].at=1s"})[0].find("beyond the list") != std::string::npos);
   CHECK(Problems(kGood, {"nonsense"})[0].find("expected key.path=value") != std::string::npos);
 }
 
 TEST_CASE("plan writer: load -> write -> load gives the same plan, and no secret is written") {
   // A kind that takes a secret by reference, as the http/xapi kinds will.
-  InjectorRegistry::Global().Register("test_api", [](const std::string&, Settings* s) -> std::unique_ptr<Injector> {
-    s->String("password_env", true);
-    return nullptr;
-  });
-  std::string with_ref = Replace(kGood, "injectors:\n", "injectors:\n  api:\n    kind: test_api\n    password_env: FB_TEST_PASSWORD\n");
+  InjectorRegistry::Global().Register("test_api",
+                                      [](const std::string&, Settings* s) -> std::unique_ptr<Injector> {
+                                        s->String("password_env", true);
+                                        return nullptr;
+                                      });
+  std::string with_ref = Replace(
+      kGood, "injectors:\n", "injectors:\n  api:\n    kind: test_api\n    password_env: FB_TEST_PASSWORD\n");
   LoadedPlan a = LoadPlanText(with_ref, "plan.yaml");
   INFO(a.ToStatus().message());
   REQUIRE(a.ok());
@@ -261,7 +287,8 @@ expect:
   CHECK(b.plan.workload.verify_block_bytes == 8192);
   CHECK(b.plan.expect.overall.lost_writes == a.plan.expect.overall.lost_writes);
 
-  auto bad = LoadPlanText(std::string(text).replace(std::string(text).find("failover"), 8, "roundrobin"), "plan.yaml");
+  auto bad = LoadPlanText(std::string(text).replace(std::string(text).find("failover"), 8, "roundrobin"),
+                          "plan.yaml");
   REQUIRE(!bad.ok());
   INFO(bad.problems[0].ToString());
   CHECK(bad.problems[0].ToString().find("plan.yaml:") == 0);
@@ -274,12 +301,15 @@ namespace fb {
 
 TEST_CASE("plan loader: wait_for.source must name an event source of the plan") {
   std::string plan = kGood;
-  plan.replace(plan.find("  - {after: 1s, mark: settled}"), std::string("  - {after: 1s, mark: settled}").size(),
+  plan.replace(plan.find("  - {after: 1s, mark: settled}"),
+               std::string("  - {after: 1s, mark: settled}").size(),
                "  - {after: 1s, wait_for: {kind: path_reinstated, source: sysog, timeout: 2s}}");
   auto p = Problems(plan);
   REQUIRE(p.size() == 1);
-  CHECK(p[0] == "plan.yaml:31:59: steps[3].wait_for.source: no event source \"sysog\": name a probe or injector of "
-                "the plan, loadgen or runner (did you mean \"syslog\"?)");
+  CHECK(
+      p[0] ==
+      "plan.yaml:31:59: steps[3].wait_for.source: no event source \"sysog\": name a probe, injector or agent "
+      "of the plan, loadgen or runner (did you mean \"syslog\"?)");
   // The probe's own name, an injector's, loadgen and runner are sources.
   for (const char* ok : {"syslog", "freeze", "loadgen", "runner"}) {
     CHECK(Problems(plan, {std::string("steps[3].wait_for.source=") + ok}).empty());

@@ -43,6 +43,10 @@ class PlanParser {
   void ParseSteps(const YAML::Node& node, Plan* plan);
   void ParseExpect(const YAML::Node& node, Plan* plan);
   void CheckTimeline(const Plan& plan);
+  // agents: and agent_defaults: (plan_agents.cpp); `workload` is the plan's
+  // workload: node (may be undefined), already parsed into plan->workload.
+  void ParseAgents(const YAML::Node& agents, const YAML::Node& defaults, const YAML::Node& workload,
+                   Plan* plan);
 
   // Where the top-level keys are, for checks that run after parsing.
   std::map<std::string, SourceLoc> top_locs;
@@ -60,6 +64,9 @@ class PlanParser {
   std::vector<Override> overrides_;
   std::vector<PlanProblem> problems_;
 };
+
+// The keys of a plan's workload: map.
+extern const std::vector<std::string> kWorkloadKeys;
 
 // "a.b[2].c" + key.
 inline std::string JoinPath(const std::string& path, const std::string& key) {

@@ -10,8 +10,8 @@
 namespace fb {
 
 namespace {
-const std::vector<std::string> kStepKeys = {"at", "after", "phase", "inject", "revert", "mark",
-                                            "wait_for", "end", "max_duration"};
+const std::vector<std::string> kStepKeys = {"at",   "after",    "phase", "inject",      "revert",
+                                            "mark", "wait_for", "end",   "max_duration"};
 }  // namespace
 
 void PlanParser::ParseSteps(const YAML::Node& node, Plan* plan) {
@@ -26,13 +26,19 @@ void PlanParser::ParseSteps(const YAML::Node& node, Plan* plan) {
     step.loc = Loc(n, path);
     if (!CheckMap(n, path, kStepKeys)) continue;
     for (const auto& kv : n) {
-      if (kv.first.IsScalar()) step.key_locs[kv.first.Scalar()] = Loc(kv.first, JoinPath(path, kv.first.Scalar()));
+      if (kv.first.IsScalar())
+        step.key_locs[kv.first.Scalar()] = Loc(kv.first, JoinPath(path, kv.first.Scalar()));
     }
     if (n["at"] && n["after"]) Problem(n["after"], JoinPath(path, "after"), "use either \"at\" or \"after\"");
-    if (n["at"]) step.at_ns = Duration(n["at"], JoinPath(path, "at"));
-    else if (n["after"]) step.after_ns = Duration(n["after"], JoinPath(path, "after"));
-    else Problem(n, path, "needs a time: \"at: 30s\" (from load start) or \"after: 5s\" (after the previous step)");
-    if (i == 0 && n["after"]) Problem(n["after"], JoinPath(path, "after"), "the first step has no previous step; use \"at\"");
+    if (n["at"])
+      step.at_ns = Duration(n["at"], JoinPath(path, "at"));
+    else if (n["after"])
+      step.after_ns = Duration(n["after"], JoinPath(path, "after"));
+    else
+      Problem(n, path,
+              "needs a time: \"at: 30s\" (from load start) or \"after: 5s\" (after the previous step)");
+    if (i == 0 && n["after"])
+      Problem(n["after"], JoinPath(path, "after"), "the first step has no previous step; use \"at\"");
     if (n["phase"]) {
       if (auto s = Scalar(n["phase"], JoinPath(path, "phase"))) step.phase = *s;
     }
@@ -99,7 +105,8 @@ void PlanParser::ParseSteps(const YAML::Node& node, Plan* plan) {
   }
 }
 
-std::optional<Limits> PlanParser::ParseLimits(const YAML::Node& node, const std::string& path, bool allow_recovery) {
+std::optional<Limits> PlanParser::ParseLimits(const YAML::Node& node, const std::string& path,
+                                              bool allow_recovery) {
   std::vector<std::string> keys = {"max_stall", "max_latency", "io_errors", "lost_writes"};
   if (allow_recovery) keys.push_back("recovery");
   if (!CheckMap(node, path, keys)) return std::nullopt;
@@ -107,10 +114,12 @@ std::optional<Limits> PlanParser::ParseLimits(const YAML::Node& node, const std:
   if (node["max_stall"]) l.max_stall_ns = Duration(node["max_stall"], JoinPath(path, "max_stall"));
   if (node["max_latency"]) l.max_latency_ns = Duration(node["max_latency"], JoinPath(path, "max_latency"));
   if (node["io_errors"]) {
-    if (auto v = Integer(node["io_errors"], JoinPath(path, "io_errors"), 0, INT64_MAX / 2)) l.io_errors = uint64_t(*v);
+    if (auto v = Integer(node["io_errors"], JoinPath(path, "io_errors"), 0, INT64_MAX / 2))
+      l.io_errors = uint64_t(*v);
   }
   if (node["lost_writes"]) {
-    if (auto v = Integer(node["lost_writes"], JoinPath(path, "lost_writes"), 0, INT64_MAX / 2)) l.lost_writes = uint64_t(*v);
+    if (auto v = Integer(node["lost_writes"], JoinPath(path, "lost_writes"), 0, INT64_MAX / 2))
+      l.lost_writes = uint64_t(*v);
   }
   if (allow_recovery && node["recovery"]) {
     const YAML::Node& r = node["recovery"];
@@ -123,11 +132,13 @@ std::optional<Limits> PlanParser::ParseLimits(const YAML::Node& node, const std:
         auto s = Scalar(r["to"], rp + ".to");
         std::string text = s.value_or("");
         const std::string suffix = " of baseline";
-        if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        if (text.size() > suffix.size() &&
+            text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
           text.resize(text.size() - suffix.size());
         }
         auto pct = ParsePercent(text);
-        if (s && !pct.ok()) Problem(r["to"], rp + ".to", pct.status().message() + " (write e.g. \"90% of baseline\")");
+        if (s && !pct.ok())
+          Problem(r["to"], rp + ".to", pct.status().message() + " (write e.g. \"90% of baseline\")");
         if (pct.ok()) rec.to_fraction = *pct;
         ok = ok && s && pct.ok();
       } else {
@@ -149,7 +160,9 @@ std::optional<Limits> PlanParser::ParseLimits(const YAML::Node& node, const std:
 }
 
 void PlanParser::ParseExpect(const YAML::Node& node, Plan* plan) {
-  if (!CheckMap(node, "expect", {"max_stall", "max_latency", "io_errors", "lost_writes", "recovery", "faults", "phases"})) return;
+  if (!CheckMap(node, "expect",
+                {"max_stall", "max_latency", "io_errors", "lost_writes", "recovery", "faults", "phases"}))
+    return;
   YAML::Node overall(YAML::NodeType::Map);
   for (const char* k : {"max_stall", "max_latency", "io_errors", "lost_writes", "recovery"}) {
     if (node[k]) overall[k] = node[k];
@@ -160,7 +173,9 @@ void PlanParser::ParseExpect(const YAML::Node& node, Plan* plan) {
     const YAML::Node& m = node[section];
     std::string sp = std::string("expect.") + section;
     if (!m.IsMap()) {
-      Problem(m, sp, std::string("must be a map of ") + (section[0] == 'f' ? "injector" : "phase") + " name: limits");
+      Problem(
+          m, sp,
+          std::string("must be a map of ") + (section[0] == 'f' ? "injector" : "phase") + " name: limits");
       continue;
     }
     for (const auto& kv : m) {
@@ -179,7 +194,8 @@ void PlanParser::ParseExpect(const YAML::Node& node, Plan* plan) {
         }
         plan->expect.faults[name] = *l;
       } else {
-        bool exists = std::any_of(plan->steps.begin(), plan->steps.end(), [&](const Step& s) { return s.phase == name; });
+        bool exists = std::any_of(plan->steps.begin(), plan->steps.end(),
+                                  [&](const Step& s) { return s.phase == name; });
         if (!exists) {
           std::vector<std::string> names;
           for (const auto& s : plan->steps) {
@@ -196,7 +212,7 @@ void PlanParser::ParseExpect(const YAML::Node& node, Plan* plan) {
 void PlanParser::CheckTimeline(const Plan& plan) {
   std::vector<std::string> injector_names;
   for (const auto& i : plan.injectors) injector_names.push_back(i.name);
-  const int64_t load_end = plan.workload.duration_ns;
+  const int64_t load_end = plan.RunDurationNs();
   auto loc_of = [](const Step& s, const char* key) {
     auto it = s.key_locs.find(key);
     return it != s.key_locs.end() ? it->second : s.loc;
@@ -217,8 +233,8 @@ void PlanParser::CheckTimeline(const Plan& plan) {
     if (s.at_ns) {
       if (last_at_step != SIZE_MAX && *s.at_ns < last_at) {
         Problem(loc_of(s, "at"), sp(i) + ".at",
-                "steps are out of order: at " + FormatDuration(*s.at_ns) + " comes before " + sp(last_at_step) +
-                    " (at " + FormatDuration(last_at) + ")");
+                "steps are out of order: at " + FormatDuration(*s.at_ns) + " comes before " +
+                    sp(last_at_step) + " (at " + FormatDuration(last_at) + ")");
       }
       last_at = *s.at_ns;
       last_at_step = i;
@@ -229,24 +245,28 @@ void PlanParser::CheckTimeline(const Plan& plan) {
       latest += *s.after_ns;
     }
     if (earliest > load_end) {
-      Problem(s.loc, sp(i), "runs at " + FormatDuration(earliest) + ", after the load ends (workload.duration " +
-                                FormatDuration(load_end) + ")");
+      Problem(s.loc, sp(i),
+              "runs at " + FormatDuration(earliest) + ", after the load ends (workload.duration " +
+                  FormatDuration(load_end) + ")");
     }
     if (s.action == StepAction::kWaitFor && !s.wait_source.empty()) {
       // Events come from the load, the runner, and the plan's probes and injectors.
       std::vector<std::string> sources = {"loadgen", "runner"};
       for (const auto& p : plan.probes) sources.push_back(p.name);
+      for (const auto& a : plan.agents) sources.push_back(a.name);
       sources.insert(sources.end(), injector_names.begin(), injector_names.end());
       if (std::find(sources.begin(), sources.end(), s.wait_source) == sources.end()) {
         Problem(loc_of(s, "wait_for.source"), sp(i) + ".wait_for.source",
-                "no event source \"" + s.wait_source + "\": name a probe or injector of the plan, loadgen or runner" +
+                "no event source \"" + s.wait_source +
+                    "\": name a probe, injector or agent of the plan, loadgen or runner" +
                     DidYouMean(s.wait_source, sources));
       }
     }
     if ((s.action == StepAction::kInject || s.action == StepAction::kRevert) && !s.injector.empty() &&
         !plan.FindInjector(s.injector)) {
       const char* key = s.action == StepAction::kInject ? "inject" : "revert";
-      Problem(loc_of(s, key), sp(i) + "." + key, "unknown injector \"" + s.injector + "\"" + DidYouMean(s.injector, injector_names));
+      Problem(loc_of(s, key), sp(i) + "." + key,
+              "unknown injector \"" + s.injector + "\"" + DidYouMean(s.injector, injector_names));
     } else if (s.action == StepAction::kInject && !s.injector.empty()) {
       auto it = active.find(s.injector);
       if (it != active.end()) {
@@ -259,14 +279,16 @@ void PlanParser::CheckTimeline(const Plan& plan) {
     } else if (s.action == StepAction::kRevert && !s.injector.empty()) {
       auto it = active.find(s.injector);
       if (it == active.end()) {
-        Problem(loc_of(s, "revert"), sp(i) + ".revert", "reverts \"" + s.injector + "\", which no earlier step injected");
+        Problem(loc_of(s, "revert"), sp(i) + ".revert",
+                "reverts \"" + s.injector + "\", which no earlier step injected");
       } else {
         const Step& inj = plan.steps[it->second.step];
         int64_t window = latest - it->second.earliest;
         if (inj.max_duration_ns > 0 && inj.max_duration_ns < window) {
           Problem(loc_of(inj, "max_duration"), sp(it->second.step) + ".max_duration",
-                  "the lease " + FormatDuration(inj.max_duration_ns) + " is shorter than the fault's window (up to " +
-                      FormatDuration(window) + ", until " + sp(i) + " at line " + std::to_string(s.loc.line) + ")");
+                  "the lease " + FormatDuration(inj.max_duration_ns) +
+                      " is shorter than the fault's window (up to " + FormatDuration(window) + ", until " +
+                      sp(i) + " at line " + std::to_string(s.loc.line) + ")");
         }
         active.erase(it);
       }
@@ -283,14 +305,16 @@ void PlanParser::CheckTimeline(const Plan& plan) {
     const Step& inj = plan.steps[a.step];
     if (plan.repeat > 1) {
       Problem(loc_of(inj, "inject"), sp(a.step) + ".inject",
-              "with repeat, every fault must be reverted within its cycle; add a revert step for \"" + name + "\"");
+              "with repeat, every fault must be reverted within its cycle; add a revert step for \"" + name +
+                  "\"");
       continue;
     }
     int64_t window = end_time - a.earliest;
     if (inj.max_duration_ns > 0 && inj.max_duration_ns < window) {
       Problem(loc_of(inj, "max_duration"), sp(a.step) + ".max_duration",
-              "the lease " + FormatDuration(inj.max_duration_ns) + " is shorter than the fault's window (never reverted: " +
-                  FormatDuration(window) + ", until the load ends)");
+              "the lease " + FormatDuration(inj.max_duration_ns) +
+                  " is shorter than the fault's window (never reverted: " + FormatDuration(window) +
+                  ", until the load ends)");
     }
   }
   auto top = [&](const char* key) {

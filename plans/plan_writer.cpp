@@ -43,8 +43,10 @@ void EmitJson(YAML::Emitter& out, const nlohmann::json& j, bool redact_secrets) 
     out << YAML::BeginMap;
     for (const auto& [k, v] : j.items()) {
       out << YAML::Key << k << YAML::Value;
-      if (redact_secrets && IsSecretKey(k) && !IsSecretReference(k)) out << "<redacted>";
-      else EmitJson(out, v, redact_secrets);
+      if (redact_secrets && IsSecretKey(k) && !IsSecretReference(k))
+        out << "<redacted>";
+      else
+        EmitJson(out, v, redact_secrets);
     }
     out << YAML::EndMap;
   } else if (j.is_array()) {
@@ -88,6 +90,23 @@ void EmitPlugins(YAML::Emitter& out, const char* section, const std::vector<Plug
   out << YAML::EndMap;
 }
 
+// agent_defaults are merged in: each agent is written whole.
+void EmitAgents(YAML::Emitter& out, const std::vector<AgentSpec>& agents) {
+  out << YAML::Key << "agents" << YAML::Value << YAML::BeginSeq;
+  for (const auto& a : agents) {
+    nlohmann::json j = {{"name", a.name}};
+    for (const auto& [k, v] : a.ssh.items()) j[k] = v;
+    j["command"] = a.command;
+    if (!a.state_dir.empty()) j["state_dir"] = a.state_dir;
+    if (!a.target.is_null()) j["target"] = a.target;
+    if (!a.workload.empty()) j["workload"] = a.workload;
+    if (a.share > 0) j["share"] = Num(a.share);
+    j["clock_every"] = ExactDuration(a.clock_every_ns);
+    EmitJson(out, j, true);
+  }
+  out << YAML::EndSeq;
+}
+
 }  // namespace
 
 std::string WritePlan(const Plan& plan) {
@@ -98,53 +117,67 @@ std::string WritePlan(const Plan& plan) {
   if (!plan.description.empty()) {
     out << YAML::Key << "description" << YAML::Value << YAML::DoubleQuoted << plan.description;
   }
-  out << YAML::Key << "target" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "paths" << YAML::Value << YAML::BeginSeq;
-  for (const auto& t : w.targets) out << YAML::DoubleQuoted << t;
-  out << YAML::EndSeq;
-  if (w.create_size_bytes) out << YAML::Key << "create_size" << YAML::Value << ExactSize(w.create_size_bytes);
-  out << YAML::EndMap;
-
-  out << YAML::Key << "workload" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "engine" << YAML::Value << w.engine;
-  if (w.size_bytes) out << YAML::Key << "size" << YAML::Value << ExactSize(w.size_bytes);
-  out << YAML::Key << "offset" << YAML::Value << ExactSize(w.offset_bytes);
-  out << YAML::Key << "access_specs" << YAML::Value << YAML::BeginSeq;
-  for (const auto& s : w.specs) {
-    std::string spec = Num(s.weight) + ":" + ExactSize(s.block_size) + ":" + Num(s.read_fraction * 100) + ":" +
-                       Num(s.random_fraction * 100);
-    if (s.alignment) spec += ":" + ExactSize(s.alignment);
-    out << spec;
+  if (plan.has_local_load()) {
+    out << YAML::Key << "target" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "paths" << YAML::Value << YAML::BeginSeq;
+    for (const auto& t : w.targets) out << YAML::DoubleQuoted << t;
+    out << YAML::EndSeq;
+    if (w.create_size_bytes)
+      out << YAML::Key << "create_size" << YAML::Value << ExactSize(w.create_size_bytes);
+    out << YAML::EndMap;
   }
-  out << YAML::EndSeq;
-  out << YAML::Key << "jobs" << YAML::Value << w.jobs;
-  out << YAML::Key << "queue_depth" << YAML::Value << w.queue_depth;
-  out << YAML::Key << "duration" << YAML::Value << ExactDuration(w.duration_ns);
-  out << YAML::Key << "ramp" << YAML::Value << ExactDuration(w.ramp_ns);
-  out << YAML::Key << "rate_iops" << YAML::Value << Num(w.rate_iops);
-  out << YAML::Key << "catch_up" << YAML::Value << w.rate_catch_up;
-  out << YAML::Key << "interval" << YAML::Value << ExactDuration(w.interval_ns);
-  out << YAML::Key << "stall_threshold" << YAML::Value << ExactDuration(w.stall_threshold_ns);
-  out << YAML::Key << "stuck_threshold" << YAML::Value << ExactDuration(w.stuck_threshold_ns);
-  out << YAML::Key << "dedupe" << YAML::Value << Pct(w.dedupe_fraction);
-  out << YAML::Key << "compress" << YAML::Value << Pct(w.compress_fraction);
-  out << YAML::Key << "max_errors" << YAML::Value << w.max_errors;
-  out << YAML::Key << "direct" << YAML::Value << w.direct;
-  out << YAML::Key << "allow_destroy" << YAML::Value << w.allow_destroy;
-  if (w.seed) out << YAML::Key << "seed" << YAML::Value << w.seed;
-  if (w.verify) {
-    out << YAML::Key << "verify" << YAML::Value << true;
-    if (w.verify_block_bytes) out << YAML::Key << "verify_block" << YAML::Value << ExactSize(w.verify_block_bytes);
-    if (!w.ack_log.empty()) out << YAML::Key << "ack_log" << YAML::Value << w.ack_log;
+  if (!plan.agents.empty()) {
+    // The agents' workloads are built over the plan's workload: keys as
+    // written, so a plan with agents keeps them as written (not canonical).
+    if (!plan.workload_keys.empty()) {
+      out << YAML::Key << "workload" << YAML::Value;
+      EmitJson(out, plan.workload_keys, true);
+    }
+    EmitAgents(out, plan.agents);
   }
-  if (w.engine == "libiscsi") {
-    out << YAML::Key << "path_policy" << YAML::Value
-        << (w.iscsi.path_policy == PathPolicy::kFailover ? "failover" : "round-robin");
-    out << YAML::Key << "io_timeout" << YAML::Value << ExactDuration(w.iscsi.io_timeout_ns);
-    out << YAML::Key << "checker_interval" << YAML::Value << ExactDuration(w.iscsi.checker_interval_ns);
-    out << YAML::Key << "no_path_timeout" << YAML::Value << ExactDuration(w.iscsi.no_path_timeout_ns);
+  if (plan.agents.empty()) {
+    out << YAML::Key << "workload" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "engine" << YAML::Value << w.engine;
+    if (w.size_bytes) out << YAML::Key << "size" << YAML::Value << ExactSize(w.size_bytes);
+    out << YAML::Key << "offset" << YAML::Value << ExactSize(w.offset_bytes);
+    out << YAML::Key << "access_specs" << YAML::Value << YAML::BeginSeq;
+    for (const auto& s : w.specs) {
+      std::string spec = Num(s.weight) + ":" + ExactSize(s.block_size) + ":" + Num(s.read_fraction * 100) +
+                         ":" + Num(s.random_fraction * 100);
+      if (s.alignment) spec += ":" + ExactSize(s.alignment);
+      out << spec;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "jobs" << YAML::Value << w.jobs;
+    out << YAML::Key << "queue_depth" << YAML::Value << w.queue_depth;
+    out << YAML::Key << "duration" << YAML::Value << ExactDuration(w.duration_ns);
+    out << YAML::Key << "ramp" << YAML::Value << ExactDuration(w.ramp_ns);
+    out << YAML::Key << "rate_iops" << YAML::Value << Num(w.rate_iops);
+    out << YAML::Key << "catch_up" << YAML::Value << w.rate_catch_up;
+    out << YAML::Key << "interval" << YAML::Value << ExactDuration(w.interval_ns);
+    out << YAML::Key << "stall_threshold" << YAML::Value << ExactDuration(w.stall_threshold_ns);
+    out << YAML::Key << "stuck_threshold" << YAML::Value << ExactDuration(w.stuck_threshold_ns);
+    out << YAML::Key << "dedupe" << YAML::Value << Pct(w.dedupe_fraction);
+    out << YAML::Key << "compress" << YAML::Value << Pct(w.compress_fraction);
+    out << YAML::Key << "max_errors" << YAML::Value << w.max_errors;
+    out << YAML::Key << "direct" << YAML::Value << w.direct;
+    out << YAML::Key << "allow_destroy" << YAML::Value << w.allow_destroy;
+    if (w.seed) out << YAML::Key << "seed" << YAML::Value << w.seed;
+    if (w.verify) {
+      out << YAML::Key << "verify" << YAML::Value << true;
+      if (w.verify_block_bytes)
+        out << YAML::Key << "verify_block" << YAML::Value << ExactSize(w.verify_block_bytes);
+      if (!w.ack_log.empty()) out << YAML::Key << "ack_log" << YAML::Value << w.ack_log;
+    }
+    if (w.engine == "libiscsi") {
+      out << YAML::Key << "path_policy" << YAML::Value
+          << (w.iscsi.path_policy == PathPolicy::kFailover ? "failover" : "round-robin");
+      out << YAML::Key << "io_timeout" << YAML::Value << ExactDuration(w.iscsi.io_timeout_ns);
+      out << YAML::Key << "checker_interval" << YAML::Value << ExactDuration(w.iscsi.checker_interval_ns);
+      out << YAML::Key << "no_path_timeout" << YAML::Value << ExactDuration(w.iscsi.no_path_timeout_ns);
+    }
+    out << YAML::EndMap;
   }
-  out << YAML::EndMap;
 
   EmitPlugins(out, "injectors", plan.injectors);
   EmitPlugins(out, "probes", plan.probes);
@@ -170,7 +203,8 @@ std::string WritePlan(const Plan& plan) {
         case StepAction::kWaitFor:
           out << YAML::Key << "wait_for" << YAML::Value << YAML::BeginMap;
           out << YAML::Key << "kind" << YAML::Value << YAML::DoubleQuoted << s.wait_kind;
-          if (!s.wait_source.empty()) out << YAML::Key << "source" << YAML::Value << YAML::DoubleQuoted << s.wait_source;
+          if (!s.wait_source.empty())
+            out << YAML::Key << "source" << YAML::Value << YAML::DoubleQuoted << s.wait_source;
           out << YAML::Key << "timeout" << YAML::Value << ExactDuration(s.wait_timeout_ns);
           out << YAML::EndMap;
           break;
@@ -202,8 +236,10 @@ std::string WritePlan(const Plan& plan) {
   const Expectations& e = plan.expect;
   if (!e.overall.empty() || !e.faults.empty() || !e.phases.empty()) {
     out << YAML::Key << "expect" << YAML::Value << YAML::BeginMap;
-    if (e.overall.max_stall_ns) out << YAML::Key << "max_stall" << YAML::Value << ExactDuration(*e.overall.max_stall_ns);
-    if (e.overall.max_latency_ns) out << YAML::Key << "max_latency" << YAML::Value << ExactDuration(*e.overall.max_latency_ns);
+    if (e.overall.max_stall_ns)
+      out << YAML::Key << "max_stall" << YAML::Value << ExactDuration(*e.overall.max_stall_ns);
+    if (e.overall.max_latency_ns)
+      out << YAML::Key << "max_latency" << YAML::Value << ExactDuration(*e.overall.max_latency_ns);
     if (e.overall.io_errors) out << YAML::Key << "io_errors" << YAML::Value << *e.overall.io_errors;
     if (e.overall.lost_writes) out << YAML::Key << "lost_writes" << YAML::Value << *e.overall.lost_writes;
     if (e.overall.recovery) {

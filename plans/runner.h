@@ -21,9 +21,10 @@ namespace fb {
 
 struct RunOptions {
   std::string out_dir = "runs";
-  bool live = false;   // per-interval console lines even when not a tty
-  bool quiet = false;  // only the summary
+  bool live = false;           // per-interval console lines even when not a tty
+  bool quiet = false;          // only the summary
   std::string metrics_listen;  // overrides the plan's metrics.listen ("" = the plan's)
+  std::string guard_exe;       // runs `guard --run ID` ("" = this program; in-process tests pass the CLI)
   FILE* out = stdout;
 };
 

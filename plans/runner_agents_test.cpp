@@ -1,0 +1,274 @@
+// A plan's agents run by the Runner over real throwaway sshds on 127.0.0.1
+// (tests/sshd_fixture.h): the run journal holds every agent record once, its
+// totals are the agents' own, the metrics carry the agent label, and an agent
+// whose connection is killed mid-run is lost, back and completing again.
+#include <dirent.h>
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "agent/record_log.h"
+#include "core/clock.h"
+#include "plans/plan_loader.h"
+#include "plans/runner.h"
+#include "tests/sshd_fixture.h"
+#include "tests/test_util.h"
+
+namespace fb {
+
+namespace {
+
+std::vector<nlohmann::json> ReadJsonl(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string l; std::getline(in, l);) {
+    if (!l.empty()) out.push_back(nlohmann::json::parse(l));
+  }
+  return out;
+}
+
+nlohmann::json ReadJson(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// I/Os of the "all" samples of `agent` ("" = every record: an agent's own journal).
+uint64_t TotalIos(const std::vector<nlohmann::json>& samples, const std::string& agent) {
+  uint64_t n = 0;
+  for (const auto& r : samples) {
+    if (r["job"] != "all" || (!agent.empty() && r.value("agent", "") != agent)) continue;
+    n += r["read"]["ios"].get<uint64_t>() + r["write"]["ios"].get<uint64_t>();
+  }
+  return n;
+}
+
+std::string AgentYaml(const std::string& name, const SshdFixture& sshd, const std::string& dir) {
+  return "  - {name: " + name + ", host: 127.0.0.1, ssh_port: " + std::to_string(sshd.port()) +
+         ", identity_file: " + sshd.identity_file() + ", known_hosts: " + sshd.known_hosts() +
+         ", state_dir: " + dir + "/state-" + name + ", target: {path: " + dir + "/file-" + name +
+         ", create_size: 8MiB}, share: 0.25}\n";
+}
+
+std::string PlanHead(const std::string& name, const std::string& duration) {
+  return "name: " + name +
+         "\n"
+         "workload: {bs: 4k, rw: randrw, queue_depth: 2, duration: " +
+         duration +
+         ", interval: 250ms, direct: false, rate_iops: 800}\n"
+         "agent_defaults: {user: root, command: " FB_CLI_PATH
+         " agent --stdio, clock_every: 1s}\n"
+         "agents:\n";
+}
+
+// The pid of this process's ssh child whose command line holds `needle`.
+int FindSshChild(const std::string& needle) {
+  DIR* d = opendir("/proc");
+  if (!d) return -1;
+  int found = -1;
+  while (dirent* e = readdir(d)) {
+    int pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    size_t paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    int ppid = 0;
+    char state = 0;
+    if (sscanf(line.c_str() + paren + 1, " %c %d", &state, &ppid) != 2 || ppid != getpid()) continue;
+    std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string text((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    if (text.rfind("ssh", 0) == 0 && text.find(needle) != std::string::npos) found = pid;
+  }
+  closedir(d);
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "runner agents: four agents on two hosts, one run journal, totals and seq per agent, agent metrics") {
+  if (!SshdFixture::Available()) {
+    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    return;
+  }
+  SshdFixture host1, host2;
+  TempDir tmp;
+  int port = FreePort();
+  std::string text = PlanHead("four-agents", "3s") + AgentYaml("a1", host1, tmp.path()) +
+                     AgentYaml("a2", host1, tmp.path()) + AgentYaml("a3", host2, tmp.path()) +
+                     AgentYaml("a4", host2, tmp.path()) +
+                     "metrics: {listen: 127.0.0.1:" + std::to_string(port) + "}\n";
+  LoadedPlan loaded = LoadPlanText(text, "four-agents.yaml");
+  REQUIRE_MESSAGE(loaded.ok(), loaded.ToStatus().message());
+  RunOptions o;
+  o.out_dir = tmp.path() + "/runs";
+  o.quiet = true;
+  o.guard_exe = FB_CLI_PATH;
+  Runner runner(loaded.plan, o);
+  int64_t t0 = MonoNs();
+  int code = runner.Run();
+  MESSAGE("four agents: run took " << double(MonoNs() - t0) / 1e9 << " s");
+  CHECK(code == 0);
+  const std::string dir = runner.run_dir();
+  REQUIRE_FALSE(dir.empty());
+
+  // The exporter outlives Run(): every agent has its own series.
+  HttpResponse m = HttpGet("127.0.0.1", port, "/metrics");
+  std::set<std::string> labels;
+  for (size_t at = m.body.find("faultbench_io_operations_total{"); at != std::string::npos;
+       at = m.body.find("faultbench_io_operations_total{", at + 1)) {
+    size_t a = m.body.find("agent=\"", at);
+    size_t end = m.body.find('}', at);
+    if (a == std::string::npos || a > end) continue;
+    labels.insert(m.body.substr(a + 7, m.body.find('"', a + 7) - a - 7));
+  }
+  CHECK(labels == std::set<std::string>{"a1", "a2", "a3", "a4"});
+
+  nlohmann::json info = ReadJson(dir + "/run.json");
+  REQUIRE(info["agents"].size() == 4);
+  auto samples = ReadJsonl(dir + "/samples.jsonl");
+  auto stalls = ReadJsonl(dir + "/stalls.jsonl");
+  auto events = ReadJsonl(dir + "/events.jsonl");
+  uint64_t total = 0;
+  for (const auto& a : info["agents"]) {
+    std::string name = a["name"];
+    CAPTURE(name);
+    CHECK(a["host"] == "127.0.0.1");
+    CHECK(a["uncertainty_ns"].get<int64_t>() > 0);
+    CHECK(std::abs(a["start_skew_ms"].get<double>()) < 10000);
+    std::string agent_dir = a["agent_run_dir"];
+    uint64_t own = TotalIos(ReadJsonl(agent_dir + "/samples.jsonl"), "");
+    CHECK(own > 0);
+    CHECK(TotalIos(samples, name) == own);
+    total += own;
+    // Every record the agent logged is in the run journal once.
+    std::vector<uint64_t> want, got;
+    for (const auto& r : ReadJsonl(agent_dir + "/" + kRecordLogFile)) {
+      std::string stream = r["stream"];
+      if (stream == "samples" || stream == "stalls" || stream == "events") want.push_back(r["seq"]);
+    }
+    for (const auto* file : {&samples, &stalls}) {
+      for (const auto& r : *file) {
+        if (r.value("agent", "") == name) got.push_back(r["agent_seq"]);
+      }
+    }
+    int clocks = 0;
+    for (const auto& e : events) {
+      if (!e["attrs"].is_object() || e["attrs"].value("agent", "") != name) continue;
+      if (e["attrs"].contains("agent_seq")) got.push_back(e["attrs"]["agent_seq"]);
+      if (e["kind"] == "agent_clock") {
+        ++clocks;
+        CHECK(e["source"] == name);
+        for (const char* k : {"offset_ns", "uncertainty_ns", "rtt_ns", "rounds"})
+          CHECK(e["attrs"].contains(k));
+      }
+    }
+    std::sort(got.begin(), got.end());
+    CHECK(got == want);
+    for (size_t i = 0; i < want.size(); ++i) CHECK(want[i] == i);  // gapless
+    CHECK(clocks >= 2);  // at connect and every clock_every (1 s) of a 3 s run
+  }
+  CHECK(TotalIos(samples, "") == total);  // nothing else in the journal
+  MESSAGE("four agents: " << total << " I/Os in the run journal");
+  bool started = false;
+  for (const auto& e : events) started = started || e["kind"] == "agents_started";
+  CHECK(started);
+  CHECK(info["load_start"]["t_utc_ns"].get<int64_t>() > 0);
+  // The plan as run keeps its agents, without secrets.
+  LoadedPlan as_run = LoadPlanFile(dir + "/plan.yaml");
+  CHECK_MESSAGE(as_run.ok(), as_run.ToStatus().message());
+  CHECK(as_run.plan.agents.size() == 4);
+}
+
+TEST_CASE(
+    "runner agents: an agent's ssh killed mid-run is lost, back and completes again, the run completes") {
+  if (!SshdFixture::Available()) {
+    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    return;
+  }
+  SshdFixture host;
+  TempDir tmp;
+  std::string text = PlanHead("agent-loss", "5s") + AgentYaml("a1", host, tmp.path()) +
+                     AgentYaml("a2", host, tmp.path()) +
+                     "steps:\n"
+                     "  - {at: 0s, wait_for: {kind: agent_lost, source: a2, timeout: 4s}}\n"
+                     "  - {after: 0s, mark: a2 lost}\n"
+                     "  - {after: 0s, wait_for: {kind: agent_first_completion, source: a2, timeout: 4s}}\n";
+  LoadedPlan loaded = LoadPlanText(text, "agent-loss.yaml");
+  REQUIRE_MESSAGE(loaded.ok(), loaded.ToStatus().message());
+  RunOptions o;
+  o.out_dir = tmp.path() + "/runs";
+  o.quiet = true;
+  o.guard_exe = FB_CLI_PATH;
+  Runner runner(loaded.plan, o);
+  int code = -1;
+  std::thread run([&] { code = runner.Run(); });
+  struct Joiner {
+    std::thread* t;
+    Runner* r;
+    ~Joiner() {
+      if (t->joinable()) {
+        r->Abort();
+        t->join();
+      }
+    }
+  } joiner{&run, &runner};
+  // a2's ssh client: its command line names a2's state dir.
+  int ssh = -1;
+  for (int i = 0; i < 100 && ssh < 0; ++i) {
+    SleepUntilMono(MonoNs() + 50 * kNsPerMs);
+    if (!runner.run_dir().empty()) ssh = FindSshChild(tmp.path() + "/state-a2");
+  }
+  REQUIRE(ssh > 0);
+  SleepUntilMono(MonoNs() + 1500 * kNsPerMs);
+  int64_t killed_utc = UtcNs();
+  kill(ssh, SIGKILL);
+  run.join();
+  CHECK(code == 0);
+  auto events = ReadJsonl(runner.run_dir() + "/events.jsonl");
+  int lost = 0, back = 0, first = 0, waits = 0;
+  for (const auto& e : events) {
+    if (e["kind"] == "wait_done") ++waits;
+    if (e["source"] != "a2") continue;
+    const auto& a = e["attrs"];
+    if (e["kind"] == "agent_lost") {
+      ++lost;
+      CHECK(a["why"].is_string());
+      CHECK(a["last_completion_utc_ns"].get<int64_t>() > 0);
+      CHECK(a["last_completion_utc_ns"].get<int64_t>() <= killed_utc + 300 * kNsPerMs);
+    }
+    if (e["kind"] == "agent_back") {
+      ++back;
+      CHECK(lost == 1);
+      CHECK(a["down_ms"].get<double>() > 0);
+      CHECK(a.contains("first_completion_utc_ns"));
+    }
+    if (e["kind"] == "agent_first_completion") {
+      ++first;
+      CHECK(back == 1);
+      CHECK(a["first_completion_utc_ns"].get<int64_t>() > a["last_completion_utc_ns"].get<int64_t>());
+      CHECK(a["downtime_ms"].get<double>() > 0);
+      MESSAGE("a2: connection down, I/O completing again "
+              << a["downtime_ms"].get<double>() << " ms after the last completion before the loss");
+    }
+  }
+  CHECK(lost == 1);
+  CHECK(back == 1);
+  CHECK(first == 1);
+  CHECK(waits == 2);
+  // Nothing lost on the way: a2's totals are its own journal's.
+  nlohmann::json info = ReadJson(runner.run_dir() + "/run.json");
+  auto samples = ReadJsonl(runner.run_dir() + "/samples.jsonl");
+  for (const auto& a : info["agents"]) {
+    CHECK(TotalIos(samples, a["name"]) ==
+          TotalIos(ReadJsonl(a["agent_run_dir"].get<std::string>() + "/samples.jsonl"), ""));
+  }
+}
+
+}  // namespace fb
