@@ -125,7 +125,8 @@ std::vector<int> ResidentVms(const std::string& state_dir, int host);
 // alive, Ok without a change. InvalidInput when vm or host is not in the pool,
 // Unavailable when host is powered off.
 Status StartVm(const std::string& state_dir, int vm, int host);
-// Kills every process in the VM's namespace, brings its VM-network link down,
+// Kills every process in the VM's namespace, brings its VM-network link down
+// (the VM's end, eth0: StartVm and StopVm also work from a host namespace),
 // unwires it from its host, records placement "" and logs `vm_stopped` {vm, host}.
 Status StopVm(const std::string& state_dir, int vm);
 
