@@ -1,5 +1,6 @@
 #include "lab/ha_sim_node.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -367,7 +368,8 @@ void HaNode::RestartHalted(int64_t now_ns) {
     std::string vm_name = Str(vm, "name_label");
     if (vm_name.rfind("vm-", 0) != 0) continue;
     int k = std::atoi(vm_name.c_str() + 3);
-    if (attempts_[k] >= config_.restart_attempts) continue;
+    auto retry = retries_.find(k);
+    if (retry != retries_.end() && now_ns < retry->second.next_ns) continue;
     std::map<int, int> counts;
     for (int h : alive) counts[h] = 0;
     json now_vms = xapi_->Records("vm");  // earlier restarts of this pass count
@@ -381,15 +383,20 @@ void HaNode::RestartHalted(int64_t now_ns) {
     Status s = actions_->StartVm(k, target);
     int64_t t = UtcNs();
     if (!s.ok()) {
-      ++attempts_[k];
-      xapi_->AddMessage("HA_PROTECTED_VM_RESTART_FAILED", 2, "VM", Str(vm, "uuid"), s.message());
-      Persist();
+      Retry& r = retries_[k];
+      int64_t wait = std::max<int64_t>(config_.restart_delay_ns, 100 * kNsPerMs) << std::min(r.failures, 16);
+      r.next_ns = now_ns + std::min(wait, config_.retry_max_ns);
+      if (++r.failures <= config_.restart_messages) {
+        xapi_->AddMessage("HA_PROTECTED_VM_RESTART_FAILED", 2, "VM", Str(vm, "uuid"), s.message());
+        Persist();
+      }
       Log("log", Severity::kError,
-          "VM " + vm_name + " restart on " + HaHostName(target) + " failed: " + s.message(),
+          "VM " + vm_name + " restart on " + HaHostName(target) + " failed (attempt " +
+              std::to_string(r.failures) + "): " + s.message(),
           {{"vm", vm_name}, {"host", HaHostName(target)}});
       continue;
     }
-    attempts_.erase(k);
+    retries_.erase(k);
     xapi_->Mod("vm", ref, {{"power_state", "Running"}, {"resident_on", HaRef(HaHostName(target))}});
     Persist();
     log_(t, "vm_started", Severity::kInfo, "VM " + vm_name + " restarted on " + HaHostName(target),

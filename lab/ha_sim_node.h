@@ -59,7 +59,11 @@ struct HaNodeConfig {
   std::string db_path;           // <state>/pool/xapi-db.json
   int64_t settle_ns = 0;         // a new master's pause before it declares anyone dead
   int64_t restart_delay_ns = 0;  // between a VM's Halted and its restart
-  int restart_attempts = 3;
+  // A failed restart is tried again after restart_delay_ns, doubling up to
+  // retry_max_ns, until it succeeds; HA_PROTECTED_VM_RESTART_FAILED is raised
+  // for the first restart_messages failures of a VM.
+  int64_t retry_max_ns = 10'000'000'000;
+  int restart_messages = 3;
 };
 
 std::string HaHostName(int host);             // "host-1"
@@ -120,7 +124,11 @@ class HaNode {
   int64_t seq_ = 0;
   HaInput last_input_;
   std::map<int, bool> peer_statefile_ok_;
-  std::map<int, int> attempts_;            // vm -> failed restarts
+  struct Retry {
+    int failures = 0;
+    int64_t next_ns = 0;
+  };
+  std::map<int, Retry> retries_;           // vm -> its failed restarts
   std::map<std::string, int64_t> halted_;  // VM ref -> when this master saw it Halted
 };
 

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
 #include "injectors/settings.h"
+#include "lab/ha_sim_test_sink.h"
 #include "probes/probe.h"
 #include "tests/test_util.h"
 
@@ -30,6 +31,10 @@ class FakePoolActions : public HaActions {
   explicit FakePoolActions(std::map<int, int> placement) : placement_(std::move(placement)) {}
   Status StartVm(int vm, int host) override {
     std::lock_guard<std::mutex> lock(mu_);
+    if (fail_starts_ > 0) {
+      --fail_starts_;
+      return Status::Unavailable("vm-" + std::to_string(vm) + ": sshd not listening (test)");
+    }
     placement_[vm] = host;
     ++starts_[vm];
     return Status::Ok();
@@ -55,6 +60,10 @@ class FakePoolActions : public HaActions {
     std::lock_guard<std::mutex> lock(mu_);
     return starts_[vm];
   }
+  void FailStarts(int n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_starts_ = n;
+  }
   int Stops(int vm) {
     std::lock_guard<std::mutex> lock(mu_);
     return stops_[vm];
@@ -63,6 +72,7 @@ class FakePoolActions : public HaActions {
  private:
   std::mutex mu_;
   std::map<int, int> placement_, starts_, stops_;
+  int fail_starts_ = 0;
 };
 
 // N simulator nodes in this process, on the real clock: each serves XAPI on its
@@ -160,31 +170,6 @@ struct Harness {
   std::vector<json> log;
 };
 
-class Sink : public EventSink {
- public:
-  void Emit(Event e) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(e));
-  }
-  std::vector<Event> Of(const std::string& kind) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<Event> out;
-    for (const Event& e : events_)
-      if (e.kind == kind) out.push_back(e);
-    return out;
-  }
-  std::string Kinds() {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string k;
-    for (const Event& e : events_) k += e.kind + " ";
-    return k;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Event> events_;
-};
-
 std::unique_ptr<Probe> XapiProbe(const Harness& h) {
   RegisterBuiltinProbes();
   Settings s(json{{"url", h.Url(1)},
@@ -206,7 +191,7 @@ std::unique_ptr<Probe> XapiProbe(const Harness& h) {
 TEST_CASE("ha sim node: the master is powered off, the xapi probe sees the failover") {
   Harness h(3);
   auto probe = XapiProbe(h);
-  Sink sink;
+  HaTestSink sink;
   REQUIRE(probe->Start(&sink).ok());
   h.RunUntil([] { return false; }, 1500);  // baseline read, steady heartbeats
   CHECK(h.Logged("host_declared_dead").empty());
@@ -295,6 +280,23 @@ TEST_CASE("ha sim node: a management cut fences the host, its VM restarts once, 
   for (const auto& [ref, m] : messages.items())
     if (m["name"] == "HA_HOST_WAS_FENCED") ++was_fenced;
   CHECK(was_fenced == 1);
+}
+
+TEST_CASE("ha sim node: a failed restart is tried again until it works, and raises a message each time") {
+  Harness h(3);
+  h.RunUntil([] { return false; }, 1200);
+  h.pool.FailStarts(2);
+  h.PowerOff(3);
+  REQUIRE(h.RunUntil([&] { return h.pool.Starts(3) == 1; }, 10000));
+  h.RunUntil([] { return false; }, 1500);
+  CHECK(h.pool.Starts(3) == 1);
+  CHECK(h.pool.Placement(3) == 1);
+  CHECK(h.Logged("vm_started").size() == 1);
+  int failed = 0;
+  json messages = h.xapi[0]->Records("message");
+  for (const auto& [ref, m] : messages.items())
+    if (m["name"] == "HA_PROTECTED_VM_RESTART_FAILED" && m["obj_uuid"] == HaUuid("vm-3")) ++failed;
+  CHECK(failed == 2);
 }
 
 TEST_CASE("ha sim node: a storage cut alone fences nobody and raises HA_STATEFILE_LOST") {

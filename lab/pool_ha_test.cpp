@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/subprocess.h"
 #include "injectors/settings.h"
+#include "lab/ha_sim_test_sink.h"
 #include "lab/lab.h"
 #include "lab/pool.h"
 #include "probes/probe.h"
@@ -50,30 +51,6 @@ std::optional<json> WaitFor(const std::string& path, const std::string& source, 
     usleep(100'000);
   }
 }
-
-class Sink : public EventSink {
- public:
-  void Emit(Event e) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(e));
-  }
-  std::optional<Event> First(const std::string& kind, const std::string& key, const std::string& value) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const Event& e : events_)
-      if (e.kind == kind && e.attrs.value(key, "") == value) return e;
-    return std::nullopt;
-  }
-  std::string Kinds() {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string k;
-    for (const Event& e : events_) k += e.kind + " ";
-    return k;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Event> events_;
-};
 
 bool SshAnswers(const PoolConfig& pool, int vm) {
   auto r = RunCommand({"ssh", "-i", pool.ssh_key, "-o", "UserKnownHostsFile=" + pool.known_hosts, "-o",
@@ -133,7 +110,7 @@ TEST_CASE(
   auto probe = ProbeRegistry::Global().Create("xapi", "xapi", &s);
   REQUIRE(s.problems().empty());
   REQUIRE(probe);
-  Sink sink;
+  HaTestSink sink;
   // XAPI answers once host-1's simulator is up.
   bool xapi_up = false;
   for (int i = 0; i < 50 && !xapi_up; ++i) {
