@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -269,6 +270,45 @@ TEST_CASE(
     CHECK(TotalIos(samples, a["name"]) ==
           TotalIos(ReadJsonl(a["agent_run_dir"].get<std::string>() + "/samples.jsonl"), ""));
   }
+}
+
+TEST_CASE("runner agents: a refused agent is exit 2 before anything is touched, its host named") {
+  if (!SshdFixture::Available()) {
+    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    return;
+  }
+  SshdFixture host;
+  TempDir tmp;
+  std::string refused = "  - {name: gone, host: 127.0.0.1, ssh_port: " + std::to_string(FreePort()) +
+                        ", identity_file: " + host.identity_file() + ", known_hosts: " + host.known_hosts() +
+                        ", target: " + tmp.path() + "/file-gone}\n";
+  LoadedPlan loaded =
+      LoadPlanText(PlanHead("refused", "2s") + AgentYaml("a1", host, tmp.path()) + refused, "refused.yaml");
+  REQUIRE_MESSAGE(loaded.ok(), loaded.ToStatus().message());
+  RunOptions o;
+  o.out_dir = tmp.path() + "/runs";
+  o.quiet = true;
+  o.guard_exe = FB_CLI_PATH;
+  const std::string err_path = tmp.path() + "/stderr.txt";
+  FILE* f = fopen(err_path.c_str(), "w+");
+  REQUIRE(f);
+  int saved = dup(2);
+  dup2(fileno(f), 2);
+  int code = Runner(loaded.plan, o).Run();
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  fclose(f);
+  CHECK(code == 2);
+  std::ifstream in(err_path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("agent gone on 127.0.0.1") != std::string::npos);
+  CHECK(text.find("agent a1") == std::string::npos);  // the reachable one is not blamed
+  // Nothing was started: no run directory, no target, no run in the good agent's state dir.
+  CHECK_FALSE(std::filesystem::exists(o.out_dir));
+  CHECK_FALSE(std::filesystem::exists(tmp.path() + "/file-a1"));
+  CHECK((!std::filesystem::exists(tmp.path() + "/state-a1") ||
+         std::filesystem::is_empty(tmp.path() + "/state-a1")));
 }
 
 }  // namespace fb
