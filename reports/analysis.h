@@ -16,7 +16,7 @@
 
 namespace fb::reports {
 
-constexpr int kReportSchemaVersion = 1;
+constexpr int kReportSchemaVersion = 2;  // 2: latency percentiles over many intervals from merged histograms
 
 // Mean, spread and range of one quantity over the baseline intervals.
 struct Stat {

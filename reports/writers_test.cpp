@@ -62,7 +62,7 @@ TEST_CASE("faultbench report: all formats from a hand-made journal, exit 1 when 
         {std::string(FB_SOURCE_DIR) + "/reports/report.schema.json", tmp.path() + "/report.json"});
     INFO(v.err);
     CHECK(v.exit_code == 0);
-    CHECK(v.out == "1 fail 1911.0 mediator_won\n");
+    CHECK(v.out == "2 fail 1911.0 mediator_won\n");
   }
   SUBCASE("junit.xml parses with junitparser: one case per expectation, failures carry the measured value") {
     if (!HavePythonModule("junitparser")) {
