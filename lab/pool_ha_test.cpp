@@ -213,6 +213,17 @@ TEST_CASE(
   REQUIRE(RestoreManagement(state_dir, 3).ok());
   auto rejoined = WaitFor(events, "ha", "host_rejoined", {{"host", "host-3"}}, t3, 10 * kHaTimeoutNs);
   CHECK(rejoined);
+
+  // 4. host-1 powered on again: its new fb-ha-sim follows master host-2, which sees it back.
+  int64_t t4 = UtcNs();
+  REQUIRE(PowerOnHost(state_dir, 1).ok());
+  auto up = WaitFor(events, "ha", "host_up", {{"host", "host-1"}}, t4, 10 * kHaTimeoutNs);
+  CHECK_MESSAGE(up, HaDiagnostics(state_dir, events));
+  if (up) CHECK((*up)["attrs"]["by"] == "host-2");
+  std::this_thread::sleep_for(std::chrono::nanoseconds(kHaTimeoutNs));
+  auto after = labtest::ReadJsonl(events);
+  CHECK_FALSE(Find(after, "ha", "master_changed", json::object(), t4));  // host-2 stays master
+  CHECK_FALSE(Find(after, "ha", "vm_started", json::object(), t4));
   probe->Stop();
   unsetenv(kPasswordEnv);
 }
