@@ -23,60 +23,6 @@ namespace {
 constexpr int64_t kProbeTimeoutNs = 10 * kNsPerSec;  // per login and per command
 constexpr uint32_t kSignatureBytes = 1u << 20;       // where partition tables and most superblocks live
 
-// Outlives a timed-out command: libiscsi calls back (CANCELLED) when the
-// context is destroyed, and then the callback frees the task and itself.
-struct TaskWait {
-  bool done = false;
-  bool abandoned = false;
-  int status = SCSI_STATUS_ERROR;
-  scsi_task* task = nullptr;
-};
-
-void OnTask(iscsi_context*, int status, void* command_data, void* private_data) {
-  auto* w = static_cast<TaskWait*>(private_data);
-  if (w->abandoned) {
-    if (command_data) scsi_free_scsi_task(static_cast<scsi_task*>(command_data));
-    delete w;
-    return;
-  }
-  w->done = true;
-  w->status = status;
-  w->task = static_cast<scsi_task*>(command_data);
-}
-
-struct TaskDeleter {
-  void operator()(scsi_task* t) const {
-    if (t) scsi_free_scsi_task(t);
-  }
-};
-using TaskPtr = std::unique_ptr<scsi_task, TaskDeleter>;
-
-// Runs one SCSI command started by `start` (which passes OnTask and the wait),
-// bounded by kProbeTimeoutNs. Returns the completed task (status GOOD).
-template <typename Start>
-Result<TaskPtr> RunCommandSync(iscsi_context* ctx, const IscsiUrl& url, const char* what, Start start) {
-  auto* w = new TaskWait;
-  scsi_task* t = start(ctx, w);
-  if (!t) {
-    delete w;
-    return Status::Unavailable(url.url + ": " + what + ": " + iscsi_get_error(ctx));
-  }
-  if (!ServiceUntil(ctx, &w->done, MonoNs() + kProbeTimeoutNs) && !w->done) {
-    w->abandoned = true;
-    return Status::Unavailable(url.url + ": " + what + ": no answer within " + FormatDuration(kProbeTimeoutNs));
-  }
-  TaskPtr task(t);
-  int status = w->status;
-  delete w;
-  if (status != SCSI_STATUS_GOOD) {
-    std::string why = status == SCSI_STATUS_CHECK_CONDITION
-                          ? std::string(scsi_sense_key_str(task->sense.key)) + " " + scsi_sense_ascq_str(task->sense.ascq)
-                          : iscsi_get_error(ctx);
-    return Status::IoError(url.url + ": " + what + " failed: " + why);
-  }
-  return task;
-}
-
 struct PathInfo {
   IscsiUrl url;
   uint64_t size_bytes = 0;
@@ -97,8 +43,8 @@ std::string Hex(const char* p, int n) {
 Result<PathInfo> ProbePath(iscsi_context* ctx, const IscsiUrl& url) {
   FB_RETURN_IF_ERROR(ConnectSync(ctx, url, kProbeTimeoutNs));
   PathInfo info{url};
-  auto cap = RunCommandSync(ctx, url, "READ CAPACITY(16)", [&](iscsi_context* c, TaskWait* w) {
-    return iscsi_readcapacity16_task(c, url.lun, OnTask, w);
+  auto cap = RunCommandSync(ctx, url, "READ CAPACITY(16)", kProbeTimeoutNs, [&](iscsi_context* c, iscsi_command_cb cb, void* w) {
+    return iscsi_readcapacity16_task(c, url.lun, cb, w);
   });
   if (!cap.ok()) return cap.status();
   auto* rc16 = static_cast<scsi_readcapacity16*>(scsi_datain_unmarshall(cap->get()));
@@ -106,8 +52,8 @@ Result<PathInfo> ProbePath(iscsi_context* ctx, const IscsiUrl& url) {
   info.block_bytes = rc16->block_length;
   info.size_bytes = (rc16->returned_lba + 1) * uint64_t(rc16->block_length);
 
-  auto inq = RunCommandSync(ctx, url, "INQUIRY VPD 0x83", [&](iscsi_context* c, TaskWait* w) {
-    return iscsi_inquiry_task(c, url.lun, 1, SCSI_INQUIRY_PAGECODE_DEVICE_IDENTIFICATION, 255, OnTask, w);
+  auto inq = RunCommandSync(ctx, url, "INQUIRY VPD 0x83", kProbeTimeoutNs, [&](iscsi_context* c, iscsi_command_cb cb, void* w) {
+    return iscsi_inquiry_task(c, url.lun, 1, SCSI_INQUIRY_PAGECODE_DEVICE_IDENTIFICATION, 255, cb, w);
   });
   if (inq.ok()) {
     auto* id = static_cast<scsi_inquiry_device_identification*>(scsi_datain_unmarshall(inq->get()));
@@ -125,8 +71,8 @@ Result<PathInfo> ProbePath(iscsi_context* ctx, const IscsiUrl& url) {
 Status CheckSignature(iscsi_context* ctx, const PathInfo& p) {
   uint32_t len = uint32_t(std::min<uint64_t>(kSignatureBytes, p.size_bytes)) / p.block_bytes * p.block_bytes;
   if (len == 0) return Status::Ok();
-  auto rd = RunCommandSync(ctx, p.url, "READ(16) of the first MiB", [&](iscsi_context* c, TaskWait* w) {
-    return iscsi_read16_task(c, p.url.lun, 0, len, int(p.block_bytes), 0, 0, 0, 0, 0, OnTask, w);
+  auto rd = RunCommandSync(ctx, p.url, "READ(16) of the first MiB", kProbeTimeoutNs, [&](iscsi_context* c, iscsi_command_cb cb, void* w) {
+    return iscsi_read16_task(c, p.url.lun, 0, len, int(p.block_bytes), 0, 0, 0, 0, 0, cb, w);
   });
   if (!rd.ok()) return rd.status();
   int fd = memfd_create("faultbench-lun-head", MFD_CLOEXEC);

@@ -116,4 +116,56 @@ Status ConnectSync(iscsi_context* ctx, const IscsiUrl& url, int64_t timeout_ns) 
   return Status::Ok();
 }
 
+void ScsiTaskDeleter::operator()(scsi_task* t) const {
+  if (t) scsi_free_scsi_task(t);
+}
+
+namespace {
+// Outlives a timed-out command: libiscsi calls back (CANCELLED) when the
+// context is destroyed, and then the callback frees the task and itself.
+struct TaskWait {
+  bool done = false;
+  bool abandoned = false;
+  int status = SCSI_STATUS_ERROR;
+  scsi_task* task = nullptr;
+};
+
+void OnTask(iscsi_context*, int status, void* command_data, void* private_data) {
+  auto* w = static_cast<TaskWait*>(private_data);
+  if (w->abandoned) {
+    if (command_data) scsi_free_scsi_task(static_cast<scsi_task*>(command_data));
+    delete w;
+    return;
+  }
+  w->done = true;
+  w->status = status;
+  w->task = static_cast<scsi_task*>(command_data);
+}
+}  // namespace
+
+Result<ScsiTaskPtr> RunCommandSync(iscsi_context* ctx, const IscsiUrl& url, const char* what, int64_t timeout_ns,
+                                   const std::function<scsi_task*(iscsi_context*, IscsiTaskCallback, void*)>& start) {
+  auto* w = new TaskWait;
+  scsi_task* t = start(ctx, OnTask, w);
+  if (!t) {
+    delete w;
+    return Status::Unavailable(url.url + ": " + what + ": " + iscsi_get_error(ctx));
+  }
+  if (!ServiceUntil(ctx, &w->done, MonoNs() + timeout_ns) && !w->done) {
+    w->abandoned = true;
+    return Status::Unavailable(url.url + ": " + what + ": no answer within " + std::to_string(timeout_ns / kNsPerMs) +
+                               " ms");
+  }
+  ScsiTaskPtr task(t);
+  int status = w->status;
+  delete w;
+  if (status != SCSI_STATUS_GOOD) {
+    std::string why = status == SCSI_STATUS_CHECK_CONDITION
+                          ? std::string(scsi_sense_key_str(task->sense.key)) + " " + scsi_sense_ascq_str(task->sense.ascq)
+                          : iscsi_get_error(ctx);
+    return Status::IoError(url.url + ": " + what + " failed: " + why);
+  }
+  return task;
+}
+
 }  // namespace fb

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "core/status.h"
 
 struct iscsi_context;
+struct scsi_task;
 
 namespace fb {
 
@@ -45,5 +47,22 @@ bool ServiceUntil(iscsi_context* ctx, const bool* done, int64_t deadline_ns);
 // Connects, logs in and waits for the LUN to be ready (TEST UNIT READY),
 // bounded by `timeout_ns`. Errors name the URL.
 Status ConnectSync(iscsi_context* ctx, const IscsiUrl& url, int64_t timeout_ns);
+
+struct ScsiTaskDeleter {
+  void operator()(scsi_task* t) const;
+};
+using ScsiTaskPtr = std::unique_ptr<scsi_task, ScsiTaskDeleter>;
+
+// The callback type of libiscsi's *_task functions (iscsi_command_cb).
+using IscsiTaskCallback = void (*)(iscsi_context*, int, void*, void*);
+
+// Runs one SCSI command that `start` begins (passing it the callback and its
+// data, e.g. `iscsi_read16_task(c, lun, ..., cb, data)`), bounded by timeout_ns.
+// Returns the completed task (status GOOD); other statuses are IoError with the
+// sense key, a timeout or a refused start Unavailable, each naming `what` and
+// the URL. A timed-out task is freed when libiscsi calls back (at the latest
+// when the context is destroyed).
+Result<ScsiTaskPtr> RunCommandSync(iscsi_context* ctx, const IscsiUrl& url, const char* what, int64_t timeout_ns,
+                                   const std::function<scsi_task*(iscsi_context*, IscsiTaskCallback, void*)>& start);
 
 }  // namespace fb

@@ -91,7 +91,7 @@ Status Job::Open() {
     if (sl.bytes < w_.MaxBlockSize()) {
       return Status::InvalidInput("with verify, each of the " + std::to_string(w_.jobs) + " jobs needs its own slice of at least one block; the region is too small");
     }
-    verify_ = std::make_unique<VerifyMap>(sl.offset, sl.bytes, w_.VerifyBlockBytes());
+    verify_ = std::make_unique<VerifyMap>(sl.offset, sl.bytes, w_.VerifyBlockBytes(), w_.verify_generation_base);
   }
   if (w_.rate_iops > 0) {
     period_ns_ = int64_t(1e9 * w_.jobs / w_.rate_iops);
@@ -333,7 +333,7 @@ void Job::FinalVerifyPass(int64_t deadline_ns) {
       uint32_t len = uint32_t(std::min<uint64_t>(chunk, end - pos));
       bool written = false;
       for (size_t b = m.IndexOf(pos), last = m.IndexOf(pos + len - 1); b <= last && !written; ++b) {
-        written = verify_->highest(b) != 0;
+        written = verify_->highest(b) != verify_->generation_base();
       }
       if (!written) {
         pos += len;

@@ -64,12 +64,13 @@ BlockCheck CheckBlock(const uint8_t* block, uint32_t block_bytes, uint64_t run_i
   return c;
 }
 
-VerifyMap::VerifyMap(uint64_t slice_offset, uint64_t slice_bytes, uint32_t block_bytes)
+VerifyMap::VerifyMap(uint64_t slice_offset, uint64_t slice_bytes, uint32_t block_bytes, uint32_t generation_base)
     : slice_offset_(slice_offset),
       slice_bytes_(slice_bytes),
       block_bytes_(block_bytes),
+      generation_base_(generation_base),
       acked_(slice_bytes / block_bytes),
-      highest_(slice_bytes / block_bytes),
+      highest_(slice_bytes / block_bytes, generation_base),
       ack_ms_(slice_bytes / block_bytes),
       busy_(slice_bytes / block_bytes) {}
 

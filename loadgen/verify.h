@@ -59,7 +59,13 @@ BlockCheck CheckBlock(const uint8_t* block, uint32_t block_bytes, uint64_t run_i
 // never share blocks, so no synchronization is needed).
 class VerifyMap {
  public:
-  VerifyMap(uint64_t slice_offset, uint64_t slice_bytes, uint32_t block_bytes);
+  // generation_base: where this load's generations start (`highest` of every
+  // block begins there). A load that continues a run after its generator died
+  // (agent --boot) takes a base above every generation the dead one could have
+  // stamped, so what it finds from before the restart is never a phantom and
+  // what it writes is always newer than anything acknowledged before.
+  VerifyMap(uint64_t slice_offset, uint64_t slice_bytes, uint32_t block_bytes, uint32_t generation_base = 0);
+  uint32_t generation_base() const { return generation_base_; }
   uint64_t slice_offset() const { return slice_offset_; }
   uint64_t slice_bytes() const { return slice_bytes_; }
   uint32_t block_bytes() const { return block_bytes_; }
@@ -78,6 +84,7 @@ class VerifyMap {
  private:
   uint64_t slice_offset_, slice_bytes_;
   uint32_t block_bytes_;
+  uint32_t generation_base_;
   std::vector<uint32_t> acked_, highest_, ack_ms_;
   std::vector<uint8_t> busy_;
 };

@@ -63,6 +63,7 @@ struct Workload {
   bool verify = false;
   uint32_t verify_block_bytes = 0;   // 0 = the smallest block size of the specs
   uint64_t verify_run_id = 0;        // stamped into blocks; set from the journal's run id
+  uint32_t verify_generation_base = 0;  // generations start above this (loadgen/verify.h, VerifyMap)
   std::string ack_log;               // stream acknowledgements here ("" = off)
   bool verify_final_pass = true;
 
