@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -22,6 +24,7 @@
 #include "agent/workload_json.h"
 #include "core/clock.h"
 #include "core/journal.h"
+#include "loadgen/block_reader.h"
 #include "loadgen/journal_sink.h"
 #include "loadgen/load_generator.h"
 #include "loadgen/verify.h"
@@ -31,6 +34,7 @@ namespace fb {
 namespace {
 
 std::atomic<LoadGenerator*> g_generator{nullptr};
+std::atomic<bool> g_shutdown{false};  // SIGTERM: stop, but leave the run for --boot
 
 std::string HostName() {
   char host[256] = "";
@@ -42,12 +46,64 @@ std::string HostName() {
 class WakeSink : public LoadSink {
  public:
   explicit WakeSink(std::condition_variable* cv) : cv_(cv) {}
+  void OnStart(const LoadStartInfo& info) override { start_mono_ns.store(info.start_ns); }
   void OnInterval(const IntervalReport&) override { cv_->notify_all(); }
   void OnStall(const StallRecord&) override { cv_->notify_all(); }
   void OnEvent(const Event&) override { cv_->notify_all(); }
 
+  std::atomic<int64_t> start_mono_ns{0};  // the load's start (ack_ms counts from here), 0 until it starts
+
  private:
   std::condition_variable* cv_;
+};
+
+// Follows an ack log (loadgen/ack_log.h) as the load appends to it: skips the
+// header line, then yields whole 16-byte records.
+class AckTail {
+ public:
+  void Open(const std::string& path) { path_ = path; }
+  bool is_open() const { return !path_.empty(); }
+  // Appends [offset, generation, ack_ms] of the records added since the last call.
+  Status Read(nlohmann::json* out) {
+    if (fd_ < 0) {
+      fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd_ < 0) return errno == ENOENT ? Status::Ok() : ErrnoStatus("open " + path_, errno);
+    }
+    char buf[64 * 1024];
+    for (;;) {
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return ErrnoStatus("read " + path_, errno);
+      if (n == 0) break;
+      pending_.append(buf, size_t(n));
+      if (size_t(n) < sizeof buf) break;
+    }
+    if (!header_done_) {
+      size_t nl = pending_.find('\n');
+      if (nl == std::string::npos) return Status::Ok();
+      pending_.erase(0, nl + 1);
+      header_done_ = true;
+    }
+    size_t whole = pending_.size() / 16 * 16;
+    for (size_t off = 0; off < whole; off += 16) {
+      uint64_t offset;
+      uint32_t generation, ack_ms;
+      memcpy(&offset, pending_.data() + off, 8);
+      memcpy(&generation, pending_.data() + off + 8, 4);
+      memcpy(&ack_ms, pending_.data() + off + 12, 4);
+      out->push_back({offset, generation, ack_ms});
+    }
+    pending_.erase(0, whole);
+    return Status::Ok();
+  }
+  ~AckTail() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  std::string path_, pending_;
+  int fd_ = -1;
+  bool header_done_ = false;
 };
 
 // Finds the run directory `id` names: an exact directory name, else the newest
@@ -94,7 +150,12 @@ class AgentSession {
     }
     std::string line;
     while (ReadLine(&line)) Handle(line);
+    if (quit_) {
+      // A shutdown: the streamer sends what is left, then ends by itself.
+      if (streamer_.joinable()) streamer_.join();
+    }
     StopStreamer();
+    if (check_thread_.joinable()) check_thread_.join();
     if (load_thread_.joinable()) load_thread_.join();
     if (record_thread_.joinable()) record_thread_.join();
     journal_.Close();
@@ -110,6 +171,10 @@ class AgentSession {
         in_buf_.erase(0, nl + 1);
         return true;
       }
+      if (quit_ || (g_shutdown && !gen_)) return false;
+      pollfd pfd{in_fd_, POLLIN, 0};
+      int rc = poll(&pfd, 1, 100);
+      if (rc <= 0) continue;  // timeout or EINTR: look at quit_ again
       char buf[4096];
       ssize_t n = ::read(in_fd_, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
@@ -177,9 +242,72 @@ class AgentSession {
         int fd = ::open((run_dir_ + "/stop").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) ::close(fd);
       }
+    } else if (type == "check") {
+      if (run_dir_.empty()) return SendError("check: no run");
+      if (check_thread_.joinable()) check_thread_.join();
+      check_thread_ = std::thread([this, m] { Send(CheckDisk(m)); });
     } else {
       SendError("unknown message type \"" + type + "\"");
     }
+  }
+
+  // `check`: reads every block the controller names from this run's target and
+  // compares it with the generation the controller saw acknowledged. Runs
+  // beside the load: a block found older is read once more 20 ms later (a write
+  // may have been in flight), and a newer generation is fine.
+  nlohmann::json CheckDisk(const nlohmann::json& m) {
+    nlohmann::json reply = {{"type", "check_result"}, {"id", m.value("id", 0)}};
+    auto fail = [&reply](const std::string& why) {
+      reply["error"] = why;
+      return reply;
+    };
+    int64_t t0 = MonoNs();
+    auto st = LoadRunState(run_dir_);
+    if (!st.ok()) return fail(st.status().message());
+    auto w = WorkloadFromJson(st->workload_json);
+    if (!w.ok()) return fail("workload_json: " + w.status().message());
+    if (!m.contains("blocks") || !m["blocks"].is_array()) return fail("check: blocks missing");
+    auto reader = OpenBlockReader(w->targets, true, 10 * kNsPerSec);
+    if (!reader.ok()) return fail(reader.status().message());
+    const uint32_t vb = w->VerifyBlockBytes();
+    uint8_t* buf = nullptr;
+    if (posix_memalign(reinterpret_cast<void**>(&buf), 4096, vb) != 0) return fail("out of memory");
+    std::unique_ptr<uint8_t, decltype(&free)> owner(buf, &free);
+    uint64_t checked = 0, ok = 0, newer = 0;
+    nlohmann::json findings = nlohmann::json::array();
+    for (const auto& b : m["blocks"]) {
+      if (!b.is_array() || b.size() < 3) continue;
+      uint64_t offset = b[0].get<uint64_t>();
+      uint32_t acked = b[1].get<uint32_t>();
+      BlockCheck c;
+      for (int attempt = 0; attempt < 2; ++attempt) {
+        if (attempt) SleepUntilMono(MonoNs() + 20 * kNsPerMs);
+        Status r = (*reader)->Read(offset, vb, buf);
+        if (!r.ok()) return fail(r.message());
+        c = CheckBlock(buf, vb, st->verify_run_id, offset, acked, UINT32_MAX);
+        if (c.verdict == BlockVerdict::kOk) break;
+      }
+      ++checked;
+      if (c.verdict == BlockVerdict::kOk) {
+        ++ok;
+        if (c.found_generation > acked) ++newer;
+        continue;
+      }
+      if (findings.size() < 10000)
+        findings.push_back({{"offset", offset},
+                            {"verdict", VerdictName(c.verdict)},
+                            {"acked_generation", acked},
+                            {"found_generation", c.found_generation},
+                            {"found_write_utc_ns", c.found_write_utc_ns},
+                            {"ack_utc_ns", b[2]}});
+    }
+    reply["checked"] = checked;
+    reply["ok"] = ok;
+    reply["newer"] = newer;
+    reply["bad"] = checked - ok;
+    reply["findings"] = std::move(findings);
+    reply["elapsed_ms"] = double(MonoNs() - t0) / 1e6;
+    return reply;
   }
 
   bool Attach(const std::string& id) {
@@ -277,7 +405,15 @@ class AgentSession {
     auto w = WorkloadFromJson(state_.workload_json);
     if (!w.ok()) return Status::InvalidInput("workload_json: " + w.status().message());
     w->duration_ns = state_.planned_end_utc_ns - now;
-    if (w->verify) w->verify_run_id = state_.verify_run_id;
+    if (w->verify) {
+      w->verify_run_id = state_.verify_run_id;
+      // Above every generation the dead process can have stamped.
+      w->verify_generation_base = uint32_t(std::min(segment_, 255)) << 24;
+      if (w->ack_log.empty()) {
+        w->ack_log = dir + "/acks-segment" + std::to_string(segment_) + ".bin";
+        ack_tail_.Open(w->ack_log);
+      }
+    }
     auto gen = std::make_unique<LoadGenerator>(*w);
     FB_RETURN_IF_ERROR(gen->Prepare());
     // The segment's own journal keeps the run's timeline: t_rel_s counts from
@@ -344,11 +480,31 @@ class AgentSession {
     if (!w.ok()) return SendError("start: " + w.status().message());
     ClockAnchor anchor = ClockAnchor::Take();
     if (w->verify) w->verify_run_id = VerifyRunId(SanitizeName(name) + "-" + FormatUtcCompact(anchor.utc_ns));
+    // With verify, the acknowledgements go into the run directory (acks.bin)
+    // and stream to the controller as records; the load opens the file before
+    // the directory exists, so it starts under a temporary name.
+    std::string staged_acks;
+    if (w->verify && w->ack_log.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(options_.state_dir, ec);
+      staged_acks = options_.state_dir + "/.acks-" + std::to_string(getpid()) + ".bin";
+      w->ack_log = staged_acks;
+    }
     auto gen = std::make_unique<LoadGenerator>(*w);
     Status s = gen->Prepare();
-    if (!s.ok()) return SendError("start: " + s.message());
+    if (!s.ok()) {
+      if (!staged_acks.empty()) ::unlink(staged_acks.c_str());
+      return SendError("start: " + s.message());
+    }
     s = journal_.Create(options_.state_dir, name, anchor);
     if (!s.ok()) return SendError("start: cannot create the run journal: " + s.message());
+    if (!staged_acks.empty()) {
+      std::string acks = journal_.dir() + "/acks.bin";
+      if (::rename(staged_acks.c_str(), acks.c_str()) != 0) {
+        return SendError("start: " + ErrnoStatus("rename " + staged_acks + " to " + acks, errno).message());
+      }
+      ack_tail_.Open(acks);
+    }
     s = lock_.TryLock(journal_.dir());
     if (!s.ok()) return SendError("start: " + s.message());
     s = records_.Open(journal_.dir());
@@ -381,6 +537,21 @@ class AgentSession {
     g_generator = nullptr;
     const LoadSummary& sum = gen_->summary();
     std::string status = !s.ok() ? "failed" : sum.stop_reason == "runtime" ? "completed" : sum.stop_reason;
+    const bool shutdown = g_shutdown.load() && s.ok() && sum.stop_reason == "interrupted";
+    if (shutdown) {
+      // An orderly shutdown of the VM (SIGTERM from systemd): the run is not
+      // over; `--boot` continues it when the VM is up again.
+      status = "shutdown";
+      Event e;
+      e.mono_ns = MonoNs();
+      e.source = "agent";
+      e.kind = "agent_shutdown";
+      e.severity = Severity::kWarning;
+      e.message = "agent shut down (SIGTERM): run " + run_id_ + " stays open until " +
+                  FormatUtcIso(state_.planned_end_utc_ns) + " for agent --boot to continue";
+      e.attrs = {{"segment", segment_}, {"planned_end_utc_ns", state_.planned_end_utc_ns}};
+      (void)journal_.AppendEvent(e);
+    }
     UpdateRunInfo({{"status", status}, {"end_utc", FormatUtcIso(UtcNs())}});
     if (segment_ > 0) journal_.UpdateRunInfo({{"status", status}});
     nlohmann::json body = {{"status", status}, {"summary", SummaryToJson(sum)}};
@@ -390,6 +561,7 @@ class AgentSession {
     {
       std::lock_guard<std::mutex> lock(wake_mu_);
       finished_body_ = body;
+      shutdown_ = shutdown;
       load_done_ = true;
     }
     wake_cv_.notify_all();
@@ -425,9 +597,19 @@ class AgentSession {
           if (!r.ok()) fprintf(stderr, "faultbench: agent: %s\n", r.status().message().c_str());
         }
       }
+      if (ack_tail_.is_open()) StreamAcks();
       if (!stop_seen && access((run_dir_ + "/stop").c_str(), F_OK) == 0) {
         stop_seen = true;
         gen_->RequestStop();
+      }
+      if (done && shutdown_) {
+        records_.Close();
+        for (auto& m : mirrors_) m.Close();
+        state_.next_seq = records_.next_seq();  // status stays "running"
+        SaveState();
+        lock_.Release();
+        quit_ = true;
+        return;
       }
       if (done) {
         auto r = records_.Append("finished", finished_body_);
@@ -440,6 +622,27 @@ class AgentSession {
         lock_.Release();
         return;
       }
+    }
+  }
+
+  // The acknowledgements written since the last pass, as `acks` records of at
+  // most kAcksPerRecord each: {"segment", "load_start_utc_ns", "acks":[[offset,
+  // generation, ack_utc_ns (this agent's clock)], ...]}.
+  void StreamAcks() {
+    static constexpr size_t kAcksPerRecord = 2000;
+    nlohmann::json raw = nlohmann::json::array();
+    Status s = ack_tail_.Read(&raw);
+    if (!s.ok()) fprintf(stderr, "faultbench: agent: %s\n", s.message().c_str());
+    int64_t start_mono = wake_sink_ ? wake_sink_->start_mono_ns.load() : 0;
+    int64_t start_utc = start_mono ? journal_.anchor().ToUtc(start_mono) : 0;
+    for (size_t i = 0; i < raw.size(); i += kAcksPerRecord) {
+      nlohmann::json acks = nlohmann::json::array();
+      for (size_t k = i; k < std::min(raw.size(), i + kAcksPerRecord); ++k) {
+        acks.push_back({raw[k][0], raw[k][1], start_utc + raw[k][2].get<int64_t>() * kNsPerMs});
+      }
+      nlohmann::json body = {{"segment", segment_}, {"load_start_utc_ns", start_utc}, {"acks", std::move(acks)}};
+      auto r = records_.Append("acks", std::move(body));
+      if (!r.ok()) fprintf(stderr, "faultbench: agent: %s\n", r.status().message().c_str());
     }
   }
 
@@ -474,6 +677,7 @@ class AgentSession {
         r["type"] = "record";
         if (!Send(r)) return;
       }
+      if (lines.empty() && quit_) return;  // shut down and everything sent
       idle_rounds = lines.empty() ? idle_rounds + 1 : 0;
       // A run whose agent process died without finishing will never finish.
       // (A run `--boot` resumed has a new owner: run.json names it.)
@@ -504,11 +708,14 @@ class AgentSession {
   std::unique_ptr<LoadGenerator> gen_;
   std::unique_ptr<JournalSink> journal_sink_;
   std::unique_ptr<WakeSink> wake_sink_;
-  std::thread load_thread_, record_thread_, streamer_;
+  AckTail ack_tail_;  // open when this process's load writes its own ack log
+  std::thread load_thread_, record_thread_, streamer_, check_thread_;
   std::atomic<bool> streamer_stop_{false};
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
   bool load_done_ = false;  // guarded by wake_mu_
+  bool shutdown_ = false;   // guarded by wake_mu_: the load ended by SIGTERM, resumable
+  std::atomic<bool> quit_{false};  // the shutdown is recorded: stop reading the controller
   nlohmann::json finished_body_;
 };
 
@@ -565,6 +772,11 @@ int RunAgentBoot(const AgentOptions& options) {
 void AgentRequestStop() {
   LoadGenerator* g = g_generator.load();
   if (g) g->RequestStop();
+}
+
+void AgentRequestShutdown() {
+  g_shutdown.store(true);
+  AgentRequestStop();
 }
 
 }  // namespace fb

@@ -24,7 +24,14 @@ int RunAgent(int in_fd, int out_fd, const AgentOptions& options);
 // Returns a process exit code (kExitOk also when there was nothing to resume).
 int RunAgentBoot(const AgentOptions& options);
 
-// Async-signal-safe: asks the load this process runs, if any, to stop.
+// Async-signal-safe: asks the load this process runs, if any, to stop; the run
+// ends (`finished`, status "interrupted"). SIGINT.
 void AgentRequestStop();
+// Async-signal-safe: an orderly shutdown (SIGTERM, as systemd sends when the VM
+// shuts down): the load stops, the event `agent_shutdown` is recorded and
+// streamed, but the run stays open (no `finished`, agent_state.json "running"),
+// so `agent --boot` continues it until its planned end; the process exits once
+// the records are sent.
+void AgentRequestShutdown();
 
 }  // namespace fb

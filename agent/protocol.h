@@ -9,15 +9,25 @@
 //   time    {"controller_utc_ns":T}                a clock ping
 //   start   {"run_id":"name", "workload":{...}}    workload: agent/workload_json.h
 //   resume  {"from_seq":N}                         (re)stream records from seq N
-//   stop    {}                                     end the load now (as SIGTERM)
+//   stop    {}                                     end the load now (final, as SIGINT)
+//   check   {"id":N, "blocks":[[offset, generation, ack_utc_ns], ...]}
+//           read those blocks of the run's target and compare each with the
+//           generation the controller saw acknowledged (after an HA restart)
 // agent -> controller
 //   hello    {"protocol":1, "pid":P, "host":"...", "state_dir":"...",
 //             "run_id":"..."|null, "run_dir":"..."|null}
 //   time     {"controller_utc_ns":T, "agent_utc_ns":A}   A read when the ping arrived
 //   started  {"run_id":"<journal dir name>", "run_dir":"..."}  records follow from seq 0
-//   record   {"seq":N, "stream":"samples|stalls|events", "body":{...}}
+//   record   {"seq":N, "stream":"samples|stalls|events|acks", "body":{...}}
 //            body: the record exactly as the agent's journal wrote it (core/journal.h,
-//            loadgen/journal_sink.h); seq: agent/record_log.h
+//            loadgen/journal_sink.h); seq: agent/record_log.h. With verify,
+//            "acks" bodies {"segment":K, "load_start_utc_ns":T, "acks":[[offset,
+//            generation, ack_utc_ns], ...]} carry every acknowledged write of a
+//            verify block (agent clock; at most 2000 per record, ~50 ms behind).
+//   check_result {"id":N, "checked":n, "ok":n, "newer":n, "bad":n, "elapsed_ms":x,
+//            "findings":[{offset, verdict (loadgen/verify.h VerdictName: lost_write, ...),
+//            acked_generation, found_generation, found_write_utc_ns, ack_utc_ns}],
+//            "error":"..."?}   a block found older is read again 20 ms later first
 //   finished {"seq":N, "status":"completed|interrupted|max-errors|failed",
 //             "summary":{...SummaryToJson...}}   the last message of a run
 //   error    {"message":"..."}                   a refused request; the agent goes on
@@ -31,7 +41,11 @@
 // run until its planned end: seq goes on in the same record log, the first
 // record after the gap being the event `agent_restarted` (attrs.gap_ms), and a
 // later `finished` ends it; past the planned end, `finished` has status
-// "interrupted". agent/README.md describes the lifecycle.
+// "interrupted". A SIGTERM (an orderly shutdown of the VM) stops the load with
+// the event `agent_shutdown` and no `finished`: the run stays open for --boot.
+// A resumed segment K stamps verify generations above K << 24, so nothing it
+// writes is older than what was acknowledged before. agent/README.md describes
+// the lifecycle.
 #pragma once
 
 namespace fb {

@@ -22,6 +22,7 @@ struct AgentFlags {
 };
 
 void OnStopSignal(int) { AgentRequestStop(); }
+void OnShutdownSignal(int) { AgentRequestShutdown(); }
 
 int RunAgentCommand(const AgentFlags& f) {
   if (f.stdio == f.boot) {
@@ -41,6 +42,7 @@ int RunAgentCommand(const AgentFlags& f) {
   sa.sa_handler = OnStopSignal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
+  sa.sa_handler = OnShutdownSignal;
   sigaction(SIGTERM, &sa, nullptr);
   AgentOptions o;
   o.state_dir = f.state_dir;
