@@ -66,6 +66,22 @@ std::string PlanHead(const std::string& name, const std::string& duration) {
          "agents:\n";
 }
 
+// A plan that must load; the Runner keeps a reference: keep it alive.
+Plan LoadOk(const std::string& text, const std::string& label) {
+  LoadedPlan loaded = LoadPlanText(text, label);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.ToStatus().message());
+  return loaded.plan;
+}
+
+// In-process runs: quiet, the journal in `tmp`, the guard run by the CLI.
+RunOptions QuietRun(const TempDir& tmp) {
+  RunOptions o;
+  o.out_dir = tmp.path() + "/runs";
+  o.quiet = true;
+  o.guard_exe = FB_CLI_PATH;
+  return o;
+}
+
 // The pid of this process's ssh child whose command line holds `needle`.
 int FindSshChild(const std::string& needle) {
   DIR* d = opendir("/proc");
@@ -105,13 +121,9 @@ TEST_CASE(
                      AgentYaml("a2", host1, tmp.path()) + AgentYaml("a3", host2, tmp.path()) +
                      AgentYaml("a4", host2, tmp.path()) +
                      "metrics: {listen: 127.0.0.1:" + std::to_string(port) + "}\n";
-  LoadedPlan loaded = LoadPlanText(text, "four-agents.yaml");
-  REQUIRE_MESSAGE(loaded.ok(), loaded.ToStatus().message());
-  RunOptions o;
-  o.out_dir = tmp.path() + "/runs";
-  o.quiet = true;
-  o.guard_exe = FB_CLI_PATH;
-  Runner runner(loaded.plan, o);
+  Plan plan = LoadOk(text, "four-agents.yaml");
+  RunOptions o = QuietRun(tmp);
+  Runner runner(plan, o);
   int64_t t0 = MonoNs();
   int code = runner.Run();
   MESSAGE("four agents: run took " << double(MonoNs() - t0) / 1e9 << " s");
@@ -201,13 +213,9 @@ TEST_CASE(
                      "  - {at: 0s, wait_for: {kind: agent_lost, source: a2, timeout: 4s}}\n"
                      "  - {after: 0s, mark: a2 lost}\n"
                      "  - {after: 0s, wait_for: {kind: agent_first_completion, source: a2, timeout: 4s}}\n";
-  LoadedPlan loaded = LoadPlanText(text, "agent-loss.yaml");
-  REQUIRE_MESSAGE(loaded.ok(), loaded.ToStatus().message());
-  RunOptions o;
-  o.out_dir = tmp.path() + "/runs";
-  o.quiet = true;
-  o.guard_exe = FB_CLI_PATH;
-  Runner runner(loaded.plan, o);
+  Plan plan = LoadOk(text, "agent-loss.yaml");
+  RunOptions o = QuietRun(tmp);
+  Runner runner(plan, o);
   int code = -1;
   std::thread run([&] { code = runner.Run(); });
   struct Joiner {
@@ -282,19 +290,14 @@ TEST_CASE("runner agents: a refused agent is exit 2 before anything is touched, 
   std::string refused = "  - {name: gone, host: 127.0.0.1, ssh_port: " + std::to_string(FreePort()) +
                         ", identity_file: " + host.identity_file() + ", known_hosts: " + host.known_hosts() +
                         ", target: " + tmp.path() + "/file-gone}\n";
-  LoadedPlan loaded =
-      LoadPlanText(PlanHead("refused", "2s") + AgentYaml("a1", host, tmp.path()) + refused, "refused.yaml");
-  REQUIRE_MESSAGE(loaded.ok(), loaded.ToStatus().message());
-  RunOptions o;
-  o.out_dir = tmp.path() + "/runs";
-  o.quiet = true;
-  o.guard_exe = FB_CLI_PATH;
+  Plan plan = LoadOk(PlanHead("refused", "2s") + AgentYaml("a1", host, tmp.path()) + refused, "refused.yaml");
+  RunOptions o = QuietRun(tmp);
   const std::string err_path = tmp.path() + "/stderr.txt";
   FILE* f = fopen(err_path.c_str(), "w+");
   REQUIRE(f);
   int saved = dup(2);
   dup2(fileno(f), 2);
-  int code = Runner(loaded.plan, o).Run();
+  int code = Runner(plan, o).Run();
   fflush(stderr);
   dup2(saved, 2);
   close(saved);
