@@ -26,7 +26,10 @@ std::string OneLine(const Plan& p) {
   count(p.expect.overall);
   for (const auto& [n, l] : p.expect.faults) count(l);
   for (const auto& [n, l] : p.expect.phases) count(l);
-  std::string s = p.name + ": " + w.targets[0] + (w.targets.size() > 1 ? " (+" + std::to_string(w.targets.size() - 1) + ")" : "");
+  std::string s = p.name + ": " +
+                  (w.targets.empty() ? std::string("no local target")
+                                     : w.targets[0] + (w.targets.size() > 1 ? " (+" + std::to_string(w.targets.size() - 1) + ")" : ""));
+  if (!p.agents.empty()) s += ", " + std::to_string(p.agents.size()) + " agent(s)";
   s += ", " + std::to_string(w.specs.size()) + " access spec(s), QD " + std::to_string(w.queue_depth) + " x " +
        std::to_string(w.jobs) + " job(s) for " + FormatDuration(w.duration_ns);
   s += ", " + std::to_string(p.injectors.size()) + " injector(s), " + std::to_string(p.probes.size()) + " probe(s), " +
