@@ -314,4 +314,82 @@ TEST_CASE("runner agents: a refused agent is exit 2 before anything is touched, 
          std::filesystem::is_empty(tmp.path() + "/state-a1")));
 }
 
+TEST_CASE("runner agents: expectations apply to agent records, the console shows per-agent IOPS") {
+  if (!SshdFixture::Available()) {
+    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    return;
+  }
+  SshdFixture host;
+  TempDir tmp;
+  // No I/O takes under 1 us: the latency limit fails on the agents' samples alone.
+  Plan plan = LoadOk(PlanHead("agent-expect", "2s") + AgentYaml("a1", host, tmp.path()) +
+                         AgentYaml("a2", host, tmp.path()) + "expect: {max_latency: 1us, io_errors: 0}\n",
+                     "agent-expect.yaml");
+  RunOptions o = QuietRun(tmp);
+  o.quiet = false;
+  o.live = true;
+  const std::string out_path = tmp.path() + "/console.txt";
+  o.out = fopen(out_path.c_str(), "w+");
+  REQUIRE(o.out);
+  Runner runner(plan, o);
+  int code = runner.Run();
+  fclose(o.out);
+  CHECK(code == 1);
+  nlohmann::json info = ReadJson(runner.run_dir() + "/run.json");
+  int checked = 0;
+  for (const auto& v : info["expectations"]) {
+    if (v["check"] == "max_latency") {
+      ++checked;
+      CHECK(v["pass"] == false);
+    }
+    if (v["check"] == "io_errors") {
+      ++checked;
+      CHECK(v["pass"] == true);
+    }
+  }
+  CHECK(checked == 2);
+  std::ifstream in(out_path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("agents ") != std::string::npos);
+  CHECK(text.find(" IOPS |  a1 ") != std::string::npos);
+  CHECK(text.find("  a2 ") != std::string::npos);
+}
+
+TEST_CASE("runner agents: an abort stops every agent, bounded, the run is aborted") {
+  if (!SshdFixture::Available()) {
+    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    return;
+  }
+  SshdFixture host;
+  TempDir tmp;
+  Plan plan = LoadOk(
+      PlanHead("agent-abort", "30s") + AgentYaml("a1", host, tmp.path()) + AgentYaml("a2", host, tmp.path()),
+      "agent-abort.yaml");
+  Runner runner(plan, QuietRun(tmp));
+  int code = -1;
+  std::thread run([&] { code = runner.Run(); });
+  for (int i = 0; i < 100 && runner.run_dir().empty(); ++i) SleepUntilMono(MonoNs() + 50 * kNsPerMs);
+  SleepUntilMono(MonoNs() + 1500 * kNsPerMs);
+  int64_t abort_at = MonoNs();
+  runner.Abort();  // as SIGTERM does
+  run.join();
+  double took_s = double(MonoNs() - abort_at) / 1e9;
+  MESSAGE("abort: the run ended " << took_s << " s after Abort()");
+  CHECK(code == 3);
+  CHECK(took_s < 15);  // not the 30 s of the load
+  nlohmann::json info = ReadJson(runner.run_dir() + "/run.json");
+  CHECK(info["status"] == "aborted");
+  REQUIRE(info["agent_results"].size() == 2);
+  for (const auto& r : info["agent_results"]) {
+    CHECK(r["status"] == "interrupted");  // each got `stop` and answered `finished`
+    CHECK_FALSE(r.contains("finding"));
+  }
+  // Each agent's own run ended early too.
+  for (const auto& a : info["agents"]) {
+    auto samples = ReadJsonl(a["agent_run_dir"].get<std::string>() + "/samples.jsonl");
+    REQUIRE_FALSE(samples.empty());
+    CHECK(samples.back()["t_rel_s"].get<double>() < 20);
+  }
+}
+
 }  // namespace fb
