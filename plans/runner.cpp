@@ -505,7 +505,8 @@ void Runner::Impl::FinishAgents() {
     results.push_back(r);
   }
   (void)journal_.UpdateRunInfo({{"agent_results", results}});
-  if (!gen_) Note("load_finished", Severity::kInfo, "runner", "the agents' load finished", nlohmann::json::object());
+  if (!gen_)
+    Note("load_finished", Severity::kInfo, "runner", "the agents' load finished", nlohmann::json::object());
 }
 
 void Runner::Impl::AgentConsoleLoop() {
@@ -689,7 +690,7 @@ int Runner::Impl::Run(std::string* run_dir) {
       Note("agents_started", Severity::kInfo, "runner",
            std::to_string(plan_.agents.size()) + " agent(s) started on the run's timeline",
            {{"start_skew_ms", skews}}, load_start_);
-      fleet_->RunAll(plan_.RunDurationNs() + 60 * kNsPerSec);
+      fleet_->RunAll(plan_.RunDurationNs() + opt_.agent_grace_ns);
       if (!opt_.quiet && (tty || opt_.live)) agent_console_ = std::thread([this] { AgentConsoleLoop(); });
     }
     if (!ExecuteSteps()) stop = true;

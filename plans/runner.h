@@ -25,6 +25,9 @@ struct RunOptions {
   bool quiet = false;          // only the summary
   std::string metrics_listen;  // overrides the plan's metrics.listen ("" = the plan's)
   std::string guard_exe;       // runs `guard --run ID` ("" = this program; in-process tests pass the CLI)
+  // Agents: how long after the planned end of their load they may take to send
+  // `finished` (reconnects included) before they count as never come back.
+  int64_t agent_grace_ns = 60'000'000'000;
   FILE* out = stdout;
 };
 

@@ -392,4 +392,53 @@ TEST_CASE("runner agents: an abort stops every agent, bounded, the run is aborte
   }
 }
 
+TEST_CASE("runner agents: an agent that never comes back is a finding in the summary, not a crash") {
+  if (!SshdFixture::Available()) {
+    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    return;
+  }
+  SshdFixture stays;
+  auto goes = std::make_unique<SshdFixture>();
+  TempDir tmp;
+  Plan plan = LoadOk(
+      PlanHead("agent-gone", "2s") + AgentYaml("a1", stays, tmp.path()) + AgentYaml("a2", *goes, tmp.path()),
+      "agent-gone.yaml");
+  RunOptions o = QuietRun(tmp);
+  o.agent_grace_ns = 3 * kNsPerSec;
+  const std::string out_path = tmp.path() + "/console.txt";
+  o.out = fopen(out_path.c_str(), "w+");
+  REQUIRE(o.out);
+  Runner runner(plan, o);
+  int code = -1;
+  std::thread run([&] { code = runner.Run(); });
+  for (int i = 0; i < 100 && runner.run_dir().empty(); ++i) SleepUntilMono(MonoNs() + 50 * kNsPerMs);
+  SleepUntilMono(MonoNs() + 1000 * kNsPerMs);
+  goes.reset();  // a2's host is gone: sshd and its sessions (the agent with them)
+  run.join();
+  fclose(o.out);
+  CHECK(code == 1);
+  nlohmann::json info = ReadJson(runner.run_dir() + "/run.json");
+  CHECK(info["status"] == "completed");
+  for (const auto& r : info["agent_results"]) {
+    if (r["name"] == "a1") {
+      CHECK(r["status"] == "completed");
+      CHECK_FALSE(r.contains("finding"));
+    } else {
+      CHECK(r["status"] == "never finished");
+      CHECK(r["finding"].is_string());
+    }
+  }
+  int unfinished = 0;
+  for (const auto& e : ReadJsonl(runner.run_dir() + "/events.jsonl")) {
+    if (e["kind"] == "agent_unfinished") {
+      ++unfinished;
+      CHECK(e["source"] == "a2");
+    }
+  }
+  CHECK(unfinished == 1);
+  std::ifstream in(runner.run_dir() + "/summary.txt");
+  std::string summary((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(summary.find("Agent findings:\n  agent a2 on 127.0.0.1: ") != std::string::npos);
+}
+
 }  // namespace fb
