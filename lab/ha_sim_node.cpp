@@ -273,8 +273,8 @@ void HaNode::Fence(const std::string& reason) {
     Status s = actions_->StopVm(vm);
     if (!s.ok()) errors += (errors.empty() ? "" : "; ") + s.message();
   }
-  // Stepping down: point callers at the host most likely to take over.
-  for (int p = 1; p <= hosts(); ++p) {
+  // A master steps down: point callers at the host most likely to take over.
+  for (int p = 1; p <= hosts() && rules_->master() == config_.self; ++p) {
     if (p == config_.self) continue;
     xapi_->SetMaster(config_.mgmt_addrs[p - 1]);
     break;

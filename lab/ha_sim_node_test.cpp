@@ -10,7 +10,6 @@
 
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
-#include "injectors/settings.h"
 #include "lab/ha_sim_test_sink.h"
 #include "probes/probe.h"
 #include "tests/test_util.h"
@@ -171,19 +170,19 @@ struct Harness {
 };
 
 std::unique_ptr<Probe> XapiProbe(const Harness& h) {
-  RegisterBuiltinProbes();
-  Settings s(json{{"url", h.Url(1)},
-                  {"fallback_urls", json::array({h.Url(2), h.Url(3)})},
-                  {"password_env", kPasswordEnv},
-                  {"poll_timeout", "1s"},
-                  {"timeout", "500ms"},
-                  {"retry", "100ms"},
-                  {"retry_max", "300ms"}});
-  auto probe = ProbeRegistry::Global().Create("xapi", "xapi", &s);
-  for (const auto& p : s.problems()) MESSAGE(p.key << ": " << p.message);
-  REQUIRE(s.problems().empty());
-  REQUIRE(probe);
+  std::string problems;
+  auto probe = HaTestXapiProbe(h.Url(1), {h.Url(2), h.Url(3)}, kPasswordEnv, &problems);
+  REQUIRE_MESSAGE(probe, problems);
   return probe;
+}
+
+// Messages `name` about the object `obj_uuid` in a service's database.
+int CountMessages(XapiService& xapi, const std::string& name, const std::string& obj_uuid) {
+  int n = 0;
+  json messages = xapi.Records("message");
+  for (const auto& [ref, m] : messages.items())
+    if (m["name"] == name && (obj_uuid.empty() || m["obj_uuid"] == obj_uuid)) ++n;
+  return n;
 }
 
 }  // namespace
@@ -275,11 +274,7 @@ TEST_CASE("ha sim node: a management cut fences the host, its VM restarts once, 
   CHECK(h.Logged("host_fenced").size() == 1);
   CHECK(h.pool.Starts(3) == 1);
   CHECK(h.xapi[0]->Record("host_metrics", HaRef("host-3/metrics"))["live"] == true);
-  int was_fenced = 0;
-  json messages = h.xapi[0]->Records("message");
-  for (const auto& [ref, m] : messages.items())
-    if (m["name"] == "HA_HOST_WAS_FENCED") ++was_fenced;
-  CHECK(was_fenced == 1);
+  CHECK(CountMessages(*h.xapi[0], "HA_HOST_WAS_FENCED", HaUuid("host-3")) == 1);
 }
 
 TEST_CASE("ha sim node: a failed restart is tried again until it works, and raises a message each time") {
@@ -292,11 +287,7 @@ TEST_CASE("ha sim node: a failed restart is tried again until it works, and rais
   CHECK(h.pool.Starts(3) == 1);
   CHECK(h.pool.Placement(3) == 1);
   CHECK(h.Logged("vm_started").size() == 1);
-  int failed = 0;
-  json messages = h.xapi[0]->Records("message");
-  for (const auto& [ref, m] : messages.items())
-    if (m["name"] == "HA_PROTECTED_VM_RESTART_FAILED" && m["obj_uuid"] == HaUuid("vm-3")) ++failed;
-  CHECK(failed == 2);
+  CHECK(CountMessages(*h.xapi[0], "HA_PROTECTED_VM_RESTART_FAILED", HaUuid("vm-3")) == 2);
 }
 
 TEST_CASE("ha sim node: a storage cut alone fences nobody and raises HA_STATEFILE_LOST") {
@@ -307,11 +298,7 @@ TEST_CASE("ha sim node: a storage cut alone fences nobody and raises HA_STATEFIL
   CHECK(h.Logged("statefile_lost").size() == 1);
   CHECK(h.Logged("host_fenced").empty());
   CHECK(h.Logged("host_declared_dead").empty());
-  int lost = 0;
-  json messages = h.xapi[0]->Records("message");
-  for (const auto& [ref, m] : messages.items())
-    if (m["name"] == "HA_STATEFILE_LOST" && m["obj_uuid"] == HaUuid("host-2")) ++lost;
-  CHECK(lost == 1);
+  CHECK(CountMessages(*h.xapi[0], "HA_STATEFILE_LOST", HaUuid("host-2")) == 1);
 }
 
 TEST_CASE("ha sim node: uuids and refs are stable, the initial database names host-1 master") {

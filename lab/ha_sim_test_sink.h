@@ -1,12 +1,16 @@
-// An EventSink for the HA simulator's tests (ha_sim_node_test, pool_ha_test):
-// keeps what the xapi probe emits, thread-safe.
+// Helpers of the HA simulator's tests (ha_sim_node_test, pool_ha_test): an
+// EventSink that keeps what the xapi probe emits (thread-safe), and that probe
+// with short timeouts.
 #pragma once
 
+#include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "injectors/settings.h"
 #include "probes/probe.h"
 
 namespace fb::lab {
@@ -42,5 +46,24 @@ class HaTestSink : public EventSink {
   std::mutex mu_;
   std::vector<Event> events_;
 };
+
+// An xapi probe on `url` then `fallback_urls`, the password from password_env,
+// short timeouts (a dead master is noticed within about 1.5 s). Null with the
+// settings' problems in *problems when it cannot be made.
+inline std::unique_ptr<Probe> HaTestXapiProbe(const std::string& url,
+                                              const std::vector<std::string>& fallback_urls,
+                                              const std::string& password_env, std::string* problems) {
+  RegisterBuiltinProbes();
+  Settings s(nlohmann::json{{"url", url},
+                            {"fallback_urls", fallback_urls},
+                            {"password_env", password_env},
+                            {"poll_timeout", "1s"},
+                            {"timeout", "500ms"},
+                            {"retry", "100ms"},
+                            {"retry_max", "300ms"}});
+  auto probe = ProbeRegistry::Global().Create("xapi", "xapi", &s);
+  for (const auto& p : s.problems()) *problems += p.key + ": " + p.message + "; ";
+  return s.problems().empty() ? std::move(probe) : nullptr;
+}
 
 }  // namespace fb::lab

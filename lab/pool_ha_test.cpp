@@ -12,7 +12,6 @@
 
 #include "core/clock.h"
 #include "core/subprocess.h"
-#include "injectors/settings.h"
 #include "lab/ha_sim_test_sink.h"
 #include "lab/lab.h"
 #include "lab/pool.h"
@@ -98,18 +97,11 @@ TEST_CASE(
   const PoolConfig& pool = session.info().pool;
   const std::string events = pool.events_file;
 
-  RegisterBuiltinProbes();
-  Settings s(
-      json{{"url", "http://" + PoolHostMgmtAddr(1)},
-           {"fallback_urls", json::array({"http://" + PoolHostMgmtAddr(2), "http://" + PoolHostMgmtAddr(3)})},
-           {"password_env", kPasswordEnv},
-           {"poll_timeout", "1s"},
-           {"timeout", "500ms"},
-           {"retry", "100ms"},
-           {"retry_max", "300ms"}});
-  auto probe = ProbeRegistry::Global().Create("xapi", "xapi", &s);
-  REQUIRE(s.problems().empty());
-  REQUIRE(probe);
+  std::string problems;
+  auto probe = HaTestXapiProbe("http://" + PoolHostMgmtAddr(1),
+                               {"http://" + PoolHostMgmtAddr(2), "http://" + PoolHostMgmtAddr(3)},
+                               kPasswordEnv, &problems);
+  REQUIRE_MESSAGE(probe, problems);
   HaTestSink sink;
   // XAPI answers once host-1's simulator is up.
   bool xapi_up = false;
