@@ -110,3 +110,61 @@ TEST_CASE("A malformed or busy metrics address is bad input") {
 }
 
 }  // namespace fb
+
+namespace fb {
+
+TEST_CASE("An agent's series: its own label, counters and latency from its samples' lat_hist") {
+  auto m = MetricsExporter::Start("127.0.0.1:0", "agent-run");
+  REQUIRE(m.ok());
+  MetricsExporter::AgentSeries* vm1 = (*m)->AddAgent("vm1", 2);
+  MetricsExporter::AgentSeries* vm2 = (*m)->AddAgent("vm2", 1);
+  // 3 reads of ~100 us and 1 of ~30 ms on job 1 of vm1; a write error on vm2.
+  int fast = Histogram::IndexOf(100'000), slow = Histogram::IndexOf(30'000'000);
+  nlohmann::json s1 = {{"job", 1},
+                       {"interval_s", 1.0},
+                       {"read",
+                        {{"ios", 4},
+                         {"bytes", 16384},
+                         {"errors", 0},
+                         {"lat_mean_us", 7575.0},
+                         {"lat_hist", {{fast, 3}, {slow, 1}}}}},
+                       {"write", {{"ios", 0}, {"bytes", 0}, {"errors", 0}}}};
+  (*m)->OnAgentSample(vm1, s1);
+  (*m)->OnAgentSample(vm1, {{"job", "all"},
+                            {"interval_s", 1.0},
+                            {"inflight", 3},
+                            {"oldest_inflight_age_ms", 1500.0},
+                            {"stall", true}});
+  (*m)->OnAgentSample(vm2, {{"job", 0}, {"write", {{"ios", 2}, {"bytes", 8192}, {"errors", 1}}}});
+  (*m)->OnAgentSample(vm2, {{"job", 7}, {"write", {{"ios", 99}}}});  // no such job: ignored
+  (*m)->OnAgentStall(vm1, {{"start_utc_ns", 1}, {"end_utc_ns", 2}});
+  (*m)->OnAgentStall(vm1, {{"start_utc_ns", 3}, {"end_utc_ns", nullptr}, {"open", true}});
+  std::string text = HttpGet("127.0.0.1", (*m)->port(), "/metrics").body;
+  auto at = [&](const std::string& name, std::map<std::string, std::string> l) {
+    l["run"] = "agent-run";
+    return Sample(text, name, l);
+  };
+  CHECK(at("faultbench_io_operations_total", {{"agent", "vm1"}, {"job", "1"}, {"op", "read"}}) == 4);
+  CHECK(at("faultbench_io_operations_total", {{"agent", "vm1"}, {"job", "0"}, {"op", "read"}}) == 0);
+  CHECK(at("faultbench_io_bytes_total", {{"agent", "vm1"}, {"job", "1"}, {"op", "read"}}) == 16384);
+  CHECK(at("faultbench_io_latency_seconds_count", {{"agent", "vm1"}, {"job", "1"}, {"op", "read"}}) == 4);
+  CHECK(at("faultbench_io_latency_seconds_bucket",
+           {{"agent", "vm1"}, {"job", "1"}, {"op", "read"}, {"le", "0.0002"}}) == 3);
+  CHECK(at("faultbench_io_latency_seconds_bucket",
+           {{"agent", "vm1"}, {"job", "1"}, {"op", "read"}, {"le", "0.02"}}) == 3);
+  CHECK(at("faultbench_io_latency_seconds_bucket",
+           {{"agent", "vm1"}, {"job", "1"}, {"op", "read"}, {"le", "0.05"}}) == 4);
+  CHECK(at("faultbench_io_inflight", {{"agent", "vm1"}}) == 3);
+  CHECK(at("faultbench_io_oldest_inflight_seconds", {{"agent", "vm1"}}) == 1.5);
+  CHECK(at("faultbench_stall_active", {{"agent", "vm1"}}) == 1);
+  CHECK(at("faultbench_stall_seconds_total", {{"agent", "vm1"}}) == 1);
+  CHECK(at("faultbench_stalls_total", {{"agent", "vm1"}}) == 1);  // the open one has not ended
+  CHECK(at("faultbench_io_operations_total", {{"agent", "vm2"}, {"job", "0"}, {"op", "write"}}) == 2);
+  CHECK(at("faultbench_io_errors_total", {{"agent", "vm2"}, {"job", "0"}, {"op", "write"}}) == 1);
+  CHECK(at("faultbench_io_latency_seconds_count", {{"agent", "vm2"}, {"job", "0"}, {"op", "write"}}) == 0);
+  CHECK(at("faultbench_stall_active", {{"agent", "vm2"}}) == 0);
+  // The local load's series are there too, labelled local.
+  CHECK(at("faultbench_stall_active", {{"agent", "local"}}) == 0);
+}
+
+}  // namespace fb
