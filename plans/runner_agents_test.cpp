@@ -441,4 +441,37 @@ TEST_CASE("runner agents: an agent that never comes back is a finding in the sum
   CHECK(summary.find("Agent findings:\n  agent a2 on 127.0.0.1: ") != std::string::npos);
 }
 
+TEST_CASE("runner agents: a local load and an agent on one timeline, the longer load decides the end") {
+  if (!SshdFixture::Available()) {
+    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    return;
+  }
+  SshdFixture host;
+  TempDir tmp;
+  // The local load runs 1 s, the agent 3 s: the run ends with the agent.
+  std::string agent = AgentYaml("a1", host, tmp.path());
+  agent.insert(agent.rfind('}'), ", workload: {duration: 3s}");
+  Plan plan =
+      LoadOk("target: {path: " + tmp.path() + "/local, create_size: 8MiB}\n" + PlanHead("mixed", "1s") +
+                 agent + "steps:\n  - {at: 2s, mark: after the local load}\n",
+             "mixed.yaml");
+  REQUIRE(plan.has_local_load());
+  CHECK(plan.RunDurationNs() == 3 * kNsPerSec);
+  Runner runner(plan, QuietRun(tmp));
+  CHECK(runner.Run() == 0);
+  auto samples = ReadJsonl(runner.run_dir() + "/samples.jsonl");
+  uint64_t local = 0;
+  for (const auto& r : samples) {
+    if (r["job"] == "all" && !r.contains("agent"))
+      local += r["read"]["ios"].get<uint64_t>() + r["write"]["ios"].get<uint64_t>();
+  }
+  CHECK(local > 0);
+  nlohmann::json info = ReadJson(runner.run_dir() + "/run.json");
+  CHECK(TotalIos(samples, "a1") ==
+        TotalIos(ReadJsonl(info["agents"][0]["agent_run_dir"].get<std::string>() + "/samples.jsonl"), ""));
+  bool marked = false;
+  for (const auto& e : ReadJsonl(runner.run_dir() + "/events.jsonl")) marked = marked || e["kind"] == "mark";
+  CHECK(marked);  // a step after the local load ended still ran: the agent's load was on
+}
+
 }  // namespace fb
