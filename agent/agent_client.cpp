@@ -355,6 +355,7 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
          {"end_utc", FormatUtcIso(UtcNs())}});
     return;
   }
+  if (type == "check_result") return OnCheckResult(m);
   if (type != "record") return;
   uint64_t seq = m.value("seq", uint64_t(0));
   if (seq < next_seq_) return;  // already have it (a resume overlaps)
@@ -368,6 +369,13 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
   const std::string stream = m.value("stream", std::string());
   nlohmann::json rec = m.value("body", nlohmann::json::object());
   if (!rec.is_object()) return;
+  if (stream == "acks") {
+    for (const auto& a : rec.value("acks", nlohmann::json::array())) {
+      if (!a.is_array() || a.size() < 3 || !a[0].is_number_unsigned()) continue;
+      acked_[a[0].get<uint64_t>()] = {a[1].get<uint32_t>(), ToController(a[2].get<int64_t>())};
+    }
+    return;
+  }
   int64_t agent_t = rec.value("t_utc_ns", int64_t(0));
   int64_t t = ToController(agent_t);
   const ClockAnchor& a = anchor();
@@ -383,6 +391,10 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
     e.attrs["agent_t_utc_ns"] = agent_t;
     e.attrs["agent_seq"] = seq;
     Deliver("events", nullptr, &e);
+    // A new agent process: the disk it found must hold every write the
+    // controller saw acknowledged before (records arrive in seq order, so
+    // acked_ holds exactly the dead process's acknowledgements here).
+    if (e.kind == "agent_restarted" && !acked_.empty()) SendDiskCheck();
     return;
   }
   rec["agent"] = opts_.name;
@@ -424,6 +436,58 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
   }
 }
 
+void AgentClient::SendDiskCheck() {
+  std::vector<std::pair<uint64_t, std::pair<uint32_t, int64_t>>> blocks(acked_.begin(), acked_.end());
+  std::sort(blocks.begin(), blocks.end());
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [offset, ga] : blocks) list.push_back({offset, ga.first, ga.second});
+  pending_check_ = {{"type", "check"}, {"id", ++check_id_}, {"blocks", std::move(list)}};
+  WriteEvent("agent_disk_check", Severity::kInfo,
+             "agent " + opts_.name + " restarted: checking " + std::to_string(blocks.size()) +
+                 " blocks on its disk against the writes acknowledged before",
+             {{"blocks", blocks.size()}, {"id", check_id_}});
+  (void)Send(pending_check_);  // on failure, the reconnect sends it again
+}
+
+// The agent's answer to SendDiskCheck: an event with the counts, and one
+// finding event per block older than acknowledged (the kinds and attrs of the
+// load's own verify findings, so reports and expectations count them).
+void AgentClient::OnCheckResult(const nlohmann::json& m) {
+  if (pending_check_.is_null() || m.value("id", -1) != pending_check_.value("id", -2)) return;
+  pending_check_ = nullptr;
+  if (m.contains("error")) {
+    WriteEvent("agent_disk_checked", Severity::kError,
+               "agent " + opts_.name + ": the check of its disk failed: " + m.value("error", std::string()),
+               {{"error", m["error"]}});
+    return;
+  }
+  uint64_t bad = m.value("bad", uint64_t(0));
+  WriteEvent("agent_disk_checked", bad ? Severity::kError : Severity::kInfo,
+             "agent " + opts_.name + ": " + std::to_string(m.value("checked", uint64_t(0))) +
+                 " blocks acknowledged before the restart checked on disk, " + std::to_string(bad) +
+                 " not as acknowledged",
+             {{"checked", m.value("checked", uint64_t(0))},
+              {"ok", m.value("ok", uint64_t(0))},
+              {"newer", m.value("newer", uint64_t(0))},
+              {"bad", bad},
+              {"elapsed_ms", m.value("elapsed_ms", 0.0)}});
+  for (const auto& f : m.value("findings", nlohmann::json::array())) {
+    std::string kind = f.value("verdict", std::string("lost_write"));
+    int64_t acked_at = f.value("ack_utc_ns", int64_t(0));
+    WriteEvent(kind, Severity::kError,
+               "agent " + opts_.name + ": block at offset " + std::to_string(f.value("offset", uint64_t(0))) +
+                   " holds generation " + std::to_string(f.value("found_generation", 0u)) + ", generation " +
+                   std::to_string(f.value("acked_generation", 0u)) + " was acknowledged at " +
+                   FormatUtcIso(acked_at, 3) + " before the restart",
+               {{"offset", f.value("offset", uint64_t(0))},
+                {"acked_generation", f.value("acked_generation", 0u)},
+                {"found_generation", f.value("found_generation", 0u)},
+                {"acked_utc_ns", acked_at},
+                {"final_pass", false},
+                {"after_restart", true}});
+  }
+}
+
 void AgentClient::Lost(const std::string& why) {
   WriteEvent("agent_lost", Severity::kWarning, "lost agent " + opts_.name + " on " + where_ + ": " + why,
              {{"why", why}, {"last_completion_utc_ns", last_completion_utc_ns_}, {"next_seq", next_seq_}});
@@ -448,6 +512,7 @@ Status AgentClient::Reconnect(int64_t deadline_ns) {
       continue;
     }
     ++reconnects_;
+    if (!pending_check_.is_null()) (void)Send(pending_check_);  // its answer was lost with the connection
     WriteEvent("agent_back", Severity::kInfo, "agent " + opts_.name + " on " + where_ + " is back",
                {{"first_completion_utc_ns", 0},  // known later: agent_first_completion
                 {"down_ms", double(MonoNs() - lost_at) / 1e6},

@@ -19,6 +19,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/journal.h"
@@ -111,7 +113,9 @@ class AgentClient {
   Result<nlohmann::json> Await(const std::string& type, int64_t deadline_ns);
   Status Hello(const std::string& attach);
   Status MeasureClock();
-  void OnMessage(const nlohmann::json& msg);  // record or finished
+  void OnMessage(const nlohmann::json& msg);
+  void SendDiskCheck();
+  void OnCheckResult(const nlohmann::json& msg);  // record or finished
   void DrainStderr();
   std::string ErrTail();  // ": <ssh's last stderr>" or ""
   void Lost(const std::string& why);
@@ -138,6 +142,13 @@ class AgentClient {
   int reconnects_ = 0;
   int64_t last_completion_utc_ns_ = 0;   // controller timeline
   int64_t lost_completion_utc_ns_ = -1;  // the last completion before a loss, until one after it arrives
+  // With verify: the last acknowledged write per block offset that the agent
+  // streamed ("acks" records): generation and ack time (controller timeline).
+  // After an `agent_restarted`, the blocks are sent in a `check` (resent after a
+  // reconnect until its check_result arrives).
+  std::unordered_map<uint64_t, std::pair<uint32_t, int64_t>> acked_;
+  nlohmann::json pending_check_;
+  int check_id_ = 0;
   std::atomic<uint64_t> completed_ios_{0};
   std::atomic<bool> stop_requested_{false};
   bool stop_sent_ = false;
