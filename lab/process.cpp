@@ -1,6 +1,7 @@
 #include "lab/process.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +47,9 @@ Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::str
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Nothing the caller had open reaches the long-lived process (a caller's
+    // flock on the lab lock would otherwise be held until lab down).
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     execvp(cargv[0], cargv.data());
     int err = errno;
     ssize_t ignored = write(exec_pipe[1], &err, sizeof err);

@@ -56,6 +56,20 @@ Integrity ComputeIntegrity(const RunJournal& j, const std::vector<FaultWindow>& 
     in.final_pass_complete = v.value("final_pass_complete", false);
     in.acks_dropped = U64(v, "acks_dropped");
   }
+  // Agents: each one's summary stays in its own journal; their samples say
+  // whether they verified, and the controller's check after a restart counts.
+  if (!info.contains("load_summary")) {
+    for (const auto& s : j.agent_samples) {
+      if (!s.verified_blocks) continue;
+      in.verified = true;
+      in.verified_blocks += *s.verified_blocks;
+    }
+  }
+  for (const auto& e : j.events) {
+    if (e.kind != "agent_disk_checked" || !e.attrs.contains("checked")) continue;
+    in.verified = true;
+    in.verified_blocks += U64(e.attrs, "checked");
+  }
   in.windows = IntegrityWindows(j, faults);
   for (const auto& e : j.events) {
     if (!IsFinding(e.kind)) continue;

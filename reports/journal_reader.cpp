@@ -127,20 +127,27 @@ void AddOp(const OpSample& from, OpSample* to) {
 
 // The run's series when agents wrote samples: every source's job "all"
 // records, each source's intervals placed on one grid of the run's interval
-// (its first record fixes its offset on the grid), merged per grid slot.
+// (its first record fixes its offset on the grid; so does the first record of
+// a segment an agent restarted, whose intervals count from 0 again), merged
+// per grid slot.
 std::vector<Sample> MergeSources(const std::vector<Sample>& all, int64_t interval_ns) {
   if (all.empty() || interval_ns <= 0) return all;
   int64_t ref = all.front().end_utc_ns;
   for (const auto& s : all) ref = std::min(ref, s.end_utc_ns);
-  std::map<std::string, int64_t> offset;  // grid slot of a source's interval 0
+  struct Place {
+    int64_t offset;      // grid slot of the source's (segment's) interval 0
+    int64_t last_index;  // of its newest record
+  };
+  std::map<std::string, Place> place;
   std::map<int64_t, Sample> slots;
   for (const auto& s : all) {
-    auto it = offset.find(s.agent);
-    if (it == offset.end()) {
+    auto it = place.find(s.agent);
+    if (it == place.end() || s.index <= it->second.last_index) {
       int64_t slot = int64_t(std::llround(double(s.end_utc_ns - ref) / double(interval_ns)));
-      it = offset.emplace(s.agent, slot - s.index).first;
+      it = place.insert_or_assign(s.agent, Place{slot - s.index, s.index}).first;
     }
-    int64_t slot = s.index + it->second;
+    it->second.last_index = s.index;
+    int64_t slot = s.index + it->second.offset;
     auto [m, fresh] = slots.try_emplace(slot);
     Sample& t = m->second;
     if (fresh) {
@@ -215,6 +222,7 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
     s.stall = j.value("stall", false);
     s.ramp = j.value("ramp", false);
     s.drain = j.value("drain", false);
+    if (j.contains("verify") && j["verify"].is_object()) s.verified_blocks = uint64_t(I64(j["verify"], "verified_blocks"));
     if (!s.agent.empty()) r.agent_samples.push_back(s);
     r.samples.push_back(std::move(s));
   }

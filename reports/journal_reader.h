@@ -43,6 +43,8 @@ struct Sample {
   uint64_t errors = 0, inflight = 0;
   double oldest_inflight_age_ms = 0;
   bool stall = false, ramp = false, drain = false;
+  // With verify: blocks read back and checked in the interval (samples' verify).
+  std::optional<uint64_t> verified_blocks;
 
   int64_t start_utc_ns() const { return end_utc_ns - interval_ns; }
   uint64_t ios() const { return read.ios + write.ios; }
