@@ -7,8 +7,13 @@ namespace fb {
 void IntervalStats::Merge(const IntervalStats& o) {
   for (int i = 0; i < kOpCount; ++i) {
     op[size_t(i)].Merge(o.op[size_t(i)]);
-    for (int e = 0; e < kErrnoSlots; ++e) errors_by_errno[size_t(i)][size_t(e)] += o.errors_by_errno[size_t(i)][size_t(e)];
+    for (int e = 0; e < kErrnoSlots; ++e)
+      errors_by_errno[size_t(i)][size_t(e)] += o.errors_by_errno[size_t(i)][size_t(e)];
   }
+  if (o.first_completion_ns && (!first_completion_ns || o.first_completion_ns < first_completion_ns)) {
+    first_completion_ns = o.first_completion_ns;
+  }
+  last_completion_ns = std::max(last_completion_ns, o.last_completion_ns);
   inflight += o.inflight;
   oldest_inflight_age_ns = std::max(oldest_inflight_age_ns, o.oldest_inflight_age_ns);
   missed_ios += o.missed_ios;
@@ -22,6 +27,7 @@ void IntervalStats::Merge(const IntervalStats& o) {
 void IntervalStats::ResetCounters() {
   for (auto& c : op) c.Reset();
   for (auto& a : errors_by_errno) a.fill(0);
+  first_completion_ns = last_completion_ns = 0;
   inflight = 0;
   oldest_inflight_age_ns = 0;
   missed_ios = 0;

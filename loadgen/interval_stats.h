@@ -16,10 +16,10 @@ namespace fb {
 constexpr int kErrnoSlots = 134;
 
 struct OpCounters {
-  uint64_t ios = 0;     // successful completions
+  uint64_t ios = 0;  // successful completions
   uint64_t bytes = 0;
   uint64_t errors = 0;
-  Histogram latency;    // successful completions only
+  Histogram latency;  // successful completions only
 
   void Merge(const OpCounters& o) {
     ios += o.ios;
@@ -37,14 +37,19 @@ struct IntervalStats {
   int64_t index = 0;     // interval number from load start
   int64_t start_ns = 0;  // MonoNs at the interval's start and end
   int64_t end_ns = 0;
-  bool ramp = false;     // inside the warm-up
-  bool drain = false;    // after the runtime, while in-flight I/O drained
+  // MonoNs of the first and last successful completion inside the interval
+  // (start_ns <= first <= last <= end_ns, except in an interval that absorbed
+  // the next while the sampler was behind); 0 when none completed.
+  int64_t first_completion_ns = 0;
+  int64_t last_completion_ns = 0;
+  bool ramp = false;   // inside the warm-up
+  bool drain = false;  // after the runtime, while in-flight I/O drained
   std::array<OpCounters, kOpCount> op;
   std::array<std::array<uint32_t, kErrnoSlots>, kOpCount> errors_by_errno{};
-  uint32_t inflight = 0;             // at the interval's end
+  uint32_t inflight = 0;               // at the interval's end
   int64_t oldest_inflight_age_ns = 0;  // at the interval's end; 0 when none
-  uint64_t missed_ios = 0;           // rate-limited runs: scheduled I/Os skipped after a stall
-  bool stall_active = false;         // a stall was going on at the interval's end
+  uint64_t missed_ios = 0;             // rate-limited runs: scheduled I/Os skipped after a stall
+  bool stall_active = false;           // a stall was going on at the interval's end
   // Verification: blocks read back and checked, and findings by kind
   // (index: BlockVerdict; kOk and kNotOurs are not findings).
   uint64_t verified_blocks = 0;
@@ -74,12 +79,12 @@ struct JobEvent {
   int err = 0;
   uint32_t count = 0;
   // kIntegrity: what a read found in one verify block at `offset`.
-  uint8_t verdict = 0;          // BlockVerdict
-  bool final_pass = false;      // found by the read-back after the run
+  uint8_t verdict = 0;      // BlockVerdict
+  bool final_pass = false;  // found by the read-back after the run
   uint32_t acked_generation = 0;
   uint32_t found_generation = 0;
   uint64_t found_offset = 0;
-  int64_t acked_ns = 0;         // MonoNs when the lost generation was acknowledged (0: unknown)
+  int64_t acked_ns = 0;  // MonoNs when the lost generation was acknowledged (0: unknown)
   int64_t found_write_utc_ns = 0;
 };
 

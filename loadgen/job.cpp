@@ -34,14 +34,16 @@ Slice SliceOf(const Workload& w, const TargetInfo& t, int index) {
 }
 }  // namespace
 
-Job::Job(int index, const Workload& w, const TargetInfo& target, std::unique_ptr<Engine> engine, LoadControl* control)
+Job::Job(int index, const Workload& w, const TargetInfo& target, std::unique_ptr<Engine> engine,
+         LoadControl* control)
     : index_(index),
       w_(w),
       target_(target),
       engine_(std::move(engine)),
       control_(control),
-      pattern_(w, SliceOf(w, target, index).offset, SliceOf(w, target, index).bytes, SliceOf(w, target, index).job,
-               SliceOf(w, target, index).jobs, (w.seed ? w.seed : uint64_t(UtcNs())) * 1000003ULL + uint64_t(index)),
+      pattern_(w, SliceOf(w, target, index).offset, SliceOf(w, target, index).bytes,
+               SliceOf(w, target, index).job, SliceOf(w, target, index).jobs,
+               (w.seed ? w.seed : uint64_t(UtcNs())) * 1000003ULL + uint64_t(index)),
       intervals_(kIntervalRing),
       stalls_(kStallRing),
       events_(w.verify ? kEventRing * 16 : kEventRing),
@@ -59,7 +61,8 @@ Status Job::Open() {
   const size_t align = 4096;
   slot_bytes_ = (bs + align - 1) / align * align;
   if (posix_memalign(reinterpret_cast<void**>(&buffers_), align, slot_bytes_ * 2 * qd) != 0) {
-    return Status::Internal("cannot allocate " + std::to_string(slot_bytes_ * 2 * qd) + " bytes of I/O buffers");
+    return Status::Internal("cannot allocate " + std::to_string(slot_bytes_ * 2 * qd) +
+                            " bytes of I/O buffers");
   }
   if (posix_memalign(reinterpret_cast<void**>(&dedupe_buffer_), align, slot_bytes_) != 0) {
     return Status::Internal("cannot allocate the dedupe buffer");
@@ -89,9 +92,11 @@ Status Job::Open() {
   if (w_.verify) {
     Slice sl = SliceOf(w_, target_, index_);
     if (sl.bytes < w_.MaxBlockSize()) {
-      return Status::InvalidInput("with verify, each of the " + std::to_string(w_.jobs) + " jobs needs its own slice of at least one block; the region is too small");
+      return Status::InvalidInput("with verify, each of the " + std::to_string(w_.jobs) +
+                                  " jobs needs its own slice of at least one block; the region is too small");
     }
-    verify_ = std::make_unique<VerifyMap>(sl.offset, sl.bytes, w_.VerifyBlockBytes(), w_.verify_generation_base);
+    verify_ =
+        std::make_unique<VerifyMap>(sl.offset, sl.bytes, w_.VerifyBlockBytes(), w_.verify_generation_base);
   }
   if (w_.rate_iops > 0) {
     period_ns_ = int64_t(1e9 * w_.jobs / w_.rate_iops);
@@ -219,7 +224,9 @@ void Job::Issue(int64_t now) {
     ++inflight_;
     inflight_flag_[slot] = 1;
     if (r == QueueResult::kCompleted) {
-      Complete(io, MonoNs());
+      int64_t t = MonoNs();
+      RollIntervals(t);  // the completion belongs to the interval it happened in
+      Complete(io, t);
     } else {
       queued_any = true;
     }
@@ -228,7 +235,8 @@ void Job::Issue(int64_t now) {
 }
 
 void Job::UnstampWrite(Io* io) {
-  for (uint32_t off = 0; off < io->length; off += verify_->block_bytes()) --verify_->highest(verify_->IndexOf(io->offset + off));
+  for (uint32_t off = 0; off < io->length; off += verify_->block_bytes())
+    --verify_->highest(verify_->IndexOf(io->offset + off));
 }
 
 void Job::VerifyCompletion(const Io* io, int64_t t, bool final_pass) {
@@ -253,7 +261,8 @@ void Job::VerifyCompletion(const Io* io, int64_t t, bool final_pass) {
     if (c.verdict == BlockVerdict::kNotOurs) continue;
     ++cur_->verified_blocks;
     if (c.verdict == BlockVerdict::kOk) {
-      if (c.found_generation > acked) verify_->acked(b) = c.found_generation;  // an unacknowledged write landed
+      if (c.found_generation > acked)
+        verify_->acked(b) = c.found_generation;  // an unacknowledged write landed
       continue;
     }
     ++cur_->integrity[size_t(c.verdict)];
@@ -277,6 +286,8 @@ void Job::Complete(Io* io, int64_t t) {
     ++c.ios;
     c.bytes += io->length;
     c.latency.Record(uint64_t(t - io->sched_ns));
+    if (!cur_->first_completion_ns) cur_->first_completion_ns = t;
+    cur_->last_completion_ns = t;
     if (verify_) VerifyCompletion(io, t, final_pass_);
   } else {
     int err = io->result < 0 ? int(-io->result) : EIO;  // a short transfer counts as EIO
@@ -285,10 +296,12 @@ void Job::Complete(Io* io, int64_t t) {
     uint64_t total = control_->errors.fetch_add(1, std::memory_order_relaxed) + 1;
     if (!first_error_reported_) {
       first_error_reported_ = true;
-      PushEvent({JobEvent::Type::kFirstError, index_, t, io->op, io->offset, io->length, t - io->submit_ns, err, 1});
+      PushEvent({JobEvent::Type::kFirstError, index_, t, io->op, io->offset, io->length, t - io->submit_ns,
+                 err, 1});
     }
     if (control_->max_errors && total == control_->max_errors) {
-      PushEvent({JobEvent::Type::kMaxErrors, index_, t, io->op, io->offset, io->length, 0, err, uint32_t(total)});
+      PushEvent(
+          {JobEvent::Type::kMaxErrors, index_, t, io->op, io->offset, io->length, 0, err, uint32_t(total)});
       control_->stop.store(true, std::memory_order_relaxed);
     }
   }
@@ -311,8 +324,8 @@ void Job::CheckStall(int64_t now) {
     for (size_t i = 0; i < ios_.size(); ++i) {
       if (inflight_flag_[i] && ios_[i].submit_ns == oldest) o = &ios_[i];
     }
-    PushEvent({JobEvent::Type::kStuckIo, index_, now, o ? o->op : OpType::kRead, o ? o->offset : 0, o ? o->length : 0,
-               now - oldest, 0, inflight_});
+    PushEvent({JobEvent::Type::kStuckIo, index_, now, o ? o->op : OpType::kRead, o ? o->offset : 0,
+               o ? o->length : 0, now - oldest, 0, inflight_});
   }
 }
 
@@ -341,7 +354,8 @@ void Job::FinalVerifyPass(int64_t deadline_ns) {
       }
       uint32_t slot = free_slots_.back();
       Io* io = &ios_[slot];
-      *io = Io{pos, len, OpType::kRead, buffers_ + size_t(slot) * 2 * slot_bytes_, now, now, 0, slot, io->engine_data};
+      *io = Io{pos, len,  OpType::kRead,  buffers_ + size_t(slot) * 2 * slot_bytes_, now, now,
+               0,   slot, io->engine_data};
       QueueResult r = engine_->Queue(io);
       if (r == QueueResult::kBusy) break;
       free_slots_.pop_back();
@@ -350,7 +364,9 @@ void Job::FinalVerifyPass(int64_t deadline_ns) {
       ++reads;
       pos += len;
       if (r == QueueResult::kCompleted) {
-        Complete(io, MonoNs());
+        int64_t t = MonoNs();
+        RollIntervals(t);
+        Complete(io, t);
       } else {
         queued = true;
       }
@@ -358,7 +374,8 @@ void Job::FinalVerifyPass(int64_t deadline_ns) {
     if (queued) engine_->Commit();
     if (inflight_ == 0 && pos >= end) break;
     if (now >= deadline_ns || control_->abandon.load(std::memory_order_relaxed)) break;
-    int n = engine_->Reap(1, int(reaped_.size()), std::min<int64_t>(50 * kNsPerMs, deadline_ns - now), reaped_.data());
+    int n = engine_->Reap(1, int(reaped_.size()), std::min<int64_t>(50 * kNsPerMs, deadline_ns - now),
+                          reaped_.data());
     int64_t t = MonoNs();
     RollIntervals(t);
     for (int i = 0; i < n; ++i) Complete(reaped_[size_t(i)], t);
@@ -393,7 +410,8 @@ void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
       stopping_ = true;
       drain_deadline = now + drain_timeout_ns;
     }
-    if (stopping_ && (inflight_ == 0 || now >= drain_deadline || control_->abandon.load(std::memory_order_relaxed))) {
+    if (stopping_ &&
+        (inflight_ == 0 || now >= drain_deadline || control_->abandon.load(std::memory_order_relaxed))) {
       break;
     }
     if (!stopping_) Issue(now);
@@ -421,7 +439,8 @@ void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
       for (int i = 0; i < n; ++i) Complete(reaped_[size_t(i)], t);
       last_progress_ns_ = t;
       stuck_reported_ = false;
-      if (live_stall_since_.load(std::memory_order_relaxed)) live_stall_since_.store(0, std::memory_order_relaxed);
+      if (live_stall_since_.load(std::memory_order_relaxed))
+        live_stall_since_.store(0, std::memory_order_relaxed);
     }
     if (t >= next_watch_ns_) {
       CheckStall(t);  // O(queue depth): only on watch ticks, never per completion
@@ -441,7 +460,8 @@ void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
       }
     }
   }
-  if (verify_ && w_.verify_final_pass && inflight_ == 0 && !control_->abandon.load(std::memory_order_relaxed)) {
+  if (verify_ && w_.verify_final_pass && inflight_ == 0 &&
+      !control_->abandon.load(std::memory_order_relaxed)) {
     FinalVerifyPass(now + drain_timeout_ns * 30);
     now = MonoNs();
   }

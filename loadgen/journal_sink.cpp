@@ -28,10 +28,8 @@ nlohmann::json BucketsToJson(const Histogram& h) {
 nlohmann::json OpToJson(const OpCounters& c, double seconds, bool with_buckets) {
   const Histogram& h = c.latency;
   nlohmann::json j = {
-      {"ios", c.ios},
-      {"iops", seconds > 0 ? Round3(double(c.ios) / seconds) : 0.0},
-      {"bytes", c.bytes},
-      {"bytes_per_s", seconds > 0 ? std::round(double(c.bytes) / seconds) : 0.0},
+      {"ios", c.ios},       {"iops", seconds > 0 ? Round3(double(c.ios) / seconds) : 0.0},
+      {"bytes", c.bytes},   {"bytes_per_s", seconds > 0 ? std::round(double(c.bytes) / seconds) : 0.0},
       {"errors", c.errors},
   };
   if (h.count()) {
@@ -44,7 +42,8 @@ nlohmann::json OpToJson(const OpCounters& c, double seconds, bool with_buckets) 
     j["lat_max_us"] = Us(h.max());
     if (with_buckets) j["lat_hist"] = BucketsToJson(h);
   } else {
-    for (const char* k : {"lat_mean_us", "lat_min_us", "lat_p50_us", "lat_p90_us", "lat_p99_us", "lat_p999_us", "lat_max_us"}) {
+    for (const char* k : {"lat_mean_us", "lat_min_us", "lat_p50_us", "lat_p90_us", "lat_p99_us",
+                          "lat_p999_us", "lat_max_us"}) {
       j[k] = nullptr;
     }
   }
@@ -68,6 +67,14 @@ nlohmann::json IntegrityToJson(uint64_t verified, const std::array<uint64_t, 6>&
           {"misdirected_writes", f[size_t(BlockVerdict::kMisdirected)]},
           {"corrupt_blocks", f[size_t(BlockVerdict::kCorrupt)]},
           {"phantom_writes", f[size_t(BlockVerdict::kPhantom)]}};
+}
+
+// The interval's first and last completion in UTC on the journal's anchor,
+// like every other time in the journal; absent when nothing completed.
+void AddCompletionTimes(const IntervalStats& s, const ClockAnchor& anchor, nlohmann::json* rec) {
+  if (!s.first_completion_ns) return;
+  (*rec)["first_completion_utc_ns"] = anchor.ToUtc(s.first_completion_ns);
+  (*rec)["last_completion_utc_ns"] = anchor.ToUtc(s.last_completion_ns);
 }
 
 }  // namespace
@@ -126,8 +133,11 @@ void JournalSink::OnStart(const LoadStartInfo& info) {
   const Workload& w = *info.workload;
   nlohmann::json specs = nlohmann::json::array();
   for (const auto& s : w.specs) {
-    specs.push_back({{"weight", s.weight}, {"block_size_bytes", s.block_size}, {"read_pct", s.read_fraction * 100},
-                     {"random_pct", s.random_fraction * 100}, {"alignment_bytes", s.alignment ? s.alignment : s.block_size}});
+    specs.push_back({{"weight", s.weight},
+                     {"block_size_bytes", s.block_size},
+                     {"read_pct", s.read_fraction * 100},
+                     {"random_pct", s.random_fraction * 100},
+                     {"alignment_bytes", s.alignment ? s.alignment : s.block_size}});
   }
   nlohmann::json load = {
       {"engine", w.engine},
@@ -152,7 +162,8 @@ void JournalSink::OnStart(const LoadStartInfo& info) {
   if (w.verify) {
     char id[24];
     snprintf(id, sizeof id, "%016llx", (unsigned long long)w.verify_run_id);
-    load["verify"] = {{"verify_block_bytes", w.VerifyBlockBytes()}, {"verify_run_id", id}, {"ack_log", w.ack_log}};
+    load["verify"] = {
+        {"verify_block_bytes", w.VerifyBlockBytes()}, {"verify_run_id", id}, {"ack_log", w.ack_log}};
   }
   nlohmann::json info_json = {{"load", load}};
   journal_->Stamp(start_ns_, &info_json["load_start"]);
@@ -169,16 +180,19 @@ void JournalSink::OnInterval(const IntervalReport& r) {
   for (size_t i = 0; i < r.jobs.size(); ++i) {
     if (!r.jobs[i]) continue;
     nlohmann::json rec = IntervalToJson(*r.jobs[i], int(i));
+    AddCompletionTimes(*r.jobs[i], journal_->anchor(), &rec);
     journal_->Stamp(r.jobs[i]->end_ns, &rec);
     Keep(journal_->AppendSample(std::move(rec)));
   }
   nlohmann::json rec = IntervalToJson(*r.total, "all");
+  AddCompletionTimes(*r.total, journal_->anchor(), &rec);
   journal_->Stamp(r.total->end_ns, &rec);
   Keep(journal_->AppendSample(std::move(rec)));
 }
 
 void JournalSink::OnStall(const StallRecord& s) {
-  nlohmann::json rec = {{"job", s.job}, {"inflight", s.inflight}, {"oldest_age_ms", Round3(double(s.oldest_age_ns) / 1e6)}};
+  nlohmann::json rec = {
+      {"job", s.job}, {"inflight", s.inflight}, {"oldest_age_ms", Round3(double(s.oldest_age_ns) / 1e6)}};
   nlohmann::json start, end;
   journal_->Stamp(s.start_ns, &start);
   rec["start_utc_ns"] = start["t_utc_ns"];

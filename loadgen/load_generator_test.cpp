@@ -7,10 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "core/clock.h"
+#include "loadgen/journal_sink.h"
+#include "tests/test_util.h"
 
 namespace fb {
 
@@ -20,7 +23,7 @@ struct FakeScript {
   int64_t latency_ns = 100'000;
   int64_t freeze_from_ns = 0;  // relative to the first I/O queued; 0 = no freeze
   int64_t freeze_to_ns = 0;
-  int error_every = 0;         // every Nth I/O fails with EIO
+  int error_every = 0;  // every Nth I/O fails with EIO
 };
 
 FakeScript g_script;
@@ -145,7 +148,8 @@ TEST_CASE("A freeze becomes one stall with start and end to the millisecond, and
   CHECK(cap.intervals[1].op[0].ios > 1000);
   CHECK(!cap.intervals[1].stall_active);
   // The stuck-I/O watchdog fired during the freeze.
-  auto stuck = std::count_if(cap.events.begin(), cap.events.end(), [](const Event& e) { return e.kind == "io_stuck"; });
+  auto stuck = std::count_if(cap.events.begin(), cap.events.end(),
+                             [](const Event& e) { return e.kind == "io_stuck"; });
   CHECK(stuck == 1);
   CHECK(cap.summary.stalls == 1);
   CHECK(cap.summary.longest_stall_ns == s.end_ns - s.start_ns);
@@ -191,7 +195,8 @@ TEST_CASE("I/O errors are counted by errno and op, and --max-errors stops the lo
     CHECK(cap.summary.errors_total > 100);
     CHECK(cap.summary.errors_by_errno[0][EIO] == cap.summary.errors_total);
     CHECK(cap.summary.stop_reason == "runtime");
-    CHECK(std::count_if(cap.events.begin(), cap.events.end(), [](const Event& e) { return e.kind == "io_error"; }) == 1);
+    CHECK(std::count_if(cap.events.begin(), cap.events.end(),
+                        [](const Event& e) { return e.kind == "io_error"; }) == 1);
   }
   w.max_errors = 5;
   LoadGenerator gen(w);
@@ -202,6 +207,129 @@ TEST_CASE("I/O errors are counted by errno and op, and --max-errors stops the lo
   CHECK(cap.summary.stop_reason == "max-errors");
   CHECK(cap.summary.errors_total >= 5);
   CHECK(cap.summary.errors_total < 10);
+}
+
+namespace {
+// Every job's intervals as well as the merged one.
+struct JobCapture : Capture {
+  std::vector<std::vector<IntervalStats>> jobs;
+  void OnInterval(const IntervalReport& r) override {
+    Capture::OnInterval(r);
+    jobs.resize(r.jobs.size());
+    for (size_t i = 0; i < r.jobs.size(); ++i) {
+      if (r.jobs[i]) jobs[i].push_back(*r.jobs[i]);
+    }
+  }
+};
+
+void CheckCompletionTimes(const IntervalStats& s) {
+  CAPTURE(s.index);
+  if (s.op[0].ios + s.op[1].ios == 0) {
+    CHECK(s.first_completion_ns == 0);
+    CHECK(s.last_completion_ns == 0);
+    return;
+  }
+  CHECK(s.first_completion_ns >= s.start_ns);
+  CHECK(s.first_completion_ns <= s.last_completion_ns);
+  CHECK(s.last_completion_ns <= s.end_ns);
+}
+}  // namespace
+
+TEST_CASE(
+    "An interval's first and last completion lie inside it and time a freeze to the completion, not the "
+    "interval") {
+  RegisterFake();
+  g_script = FakeScript{100'000, 300'000'000, 800'000'000, 0};
+  Workload w = FakeWorkload();
+  w.jobs = 2;
+  w.duration_ns = 1'200'000'000;
+  TempDir dir;
+  Journal journal;
+  REQUIRE(journal.Create(dir.path(), "completions", ClockAnchor::Take()).ok());
+  JournalSink journal_sink(&journal);
+  LoadGenerator gen(w);
+  JobCapture cap;
+  gen.AddSink(&cap);
+  gen.AddSink(&journal_sink);
+  REQUIRE(gen.Prepare().ok());
+  REQUIRE(gen.Run().ok());
+  journal.Close();
+  REQUIRE(journal_sink.status().ok());
+
+  REQUIRE(cap.intervals.size() >= 12);
+  CHECK(cap.intervals[0].first_completion_ns > cap.start_ns);
+  for (const auto& s : cap.intervals) CheckCompletionTimes(s);
+  // The merged interval spans its jobs' first and last completions.
+  REQUIRE(cap.jobs.size() == 2);
+  for (size_t i = 0; i < cap.intervals.size(); ++i) {
+    const IntervalStats& m = cap.intervals[i];
+    int64_t first = 0, last = 0;
+    for (const auto& job : cap.jobs) {
+      for (const auto& s : job) {
+        if (s.index != m.index) continue;
+        CheckCompletionTimes(s);
+        if (s.first_completion_ns && (!first || s.first_completion_ns < first)) first = s.first_completion_ns;
+        last = std::max(last, s.last_completion_ns);
+      }
+    }
+    CHECK(m.first_completion_ns == first);
+    CHECK(m.last_completion_ns == last);
+  }
+  // Each job's stall starts at the last completion of the interval it began in
+  // and ends at the first completion of the interval it ended in.
+  REQUIRE(cap.stalls.size() == 2);
+  for (const StallRecord& st : cap.stalls) {
+    CAPTURE(st.job);
+    int found = 0;
+    for (const auto& s : cap.jobs[size_t(st.job)]) {
+      if (s.start_ns <= st.start_ns && st.start_ns < s.end_ns) {
+        CHECK(s.last_completion_ns == st.start_ns);
+        ++found;
+      }
+      if (s.start_ns <= st.end_ns && st.end_ns < s.end_ns) {
+        CHECK(s.first_completion_ns == st.end_ns);
+        ++found;
+      }
+    }
+    CHECK(found == 2);
+  }
+
+  // The journal's "all" samples: UTC fields inside their interval, absent without
+  // completions, and the gap they give is the 500 ms freeze, not the 600 ms
+  // between the ends of the intervals around it.
+  std::ifstream in(journal.PathOf("samples.jsonl"));
+  std::string line;
+  int64_t before_freeze = 0, after_freeze = 0, with_times = 0;
+  bool in_freeze = false;
+  while (std::getline(in, line)) {
+    auto rec = nlohmann::json::parse(line);
+    if (rec["job"] != "all") continue;
+    uint64_t ios = rec["read"]["ios"].get<uint64_t>() + rec["write"]["ios"].get<uint64_t>();
+    CAPTURE(line);
+    if (!ios) {
+      CHECK(!rec.contains("first_completion_utc_ns"));
+      CHECK(!rec.contains("last_completion_utc_ns"));
+      in_freeze = in_freeze || before_freeze;
+      continue;
+    }
+    ++with_times;
+    int64_t end = rec["t_utc_ns"].get<int64_t>();
+    int64_t start = end - int64_t(std::llround(rec["interval_s"].get<double>() * 1e9));
+    int64_t first = rec["first_completion_utc_ns"].get<int64_t>(),
+            last = rec["last_completion_utc_ns"].get<int64_t>();
+    CHECK(first >= start - 1'000'000);  // interval_s is rounded to the millisecond
+    CHECK(first <= last);
+    CHECK(last <= end);
+    if (!in_freeze) before_freeze = last;
+    if (in_freeze && !after_freeze) after_freeze = first;
+  }
+  CHECK(with_times >= 8);
+  REQUIRE(before_freeze > 0);
+  REQUIRE(after_freeze > 0);
+  double gap_ms = double(after_freeze - before_freeze) / 1e6;
+  MESSAGE("500 ms freeze: " << gap_ms << " ms between the completions around it");
+  CHECK(gap_ms > 490);
+  CHECK(gap_ms < 560);
 }
 
 }  // namespace fb
