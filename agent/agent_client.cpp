@@ -402,23 +402,35 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
   rec["agent_t_utc_ns"] = agent_t;
   StampOn(a, a.ToMono(t), &rec);
   if (stream == "samples") {
+    // The interval's first and last completion, when the agent's load records
+    // them; else the sample's end (its interval's resolution).
+    int64_t first = t, last = t;
+    const std::pair<const char*, int64_t*> edges[] = {{"first_completion_utc_ns", &first},
+                                                      {"last_completion_utc_ns", &last}};
+    for (auto [key, out] : edges) {
+      if (!rec.contains(key) || !rec[key].is_number_integer()) continue;
+      int64_t agent_edge = rec[key].get<int64_t>();
+      rec[std::string("agent_") + key] = agent_edge;
+      rec[key] = *out = ToController(agent_edge);
+    }
     uint64_t ios = rec.value("job", nlohmann::json()) == "all" ? Ios(rec) : 0;
     if (ios > 0) {
       completed_ios_.fetch_add(ios);
       if (lost_completion_utc_ns_ >= 0) {
-        // A completion after a loss: the sample's end (its interval's resolution).
         int64_t before = lost_completion_utc_ns_;
         lost_completion_utc_ns_ = -1;
-        double down_ms = before ? double(t - before) / 1e6 : 0.0;
+        double down_ms = before ? double(first - before) / 1e6 : 0.0;
         WriteEvent(
             "agent_first_completion", Severity::kInfo,
             "agent " + opts_.name + ": I/O completes again" +
                 (before ? " " + std::to_string(int64_t(down_ms)) + " ms after the last one before the loss"
                         : ""),
-            {{"first_completion_utc_ns", t}, {"last_completion_utc_ns", before}, {"downtime_ms", down_ms}},
-            t);
+            {{"first_completion_utc_ns", first},
+             {"last_completion_utc_ns", before},
+             {"downtime_ms", down_ms}},
+            t);  // at the sample's end, as before: plans wait for it after the loss
       }
-      last_completion_utc_ns_ = t;
+      last_completion_utc_ns_ = last;
     }
     Deliver("samples", std::move(rec), nullptr);
   } else if (stream == "stalls") {

@@ -3,7 +3,8 @@
 // (CommandTarget), measures the agent's clock offset (again every
 // clock_every_ns during the run: `agent_clock` events), starts a workload and
 // hands what the agent streams, on the controller's timeline (the agent's own
-// times kept as agent_t_utc_ns / agent_start_utc_ns / agent_end_utc_ns), to an
+// times kept as agent_t_utc_ns / agent_start_utc_ns / agent_end_utc_ns /
+// agent_first_completion_utc_ns / agent_last_completion_utc_ns), to an
 // AgentRecordSink (the runner: one run journal for every agent) and/or a
 // controller-side journal of its own (own_journal). A lost connection is an
 // `agent_lost` event (with the last completion seen); the client reconnects
@@ -140,7 +141,8 @@ class AgentClient {
   int agent_pid_ = 0;
   uint64_t next_seq_ = 0, seq_gaps_ = 0;
   int reconnects_ = 0;
-  int64_t last_completion_utc_ns_ = 0;   // controller timeline
+  int64_t last_completion_utc_ns_ =
+      0;  // controller timeline: a sample's last_completion_utc_ns, else its end
   int64_t lost_completion_utc_ns_ = -1;  // the last completion before a loss, until one after it arrives
   // With verify: the last acknowledged write per block offset that the agent
   // streamed ("acks" records): generation and ack time (controller timeline).

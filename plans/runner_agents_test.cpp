@@ -271,9 +271,45 @@ TEST_CASE(
   CHECK(back == 1);
   CHECK(first == 1);
   CHECK(waits == 2);
-  // Nothing lost on the way: a2's totals are its own journal's.
+  // The downtime is timed by the completions inside the samples, not by their
+  // ends: each lies inside its sample's interval (controller timeline), the
+  // last before the loss and the first after it are a2 samples' own fields,
+  // and the agent's load never stopped, so the gap is far below one interval.
   nlohmann::json info = ReadJson(runner.run_dir() + "/run.json");
   auto samples = ReadJsonl(runner.run_dir() + "/samples.jsonl");
+  int64_t lost_last = 0, first_after = 0;
+  double downtime_ms = -1;
+  for (const auto& e : events) {
+    if (e["source"] != "a2") continue;
+    if (e["kind"] == "agent_lost") lost_last = e["attrs"]["last_completion_utc_ns"].get<int64_t>();
+    if (e["kind"] == "agent_first_completion") {
+      first_after = e["attrs"]["first_completion_utc_ns"].get<int64_t>();
+      downtime_ms = e["attrs"]["downtime_ms"].get<double>();
+    }
+  }
+  int with_times = 0;
+  bool lost_last_found = false, first_after_found = false;
+  for (const auto& s : samples) {
+    if (s.value("agent", "") != "a2" || s["job"] != "all" || !s.contains("first_completion_utc_ns")) continue;
+    ++with_times;
+    int64_t end = s["t_utc_ns"].get<int64_t>();
+    int64_t start =
+        end - int64_t(std::llround(s["interval_s"].get<double>() * 1e9)) - kNsPerMs;  // ms-rounded
+    int64_t f = s["first_completion_utc_ns"].get<int64_t>(), l = s["last_completion_utc_ns"].get<int64_t>();
+    CHECK(f >= start);
+    CHECK(f <= l);
+    CHECK(l <= end);
+    CHECK(s["agent_first_completion_utc_ns"].get<int64_t>() - f == s["agent_t_utc_ns"].get<int64_t>() - end);
+    lost_last_found = lost_last_found || l == lost_last;
+    first_after_found = first_after_found || f == first_after;
+  }
+  CHECK(with_times >= 10);
+  CHECK(lost_last_found);
+  CHECK(first_after_found);
+  CHECK(downtime_ms > 0);
+  CHECK(downtime_ms < 200);  // the interval is 250 ms: the old resolution gave 250
+  MESSAGE("a2: downtime " << downtime_ms << " ms from " << with_times << " samples with completion times");
+  // Nothing lost on the way: a2's totals are its own journal's.
   for (const auto& a : info["agents"]) {
     CHECK(TotalIos(samples, a["name"]) ==
           TotalIos(ReadJsonl(a["agent_run_dir"].get<std::string>() + "/samples.jsonl"), ""));
