@@ -372,7 +372,17 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
   if (stream == "acks") {
     for (const auto& a : rec.value("acks", nlohmann::json::array())) {
       if (!a.is_array() || a.size() < 3 || !a[0].is_number_unsigned()) continue;
-      acked_[a[0].get<uint64_t>()] = {a[1].get<uint32_t>(), ToController(a[2].get<int64_t>())};
+      int64_t at = ToController(a[2].get<int64_t>());
+      acked_[a[0].get<uint64_t>()] = {a[1].get<uint32_t>(), at};
+      // An acknowledged write is a completion, reported every ~50 ms where
+      // samples come once per interval: it times a loss more closely.
+      if (lost_completion_utc_ns_ < 0) {
+        last_completion_utc_ns_ = std::max(last_completion_utc_ns_, at);
+      } else if (at <= lost_at_utc_ns_) {
+        lost_completion_utc_ns_ = std::max(lost_completion_utc_ns_, at);
+      } else if (!first_ack_after_loss_utc_ns_ || at < first_ack_after_loss_utc_ns_) {
+        first_ack_after_loss_utc_ns_ = at;
+      }
     }
     return;
   }
@@ -416,9 +426,15 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
     uint64_t ios = rec.value("job", nlohmann::json()) == "all" ? Ios(rec) : 0;
     if (ios > 0) {
       completed_ios_.fetch_add(ios);
-      if (lost_completion_utc_ns_ >= 0) {
+      if (lost_completion_utc_ns_ >= 0 && last <= lost_at_utc_ns_) {
+        // Completed before the loss was noticed: it arrives late (a resume).
+        lost_completion_utc_ns_ = std::max(lost_completion_utc_ns_, last);
+      } else if (lost_completion_utc_ns_ >= 0) {
         int64_t before = lost_completion_utc_ns_;
         lost_completion_utc_ns_ = -1;
+        if (first_ack_after_loss_utc_ns_ && first_ack_after_loss_utc_ns_ < first)
+          first = first_ack_after_loss_utc_ns_;
+        first_ack_after_loss_utc_ns_ = 0;
         double down_ms = before ? double(first - before) / 1e6 : 0.0;
         WriteEvent(
             "agent_first_completion", Severity::kInfo,
@@ -428,9 +444,9 @@ void AgentClient::OnMessage(const nlohmann::json& m) {
             {{"first_completion_utc_ns", first},
              {"last_completion_utc_ns", before},
              {"downtime_ms", down_ms}},
-            t);  // at the sample's end, as before: plans wait for it after the loss
+            std::max(t, lost_at_utc_ns_ + 1));  // after agent_lost: plans wait for it after the loss
       }
-      last_completion_utc_ns_ = last;
+      last_completion_utc_ns_ = std::max(last_completion_utc_ns_, last);
     }
     Deliver("samples", std::move(rec), nullptr);
   } else if (stream == "stalls") {
@@ -503,7 +519,11 @@ void AgentClient::OnCheckResult(const nlohmann::json& m) {
 void AgentClient::Lost(const std::string& why) {
   WriteEvent("agent_lost", Severity::kWarning, "lost agent " + opts_.name + " on " + where_ + ": " + why,
              {{"why", why}, {"last_completion_utc_ns", last_completion_utc_ns_}, {"next_seq", next_seq_}});
-  if (lost_completion_utc_ns_ < 0) lost_completion_utc_ns_ = last_completion_utc_ns_;
+  if (lost_completion_utc_ns_ < 0) {
+    lost_completion_utc_ns_ = last_completion_utc_ns_;
+    lost_at_utc_ns_ = UtcNs();
+    first_ack_after_loss_utc_ns_ = 0;
+  }
   CloseConnection(true);
 }
 

@@ -144,6 +144,12 @@ class AgentClient {
   int64_t last_completion_utc_ns_ =
       0;  // controller timeline: a sample's last_completion_utc_ns, else its end
   int64_t lost_completion_utc_ns_ = -1;  // the last completion before a loss, until one after it arrives
+  // When the loss was noticed (controller UTC). Records that arrive later but
+  // whose completions are older (the dead process's last records, resent by a
+  // resume) still belong before the loss; the first completion after it is the
+  // first one later than this.
+  int64_t lost_at_utc_ns_ = 0;
+  int64_t first_ack_after_loss_utc_ns_ = 0;  // acknowledged writes count as completions too
   // With verify: the last acknowledged write per block offset that the agent
   // streamed ("acks" records): generation and ack time (controller timeline).
   // After an `agent_restarted`, the blocks are sent in a `check` (resent after a
