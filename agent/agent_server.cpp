@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/agent_token.h"
 #include "agent/disk_check.h"
 #include "agent/protocol.h"
 #include "agent/record_log.h"
@@ -153,6 +154,21 @@ class AgentSession {
 
   void Handle(const std::string& line) {
     nlohmann::json m = nlohmann::json::parse(line, nullptr, false);
+    if (!options_.token.empty() && !authenticated_) {
+      // Nothing of the line is echoed: it may hold a (wrong) token.
+      bool ok = m.is_object() && m.value("type", nlohmann::json()) == "hello" && m.contains("token") &&
+                m["token"].is_string() &&
+                AgentTokensEqual(m["token"].get_ref<const std::string&>(), options_.token);
+      if (!ok) {
+        SendError(m.is_object() && m.value("type", nlohmann::json()) == "hello"
+                      ? "hello: token missing or wrong (the agent's --token-file)"
+                      : "the first message must be hello with the token (the agent's --token-file)");
+        in_buf_.clear();
+        quit_ = true;  // ends the session: nothing was started
+        return;
+      }
+      authenticated_ = true;
+    }
     if (m.is_discarded() || !m.is_object() || !m.contains("type") || !m["type"].is_string()) {
       return SendError("not a JSON object with a \"type\": " + line.substr(0, 200));
     }
@@ -532,7 +548,8 @@ class AgentSession {
       for (size_t k = i; k < std::min(raw.size(), i + kAcksPerRecord); ++k) {
         acks.push_back({raw[k][0], raw[k][1], start_utc + raw[k][2].get<int64_t>() * kNsPerMs});
       }
-      nlohmann::json body = {{"segment", segment_}, {"load_start_utc_ns", start_utc}, {"acks", std::move(acks)}};
+      nlohmann::json body = {
+          {"segment", segment_}, {"load_start_utc_ns", start_utc}, {"acks", std::move(acks)}};
       auto r = records_.Append("acks", std::move(body));
       if (!r.ok()) fprintf(stderr, "faultbench: agent: %s\n", r.status().message().c_str());
     }
@@ -605,9 +622,10 @@ class AgentSession {
   std::atomic<bool> streamer_stop_{false};
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
-  bool load_done_ = false;  // guarded by wake_mu_
-  bool shutdown_ = false;   // guarded by wake_mu_: the load ended by SIGTERM, resumable
-  std::atomic<bool> quit_{false};  // the shutdown is recorded: stop reading the controller
+  bool load_done_ = false;         // guarded by wake_mu_
+  bool shutdown_ = false;          // guarded by wake_mu_: the load ended by SIGTERM, resumable
+  std::atomic<bool> quit_{false};  // the shutdown is recorded (or a session refused): stop reading
+  bool authenticated_ = false;     // options_.token set: the hello carried it
   nlohmann::json finished_body_;
 };
 

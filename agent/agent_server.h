@@ -12,6 +12,10 @@ namespace fb {
 struct AgentOptions {
   std::string state_dir = "/var/lib/faultbench/agent";  // run directories go here
   std::string attach;  // run id (journal dir name, or the name the controller gave) to follow
+  // Non-empty (a TCP session, `agent --listen`): the first message must be a
+  // `hello` whose "token" equals this; anything else is answered with an
+  // `error` and the session ends.
+  std::string token;
 };
 
 // Returns a process exit code (kExitOk, or kExitUsage when --attach names no run).

@@ -1,11 +1,14 @@
 // faultbench agent --stdio: the load generator as an agent a controller drives
 // over ssh (protocol: agent/protocol.h). faultbench agent --boot: resumes the
 // run a dead agent process left (agent/run_state.h), run by the systemd unit.
+// faultbench agent --listen HOST:PORT --token-file FILE: the same sessions over
+// TCP, one forked child per connection (agent/agent_listener.h).
 #include <signal.h>
 #include <unistd.h>
 
 #include <memory>
 
+#include "agent/agent_listener.h"
 #include "agent/agent_server.h"
 #include "cli/commands.h"
 #include "core/status.h"
@@ -19,16 +22,47 @@ struct AgentFlags {
   bool boot = false;
   std::string state_dir = "/var/lib/faultbench/agent";
   std::string attach;
+  std::string listen;      // HOST:PORT
+  std::string token_file;  // with --listen
 };
 
 void OnStopSignal(int) { AgentRequestStop(); }
 void OnShutdownSignal(int) { AgentRequestShutdown(); }
+void OnListenerSignal(int) { AgentListenerRequestStop(); }
+
+int RunListenCommand(const AgentFlags& f) {
+  if (f.stdio || f.boot || !f.attach.empty()) {
+    PrintError("agent: --listen goes alone (not with --stdio, --boot or --attach: a hello attaches)");
+    return kExitUsage;
+  }
+  if (f.token_file.empty()) {
+    PrintError("agent: --listen needs --token-file FILE (the shared token a controller's hello carries)");
+    return kExitUsage;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = OnListenerSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  AgentListenOptions o;
+  o.address = f.listen;
+  o.token_file = f.token_file;
+  o.agent.state_dir = f.state_dir;
+  return RunAgentListener(o);
+}
 
 int RunAgentCommand(const AgentFlags& f) {
+  if (!f.listen.empty()) return RunListenCommand(f);
+  if (!f.token_file.empty()) {
+    PrintError("agent: --token-file goes with --listen");
+    return kExitUsage;
+  }
   if (f.stdio == f.boot) {
     PrintError(
-        "agent: give --stdio (run it as `ssh host faultbench agent --stdio`) or --boot (the systemd unit's "
-        "command)");
+        "agent: give --stdio (run it as `ssh host faultbench agent --stdio`), --boot (the systemd unit's "
+        "command) or --listen HOST:PORT --token-file FILE");
     return kExitUsage;
   }
   if (f.boot && !f.attach.empty()) {
@@ -61,6 +95,10 @@ void RegisterAgentCommand(CLI::App& app, int* exit_code) {
   cmd->add_flag("--boot", f->boot,
                 "Resume the run a dead agent process left in --state-dir, if its planned end is still ahead "
                 "(what the systemd unit runs at boot)");
+  cmd->add_option("--listen", f->listen,
+                  "Serve controllers over TCP on HOST:PORT (one process per connection; with --token-file)");
+  cmd->add_option("--token-file", f->token_file,
+                  "With --listen: the file holding the shared token (not readable by others)");
   cmd->add_option("--state-dir", f->state_dir, "Where the agent keeps its run journals")
       ->capture_default_str();
   cmd->add_option("--attach", f->attach,
