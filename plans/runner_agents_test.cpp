@@ -15,8 +15,10 @@
 
 #include "agent/record_log.h"
 #include "core/clock.h"
+#include "loadgen/histogram.h"
 #include "plans/plan_loader.h"
 #include "plans/runner.h"
+#include "reports/correlator.h"
 #include "tests/sshd_fixture.h"
 #include "tests/test_util.h"
 
@@ -189,6 +191,44 @@ TEST_CASE(
   }
   CHECK(TotalIos(samples, "") == total);  // nothing else in the journal
   MESSAGE("four agents: " << total << " I/Os in the run journal");
+
+  // The report's total p99 is that of every agent's latencies together: one
+  // histogram built here from the agents' own journals (their lat_hist
+  // buckets), not from the run journal and not an average of the agents' p99s.
+  auto analysis = reports::AnalyzeRun(dir);
+  REQUIRE_MESSAGE(analysis.ok(), analysis.status().message());
+  REQUIRE(analysis->agents.size() == 4);
+  for (const char* op : {"read", "write"}) {
+    CAPTURE(op);
+    Histogram all;
+    double mean_of_p99 = 0;
+    for (const auto& a : analysis->agents) {
+      Histogram own;
+      for (const auto& ai : info["agents"]) {
+        if (ai["name"] != a.name) continue;
+        for (const auto& r : ReadJsonl(ai["agent_run_dir"].get<std::string>() + "/samples.jsonl")) {
+          if (r["job"] != "all" || r.value("ramp", false) || r.value("drain", false) ||
+              !r[op].contains("lat_hist"))
+            continue;
+          for (const auto& b : r[op]["lat_hist"]) {
+            int index = b[0];
+            own.AddBucket(index, b[1], Histogram::BucketLow(index), Histogram::BucketHigh(index));
+            all.AddBucket(index, b[1], Histogram::BucketLow(index), Histogram::BucketHigh(index));
+          }
+        }
+      }
+      mean_of_p99 += double(own.Percentile(0.99)) / 1e3 / 4;
+    }
+    const auto& lat = std::string(op) == "read" ? analysis->agents_total.read : analysis->agents_total.write;
+    REQUIRE(lat.p99_us);
+    double want = double(all.Percentile(0.99)) / 1e3;
+    MESSAGE("merged " << std::string(op) << " p99 " << *lat.p99_us << " us, from the agents' own histograms "
+                      << want << " us, mean of the agents' p99 " << mean_of_p99 << " us");
+    // Within the histogram's resolution (1/256 of the value; the report
+    // narrows the edge buckets to the exact min and max).
+    CHECK(std::abs(*lat.p99_us - want) <= want / 256 + 1);
+    CHECK(lat.ios == all.count());
+  }
   bool started = false;
   for (const auto& e : events) started = started || e["kind"] == "agents_started";
   CHECK(started);
