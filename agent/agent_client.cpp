@@ -1,16 +1,22 @@
 #include "agent/agent_client.h"
 
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 
+#include "agent/agent_token.h"
 #include "agent/protocol.h"
 #include "core/clock.h"
 #include "injectors/command_target.h"
@@ -51,8 +57,13 @@ uint64_t Ios(const nlohmann::json& sample) {
 }  // namespace
 
 AgentClient::AgentClient(AgentClientOptions options) : opts_(std::move(options)) {
-  where_ = opts_.ssh.is_object() && opts_.ssh.contains("host") ? opts_.ssh.value("host", std::string())
-                                                               : "localhost";
+  if (tcp()) {
+    where_ = (opts_.address.find(':') != std::string::npos ? "[" + opts_.address + "]" : opts_.address) +
+             ":" + std::to_string(opts_.port);
+  } else {
+    where_ = opts_.ssh.is_object() && opts_.ssh.contains("host") ? opts_.ssh.value("host", std::string())
+                                                                 : "localhost";
+  }
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -68,7 +79,74 @@ void AgentClient::RequestStop() {
   if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
 }
 
+Status AgentClient::ConnectTcp() {
+  const std::string who = "agent " + opts_.name + " on " + where_;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(opts_.address.c_str(), std::to_string(opts_.port).c_str(), &hints, &res);
+  if (rc != 0) return Status::Unavailable(who + ": " + gai_strerror(rc));
+  std::string err = "no address";
+  int fd = -1;
+  for (addrinfo* ai = res; ai && fd < 0; ai = ai->ai_next) {
+    int s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (s < 0) {
+      err = strerror(errno);
+      continue;
+    }
+    int r = ::connect(s, ai->ai_addr, ai->ai_addrlen);
+    if (r != 0 && errno == EINPROGRESS) {
+      pollfd p{s, POLLOUT, 0};
+      int64_t deadline = MonoNs() + opts_.connect_timeout_ns;
+      do {
+        r = poll(&p, 1, int(std::max<int64_t>(1, (deadline - MonoNs()) / kNsPerMs)));
+      } while (r < 0 && errno == EINTR && MonoNs() < deadline);
+      if (r == 0) {
+        err = "connect timed out after " + std::to_string(opts_.connect_timeout_ns / kNsPerMs) + " ms";
+        ::close(s);
+        continue;
+      }
+      int so_error = 0;
+      socklen_t len = sizeof so_error;
+      getsockopt(s, SOL_SOCKET, SO_ERROR, &so_error, &len);
+      r = so_error == 0 ? 0 : -1;
+      errno = so_error;
+    }
+    if (r != 0) {
+      err = strerror(errno);
+      ::close(s);
+      continue;
+    }
+    fd = s;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) return Status::Unavailable(who + ": " + err);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Writes to a dead peer must fail, not block: the silence timeout notices
+  // the rest.
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  int wfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (wfd < 0) {
+    int e = errno;
+    ::close(fd);
+    return ErrnoStatus(who + ": dup", e);
+  }
+  to_agent_ = wfd;
+  from_agent_ = fd;
+  err_fd_ = -1;
+  in_buf_.clear();
+  err_tail_.clear();
+  tcp_fd_ = fd;
+  return Status::Ok();
+}
+
 Status AgentClient::Spawn(const std::vector<std::string>& extra_args) {
+  if (tcp()) return ConnectTcp();
   Settings settings(opts_.ssh.is_object() ? opts_.ssh : nlohmann::json::object());
   CommandTarget target = CommandTarget::FromSettings("agent " + opts_.name, &settings);
   settings.RejectUnknownKeys();
@@ -118,6 +196,7 @@ Status AgentClient::Spawn(const std::vector<std::string>& extra_args) {
 void AgentClient::CloseConnection(bool kill_ssh) {
   if (to_agent_ >= 0) ::close(to_agent_);
   to_agent_ = -1;
+  tcp_fd_ = -1;
   pid_t pid = ssh_pid_.exchange(-1);
   if (pid > 0) {
     if (kill_ssh) kill(pid, SIGKILL);
@@ -227,6 +306,7 @@ Result<nlohmann::json> AgentClient::Await(const std::string& type, int64_t deadl
 Status AgentClient::Hello(const std::string& attach) {
   nlohmann::json hello = {{"type", "hello"}, {"protocol", kAgentProtocolVersion}};
   if (!attach.empty()) hello["attach"] = attach;
+  if (tcp()) hello["token"] = token_;  // never logged: errors name the file, not this
   FB_RETURN_IF_ERROR(Send(hello));
   auto m = Await("hello", MonoNs() + opts_.reply_timeout_ns);
   if (!m.ok()) return m.status();
@@ -280,6 +360,16 @@ void AgentClient::ClockEvent(const nlohmann::json& c) {
 }
 
 Status AgentClient::Connect() {
+  if (tcp()) {
+    if (opts_.port < 1 || opts_.port > 65535)
+      return Status::InvalidInput("agent " + opts_.name + " on " + where_ + ": port must be 1..65535");
+    auto token = ReadAgentToken(opts_.token_file);
+    if (!token.ok()) return token.status().With("agent " + opts_.name + " on " + where_);
+    token_ = *token;
+  } else if (opts_.transport != "ssh") {
+    return Status::InvalidInput("agent " + opts_.name + ": transport \"" + opts_.transport +
+                                "\" (want ssh or tcp)");
+  }
   FB_RETURN_IF_ERROR(Spawn({}));
   Status s = Hello("");
   if (s.ok()) s = MeasureClock();
@@ -535,8 +625,9 @@ Status AgentClient::Reconnect(int64_t deadline_ns) {
   for (int attempt = 1; MonoNs() + backoff < give_up; ++attempt) {
     SleepUntilMono(MonoNs() + backoff);
     backoff = std::min(backoff * 2, opts_.reconnect_max_ns);
+    // Over ssh the agent process attaches by its flag, over tcp by the hello.
     last = Spawn({"--attach", agent_run_id_});
-    if (last.ok()) last = Hello("");
+    if (last.ok()) last = Hello(tcp() ? agent_run_id_ : "");
     if (last.ok()) last = MeasureClock();
     if (last.ok()) last = Send({{"type", "resume"}, {"from_seq", next_seq_}});
     if (!last.ok()) {

@@ -10,8 +10,10 @@
 // `agent_lost` event (with the last completion seen); the client reconnects
 // with backoff, attaches to the run, resumes from the first seq it lacks and
 // writes `agent_back`, then `agent_first_completion` once a completion after
-// the loss arrives. Not thread-safe except RequestStop(), completed_ios() and
-// ssh_pid().
+// the loss arrives. Over transport "tcp" the same protocol runs on a TCP
+// connection to `faultbench agent --listen` (agent/agent_listener.h) instead of
+// ssh. Not thread-safe except RequestStop(), completed_ios(), ssh_pid() and
+// tcp_fd().
 #pragma once
 
 #include <sys/types.h>
@@ -45,6 +47,15 @@ class AgentRecordSink {
 
 struct AgentClientOptions {
   std::string name = "agent";  // label: the journal name and the events' source
+  // "ssh" (ssh: and agent_argv below) or "tcp": a TCP connection to an agent
+  // listening there (`faultbench agent --listen`), its token read from
+  // token_file at Connect() and sent in every hello (reconnects too). Over tcp
+  // state_dir and agent_argv are the listener's business and ignored.
+  std::string transport = "ssh";
+  std::string address;                         // tcp: host name or address
+  int port = 0;                                // tcp
+  std::string token_file;                      // tcp: agent/agent_token.h
+  int64_t connect_timeout_ns = 5'000'000'000;  // tcp: one connect attempt
   nlohmann::json ssh;  // CommandTarget settings: host, user, ssh_port, identity_file, known_hosts, ...
   std::vector<std::string> agent_argv = {"faultbench", "agent", "--stdio"};  // the remote command
   std::string state_dir;                       // the agent's --state-dir ("" = its default)
@@ -103,9 +114,14 @@ class AgentClient {
   const nlohmann::json& clock_history() const { return clock_history_; }
   int reconnects() const { return reconnects_; }
   pid_t ssh_pid() const { return ssh_pid_.load(); }
+  // Over tcp: the connection's socket (-1 when none), e.g. for a test to shut
+  // it down as a broken network would.
+  int tcp_fd() const { return tcp_fd_.load(); }
 
  private:
   Status Spawn(const std::vector<std::string>& extra_args);
+  Status ConnectTcp();  // tcp: Spawn's counterpart
+  bool tcp() const { return opts_.transport == "tcp"; }
   void CloseConnection(bool kill_ssh);
   // The next message, or an error on EOF / `deadline_ns` (MonoNs).
   // `wakeable`: RequestStop() ends the wait early with null, as a timeout.
@@ -132,6 +148,8 @@ class AgentClient {
   AgentClientOptions opts_;
   std::string where_;
   std::atomic<pid_t> ssh_pid_{-1};
+  std::atomic<int> tcp_fd_{-1};
+  std::string token_;  // tcp: read at Connect()
   int to_agent_ = -1, from_agent_ = -1, err_fd_ = -1;
   std::string in_buf_, err_tail_;
   ClockOffset clock_;
