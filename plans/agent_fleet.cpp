@@ -21,6 +21,10 @@ AgentFleet::AgentFleet(const Plan& plan, const ClockAnchor* anchor, AgentRecordS
     AgentClientOptions o;
     o.name = spec.name;
     o.ssh = spec.ssh;
+    o.transport = spec.transport;
+    o.address = spec.ssh.value("host", std::string());
+    o.port = spec.port;
+    o.token_file = spec.token_file;
     o.agent_argv = SplitCommand(spec.command);
     o.state_dir = spec.state_dir;
     o.clock_every_ns = spec.clock_every_ns;

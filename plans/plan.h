@@ -87,6 +87,11 @@ struct AgentSpec {
   // CommandTarget settings (injectors/command_target.h): host, user, ssh_port,
   // identity_file, known_hosts; scalars as strings.
   nlohmann::json ssh = nlohmann::json::object();
+  // "ssh" (ssh + command) or "tcp": `faultbench agent --listen` at ssh["host"]
+  // and port, the token read from token_file (agent/agent_token.h).
+  std::string transport = "ssh";
+  int port = 0;                                      // tcp
+  std::string token_file;                            // tcp
   std::string command = "faultbench agent --stdio";  // split at spaces
   std::string state_dir;                             // the agent's --state-dir ("" = its default)
   nlohmann::json target;  // as written in a plan: a path, a list, {path|paths, create_size}

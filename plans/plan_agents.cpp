@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "agent/agent_token.h"
 #include "agent/workload_json.h"
 #include "core/clock.h"
 #include "core/units.h"
@@ -16,9 +17,9 @@ namespace fb {
 
 namespace {
 
-const std::vector<std::string> kAgentKeys = {"name",          "host",        "user",    "ssh_port",
-                                             "identity_file", "known_hosts", "command", "state_dir",
-                                             "target",        "workload",    "share",   "clock_every"};
+const std::vector<std::string> kAgentKeys = {
+    "name",   "host",     "user",  "ssh_port",    "identity_file", "known_hosts", "command",    "state_dir",
+    "target", "workload", "share", "clock_every", "transport",     "port",        "token_file", "token"};
 
 // A plan's scalars are strings; the agent's workload JSON wants numbers and
 // booleans where the plan had them (agent/workload_json.h).
@@ -147,8 +148,56 @@ void PlanParser::ParseAgents(const YAML::Node& agents, const YAML::Node& default
     } else if (!m.keys.contains("name")) {
       Problem(n, path, "needs a name");
     }
-    if (!m.keys.contains("host")) Problem(n, path, "needs a host (where `ssh` reaches the agent)");
+    if (auto s = scalar("transport")) {
+      if (*s != "ssh" && *s != "tcp")
+        Problem(loc("transport"), at("transport"), "must be ssh or tcp, got \"" + *s + "\"");
+      else
+        a.transport = *s;
+    }
+    const bool tcp = a.transport == "tcp";
+    if (m.keys.contains("token")) {
+      Problem(loc("token"), at("token"),
+              "a token is never written in a plan: give token_file (a file only its owner can read)");
+    }
+    if (!tcp) {
+      for (const char* k : {"port", "token_file"}) {
+        if (m.keys.contains(k)) Problem(loc(k), at(k), "goes with transport: tcp");
+      }
+    } else {
+      // ssh's keys from agent_defaults are for the ssh agents; written in this
+      // agent itself they are a mistake.
+      for (const char* k : {"user", "ssh_port", "identity_file", "known_hosts", "command", "state_dir"}) {
+        if (m.keys.contains(k) && m.from[k] == path)
+          Problem(loc(k), at(k), "is for transport: ssh (a tcp agent's listener has its own)");
+      }
+      if (auto s = scalar("port")) {
+        bool digits =
+            !s->empty() && s->size() <= 5 && s->find_first_not_of("0123456789") == std::string::npos;
+        if (!digits || std::stoi(*s) < 1 || std::stoi(*s) > 65535)
+          Problem(loc("port"), at("port"), "must be a port number 1..65535, got \"" + *s + "\"");
+        else
+          a.port = std::stoi(*s);
+      } else if (!m.keys.contains("port")) {
+        Problem(n, path, "transport: tcp needs a port (where `faultbench agent --listen` listens)");
+      }
+      if (auto s = scalar("token_file")) {
+        // Read now, as the run will at connect: a plan the loader accepts is
+        // not refused for its token file.
+        auto t = ReadAgentToken(*s);
+        if (!t.ok())
+          Problem(loc("token_file"), at("token_file"), t.status().message());
+        else
+          a.token_file = *s;
+      } else if (!m.keys.contains("token_file")) {
+        Problem(n, path, "transport: tcp needs a token_file (the listener's --token-file)");
+      }
+    }
+    if (!m.keys.contains("host"))
+      Problem(
+          n, path,
+          tcp ? "needs a host (where the agent listens)" : "needs a host (where `ssh` reaches the agent)");
     for (const char* k : {"host", "user", "ssh_port", "identity_file", "known_hosts"}) {
+      if (tcp && std::string(k) != "host") continue;
       if (auto s = scalar(k)) a.ssh[k] = *s;
     }
     if (a.ssh.contains("ssh_port")) {
@@ -159,13 +208,13 @@ void PlanParser::ParseAgents(const YAML::Node& agents, const YAML::Node& default
         Problem(loc("ssh_port"), at("ssh_port"), "must be a port number 1..65535, got \"" + port + "\"");
       }
     }
-    if (auto s = scalar("command")) {
+    if (auto s = tcp ? std::nullopt : scalar("command")) {
       if (s->find_first_not_of(' ') == std::string::npos)
         Problem(loc("command"), at("command"), "is empty");
       else
         a.command = *s;
     }
-    if (auto s = scalar("state_dir")) a.state_dir = *s;
+    if (auto s = tcp ? std::nullopt : scalar("state_dir")) a.state_dir = *s;
     if (m.keys.contains("target"))
       a.target = m.keys["target"];
     else

@@ -1,11 +1,14 @@
 // agents: and agent_defaults: of a plan: the model, every problem with its
 // place, and the round trip through WritePlan.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "core/clock.h"
 #include "plans/plan_loader.h"
+#include "tests/test_util.h"
 
 namespace fb {
 
@@ -167,6 +170,62 @@ TEST_CASE("plan agents: each problem at its line and column") {
   CHECK(Has(p, "agent_defaults: there are no agents"));
   p = Problems("name: x\nworkload: {duration: 5s}\nagents: {vm1: {host: h}}\n");
   CHECK(Has(p, "plan.yaml:3:9: agents: must be a list of agents"));
+}
+
+}  // namespace fb
+
+namespace fb {
+
+TEST_CASE("plan agents: transport tcp with port and token_file, each problem at its place") {
+  TempDir tmp;
+  const std::string token = tmp.path() + "/token";
+  { std::ofstream(token) << "plan-test-secret\n"; }
+  chmod(token.c_str(), 0600);
+  const std::string plan =
+      Replace(kAgents, "  - {name: vm1, host: 198.18.0.11, share: 0.25}",
+              "  - {name: vm1, host: 198.18.0.11, share: 0.25, transport: tcp, port: 7070, "
+              "token_file: " +
+                  token + "}");
+  auto r = LoadPlanText(plan, "plan.yaml");
+  for (const auto& p : r.problems) MESSAGE(p.ToString());
+  REQUIRE(r.problems.empty());
+  const AgentSpec& a = r.plan.agents[0];
+  CHECK(a.transport == "tcp");
+  CHECK(a.port == 7070);
+  CHECK(a.token_file == token);
+  CHECK(a.ssh == nlohmann::json{{"host", "198.18.0.11"}});  // the defaults' ssh keys are not its
+  CHECK(r.plan.agents[1].transport == "ssh");
+  CHECK(r.plan.agents[1].port == 0);
+  // plan.yaml in a run: the path, never the token; it loads back the same.
+  std::string text = WritePlan(r.plan);
+  CHECK(text.find("plan-test-secret") == std::string::npos);
+  auto again = LoadPlanText(text, "written.yaml");
+  for (const auto& p : again.problems) MESSAGE(p.ToString());
+  REQUIRE(again.problems.empty());
+  CHECK(again.plan.agents[0].transport == "tcp");
+  CHECK(again.plan.agents[0].port == 7070);
+  CHECK(again.plan.agents[0].token_file == token);
+  CHECK(again.plan.agents[1].command == r.plan.agents[1].command);
+
+  auto p = Problems(Replace(plan, "port: 7070", "port: 70700"));
+  CHECK(Has(p, "plan.yaml:16:65: agents[0].port: must be a port number 1..65535, got \"70700\""));
+  p = Problems(Replace(plan, "transport: tcp", "transport: udp"));
+  CHECK(Has(p, "plan.yaml:16:49: agents[0].transport: must be ssh or tcp, got \"udp\""));
+  p = Problems(Replace(plan, "port: 7070, ", ""));
+  CHECK(Has(p, "plan.yaml:16:5: agents[0]: transport: tcp needs a port"));
+  p = Problems(Replace(plan, "token_file: " + token, "token_file: " + tmp.path() + "/missing"));
+  CHECK(Has(p, "plan.yaml:16:77: agents[0].token_file: token file " + tmp.path() + "/missing"));
+  p = Problems(Replace(plan, ", token_file: " + token, ""));
+  CHECK(Has(p, "agents[0]: transport: tcp needs a token_file"));
+  p = Problems(Replace(plan, "token_file: " + token, "token: hunter2"));
+  CHECK(Has(p, "agents[0].token: a token is never written in a plan"));
+  p = Problems(Replace(plan, "port: 7070", "port: 7070, ssh_port: 22"));
+  CHECK(Has(p, "agents[0].ssh_port: is for transport: ssh"));
+  p = Problems(Replace(kAgents, "ssh_port: 2222", "port: 2222"));
+  CHECK(Has(p, "plan.yaml:17:36: agents[1].port: goes with transport: tcp"));
+  chmod(token.c_str(), 0644);
+  p = Problems(plan);
+  CHECK(Has(p, "agents[0].token_file: token file " + token + ": readable by everyone"));
 }
 
 }  // namespace fb

@@ -96,8 +96,14 @@ void EmitAgents(YAML::Emitter& out, const std::vector<AgentSpec>& agents) {
   for (const auto& a : agents) {
     nlohmann::json j = {{"name", a.name}};
     for (const auto& [k, v] : a.ssh.items()) j[k] = v;
-    j["command"] = a.command;
-    if (!a.state_dir.empty()) j["state_dir"] = a.state_dir;
+    if (a.transport == "tcp") {
+      j["transport"] = a.transport;
+      j["port"] = std::to_string(a.port);
+      j["token_file"] = a.token_file;  // the path; the token itself is never in a plan
+    } else {
+      j["command"] = a.command;
+      if (!a.state_dir.empty()) j["state_dir"] = a.state_dir;
+    }
     if (!a.target.is_null()) j["target"] = a.target;
     if (!a.workload.empty()) j["workload"] = a.workload;
     if (a.share > 0) j["share"] = Num(a.share);
