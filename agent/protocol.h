@@ -1,11 +1,21 @@
 // The agent protocol: JSON lines on the agent's stdin (controller -> agent) and
 // stdout (agent -> controller), one object per line, its kind in "type". The
-// controller runs the agent as `ssh host faultbench agent --stdio`. Times are
-// CLOCK_REALTIME nanoseconds (`_utc_ns`) of the clock named in the field.
+// controller runs the agent as `ssh host faultbench agent --stdio`, or connects
+// over TCP to `faultbench agent --listen HOST:PORT --token-file FILE`
+// (agent/agent_listener.h), where each connection is the same session in a
+// forked process with the same messages. Times are CLOCK_REALTIME nanoseconds
+// (`_utc_ns`) of the clock named in the field.
 //
 // controller -> agent
-//   hello   {"protocol":1, "attach":"RUN_ID"?}     attach: follow that run of this
+//   hello   {"protocol":1, "attach":"RUN_ID"?, "token":"..."?}
+//                                                  attach: follow that run of this
 //                                                  agent's state dir (as --attach)
+//           token (TCP only, required there): the content of the listener's
+//           --token-file without trailing whitespace, compared in constant
+//           time. Over TCP the first message must be this hello; anything
+//           else, or a wrong token, gets `error` and the connection closes. A
+//           reconnect sends it again (with "attach"). The token never appears
+//           in logs, errors or the journal.
 //   time    {"controller_utc_ns":T}                a clock ping
 //   start   {"run_id":"name", "workload":{...}}    workload: agent/workload_json.h
 //   resume  {"from_seq":N}                         (re)stream records from seq N
