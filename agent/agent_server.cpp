@@ -78,6 +78,10 @@ class AgentSession {
   AgentSession(int in_fd, int out_fd, AgentOptions options)
       : in_fd_(in_fd), out_fd_(out_fd), options_(std::move(options)) {
     if (out_fd_ < 0) connected_ = false;  // --boot: nobody to talk to
+    // Writes must never block for good: a controller that stops reading (or a
+    // replay larger than the pipe while nobody reads) would hold this session's
+    // threads, and so its exit, forever. Send waits in slices instead.
+    if (out_fd_ >= 0) fcntl(out_fd_, F_SETFL, fcntl(out_fd_, F_GETFL) | O_NONBLOCK);
   }
 
   // --boot for one run: continues it as a new segment, or marks it ended when
@@ -102,6 +106,7 @@ class AgentSession {
     }
     std::string line;
     while (ReadLine(&line)) Handle(line);
+    if (!quit_) closing_ = true;  // the controller is gone: nothing more is sent
     if (quit_) {
       // A shutdown: the streamer sends what is left, then ends by itself.
       if (streamer_.joinable()) streamer_.join();
@@ -129,7 +134,8 @@ class AgentSession {
       if (rc <= 0) continue;  // timeout or EINTR: look at quit_ again
       char buf[4096];
       ssize_t n = ::read(in_fd_, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;  // EAGAIN: in and out share a nonblocking socket
       if (n <= 0) return false;
       in_buf_.append(buf, size_t(n));
     }
@@ -139,13 +145,28 @@ class AgentSession {
     std::string text = msg.dump() + "\n";
     std::lock_guard<std::mutex> lock(out_mu_);
     if (!connected_) return false;
+    int64_t blocked_since = 0;
     for (size_t off = 0; off < text.size();) {
       ssize_t n = ::write(out_fd_, text.data() + off, text.size() - off);
       if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        // Full: wait, unless the session is ending or the controller has not
+        // read anything for kSendStallNs (then it is as good as gone).
+        int64_t now = MonoNs();
+        if (!blocked_since) blocked_since = now;
+        if (closing_ || now - blocked_since > kSendStallNs) {
+          connected_ = false;
+          return false;
+        }
+        pollfd pfd{out_fd_, POLLOUT, 0};
+        (void)poll(&pfd, 1, 100);
+        continue;
+      }
       if (n <= 0) {
         connected_ = false;  // the controller is gone; the load goes on
         return false;
       }
+      blocked_since = 0;
       off += size_t(n);
     }
     return true;
@@ -605,6 +626,8 @@ class AgentSession {
   std::string in_buf_;
   std::mutex out_mu_;
   std::atomic<bool> connected_{true};  // false once a write to the controller failed
+  std::atomic<bool> closing_{false};   // the controller closed its side: Send gives up at once
+  static constexpr int64_t kSendStallNs = 30 * kNsPerSec;
 
   std::string run_dir_, run_id_;
   int owner_pid_ = 0;
