@@ -22,14 +22,6 @@ namespace fb {
 
 namespace {
 
-std::vector<nlohmann::json> ReadJsonlFile(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string l; std::getline(in, l);) {
-    if (!l.empty()) out.push_back(nlohmann::json::parse(l));
-  }
-  return out;
-}
 
 nlohmann::json BootWorkload(const std::string& file, const std::string& duration) {
   return {{"target", {{"path", file}, {"create_size", "8MiB"}}},
@@ -299,8 +291,8 @@ TEST_CASE("agent --boot: a load whose agent was SIGKILLed resumes to its planned
   double end_error_ms = double(last_sample_utc - planned_end) / 1e6;
   CHECK(std::abs(end_error_ms) <= 1500);
   // The run directory's journal holds both segments.
-  CHECK(ReadJsonlFile(run_dir + "/samples.jsonl").size() == samples);
-  CHECK(ReadJsonlFile(run_dir + "/" + kRecordLogFile).size() == got.size());
+  CHECK(ReadJsonl(run_dir + "/samples.jsonl").size() == samples);
+  CHECK(ReadJsonl(run_dir + "/" + kRecordLogFile).size() == got.size());
   CHECK(LoadRunState(run_dir)->status == "completed");
   MESSAGE("agent --boot: gap " << gap_ms << " ms (kill to restart " << double(restart_utc - killed_utc) / 1e6
                                << " ms), last sample " << end_error_ms << " ms from the planned end, "
@@ -321,14 +313,14 @@ TEST_CASE("agent --boot: a run whose planned end has passed is marked interrupte
   REQUIRE(st.ok());
   int64_t wait_ns = st->planned_end_utc_ns + 300 * kNsPerMs - UtcNs();
   if (wait_ns > 0) SleepUntilMono(MonoNs() + wait_ns);
-  size_t before = ReadJsonlFile(run_dir + "/" + kRecordLogFile).size();
+  size_t before = ReadJsonl(run_dir + "/" + kRecordLogFile).size();
 
   auto boot = RunCli({"agent", "--boot", "--state-dir", state_dir}, 10 * kNsPerSec);
   CHECK_MESSAGE(boot.success(), boot.err);
   CHECK(boot.elapsed_ns < 3 * kNsPerSec);
   CHECK(boot.err.find("marked interrupted") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(run_dir + "/segments"));
-  auto records = ReadJsonlFile(run_dir + "/" + kRecordLogFile);
+  auto records = ReadJsonl(run_dir + "/" + kRecordLogFile);
   REQUIRE(records.size() == before + 1);
   CHECK(records.back()["stream"] == "finished");
   CHECK(records.back()["body"]["status"] == "interrupted");
@@ -340,7 +332,7 @@ TEST_CASE("agent --boot: a run whose planned end has passed is marked interrupte
   // Booting again finds nothing to do; a controller attaching gets the end.
   auto again = RunCli({"agent", "--boot", "--state-dir", state_dir}, 10 * kNsPerSec);
   CHECK(again.success());
-  CHECK(ReadJsonlFile(run_dir + "/" + kRecordLogFile).size() == records.size());
+  CHECK(ReadJsonl(run_dir + "/" + kRecordLogFile).size() == records.size());
   auto got = AttachAndReadAll(state_dir, run_id, tmp.path() + "/attach.log", 10 * kNsPerSec);
   REQUIRE(got.size() == records.size());
   CHECK(got.back()["type"] == "finished");

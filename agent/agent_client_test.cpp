@@ -59,11 +59,7 @@ TEST_CASE("agent client: clock re-measured every clock_every, agent_clock events
   ClockAnchor anchor = ClockAnchor::Take();
   AgentClientOptions o;
   o.name = "clocked";
-  o.ssh = {{"host", "127.0.0.1"},
-           {"user", "root"},
-           {"ssh_port", std::to_string(sshd.port())},
-           {"identity_file", sshd.identity_file()},
-           {"known_hosts", sshd.known_hosts()}};
+  o.ssh = sshd.Settings();
   o.agent_argv = {FB_CLI_PATH, "agent", "--stdio"};
   o.state_dir = tmp.path() + "/state";
   o.journal_dir = tmp.path() + "/controller";
@@ -144,11 +140,7 @@ TEST_CASE(
   ClockAnchor anchor = ClockAnchor::Take();
   AgentClientOptions o;
   o.name = "vm";
-  o.ssh = {{"host", "127.0.0.1"},
-           {"user", "root"},
-           {"ssh_port", std::to_string(sshd.port())},
-           {"identity_file", sshd.identity_file()},
-           {"known_hosts", sshd.known_hosts()}};
+  o.ssh = sshd.Settings();
   o.agent_argv = {FB_CLI_PATH, "agent", "--stdio"};
   o.state_dir = tmp.path() + "/state";
   o.own_journal = false;

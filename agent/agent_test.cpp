@@ -21,14 +21,6 @@ namespace fb {
 
 namespace {
 
-std::vector<nlohmann::json> ReadJsonl(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string l; std::getline(in, l);) {
-    if (!l.empty()) out.push_back(nlohmann::json::parse(l));
-  }
-  return out;
-}
 
 // Completed I/Os over a journal's per-interval "all" records.
 uint64_t TotalIos(const std::string& samples_path) {
@@ -105,12 +97,9 @@ void WriteLine(int fd, const nlohmann::json& m) {
 }
 
 nlohmann::json SshSettings(const SshdFixture& sshd) {
-  return {{"host", "127.0.0.1"},
-          {"user", "root"},
-          {"ssh_port", std::to_string(sshd.port())},
-          {"identity_file", sshd.identity_file()},
-          {"known_hosts", sshd.known_hosts()},
-          {"timeout", "10s"}};
+  nlohmann::json s = sshd.Settings();
+  s["timeout"] = "10s";
+  return s;
 }
 
 }  // namespace

@@ -6,38 +6,40 @@
 
 namespace fb {
 
-namespace {
+const std::vector<std::string>& WorkloadKeys() {
+  static const std::vector<std::string> keys = {"engine",
+                                                "size",
+                                                "offset",
+                                                "access_specs",
+                                                "bs",
+                                                "rw",
+                                                "rwmixread",
+                                                "jobs",
+                                                "queue_depth",
+                                                "duration",
+                                                "ramp",
+                                                "rate_iops",
+                                                "catch_up",
+                                                "interval",
+                                                "stall_threshold",
+                                                "stuck_threshold",
+                                                "dedupe",
+                                                "compress",
+                                                "max_errors",
+                                                "direct",
+                                                "allow_destroy",
+                                                "seed",
+                                                "verify",
+                                                "verify_block",
+                                                "ack_log",
+                                                "path_policy",
+                                                "io_timeout",
+                                                "checker_interval",
+                                                "no_path_timeout"};
+  return keys;
+}
 
-const std::vector<std::string> kKeys = {"target",
-                                        "engine",
-                                        "size",
-                                        "offset",
-                                        "access_specs",
-                                        "bs",
-                                        "rw",
-                                        "rwmixread",
-                                        "jobs",
-                                        "queue_depth",
-                                        "duration",
-                                        "ramp",
-                                        "rate_iops",
-                                        "catch_up",
-                                        "interval",
-                                        "stall_threshold",
-                                        "stuck_threshold",
-                                        "dedupe",
-                                        "compress",
-                                        "max_errors",
-                                        "direct",
-                                        "allow_destroy",
-                                        "seed",
-                                        "verify",
-                                        "verify_block",
-                                        "ack_log",
-                                        "path_policy",
-                                        "io_timeout",
-                                        "checker_interval",
-                                        "no_path_timeout"};
+namespace {
 
 std::string Text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
@@ -131,7 +133,7 @@ void ReadTarget(Reader& r, const nlohmann::json& t, Workload* w) {
 Result<Workload> WorkloadFromJson(const nlohmann::json& j) {
   if (!j.is_object()) return Status::InvalidInput("workload: must be a JSON object");
   for (const auto& [k, v] : j.items()) {
-    if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) {
+    if (k != "target" && std::find(WorkloadKeys().begin(), WorkloadKeys().end(), k) == WorkloadKeys().end()) {
       return Status::InvalidInput("workload." + k + ": unknown key");
     }
   }

@@ -6,11 +6,17 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "loadgen/workload.h"
 
 namespace fb {
+
+// The keys of a plan's `workload:` section, which a `start` takes too (with
+// `target`); the plan loader checks a plan against the same list.
+const std::vector<std::string>& WorkloadKeys();
 
 // Fills a Workload from `j` and validates it (ValidateWorkload). Errors name the
 // key: "workload.bs: ...". Unknown keys are errors.

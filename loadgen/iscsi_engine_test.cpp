@@ -135,14 +135,6 @@ struct Capture : LoadSink {
   void OnFinish(const LoadSummary& s) override { summary = s; }
 };
 
-std::vector<nlohmann::json> ReadJsonl(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -225,9 +225,9 @@ void PlanParser::ParseAgents(const YAML::Node& agents, const YAML::Node& default
         Problem(loc("workload"), at("workload"), "must be a map of workload: keys");
       } else {
         for (const auto& [k, v] : w.items()) {
-          if (std::find(kWorkloadKeys.begin(), kWorkloadKeys.end(), k) == kWorkloadKeys.end()) {
+          if (std::find(WorkloadKeys().begin(), WorkloadKeys().end(), k) == WorkloadKeys().end()) {
             Problem(loc("workload." + k), at("workload." + k),
-                    "unknown key \"" + k + "\"" + DidYouMean(k, kWorkloadKeys));
+                    "unknown key \"" + k + "\"" + DidYouMean(k, WorkloadKeys()));
           }
         }
         a.workload = w;

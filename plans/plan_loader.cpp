@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "agent/workload_json.h"
 #include "core/jsonl_writer.h"
 #include "core/units.h"
 #include "injectors/injector.h"
@@ -256,35 +257,7 @@ void ParseTarget(PlanParser& p, const YAML::Node& node, Workload* w) {
 
 }  // namespace
 
-const std::vector<std::string> kWorkloadKeys = {"engine",
-                                                "size",
-                                                "offset",
-                                                "access_specs",
-                                                "bs",
-                                                "rw",
-                                                "rwmixread",
-                                                "jobs",
-                                                "queue_depth",
-                                                "duration",
-                                                "ramp",
-                                                "rate_iops",
-                                                "catch_up",
-                                                "interval",
-                                                "stall_threshold",
-                                                "stuck_threshold",
-                                                "dedupe",
-                                                "compress",
-                                                "max_errors",
-                                                "direct",
-                                                "allow_destroy",
-                                                "seed",
-                                                "verify",
-                                                "verify_block",
-                                                "ack_log",
-                                                "path_policy",
-                                                "io_timeout",
-                                                "checker_interval",
-                                                "no_path_timeout"};
+
 
 namespace {
 
@@ -309,7 +282,7 @@ void ParseAccessSpecs(PlanParser& p, const YAML::Node& node, Workload* w) {
 
 void ParseWorkload(PlanParser& p, const YAML::Node& node, Workload* w) {
   const std::string path = "workload";
-  if (!p.CheckMap(node, path, kWorkloadKeys)) return;
+  if (!p.CheckMap(node, path, WorkloadKeys())) return;
   auto at = [&](const char* k) { return JoinPath(path, k); };
   if (node["engine"]) {
     if (auto s = p.Scalar(node["engine"], at("engine"))) w->engine = *s;

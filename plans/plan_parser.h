@@ -65,9 +65,6 @@ class PlanParser {
   std::vector<PlanProblem> problems_;
 };
 
-// The keys of a plan's workload: map.
-extern const std::vector<std::string> kWorkloadKeys;
-
 // "a.b[2].c" + key.
 inline std::string JoinPath(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;

@@ -26,14 +26,6 @@ namespace fb {
 
 namespace {
 
-std::vector<nlohmann::json> ReadJsonl(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string l; std::getline(in, l);) {
-    if (!l.empty()) out.push_back(nlohmann::json::parse(l));
-  }
-  return out;
-}
 
 nlohmann::json ReadJson(const std::string& path) {
   std::ifstream in(path);

@@ -25,13 +25,6 @@ std::string OnlyRunDir(const std::string& out) {
   return dirs[0];
 }
 
-std::vector<nlohmann::json> ReadJsonl(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
 
 }  // namespace
 

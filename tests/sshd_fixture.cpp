@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,10 +64,15 @@ SshdFixture::SshdFixture() {
                                     << "PermitRootLogin prohibit-password\nLogLevel ERROR\n";
   // sshd needs its privilege separation directory; Debian's unit creates it at boot.
   if (access("/run/sshd", F_OK) != 0) (void)RunCommand({"mkdir", "-p", "-m", "0755", "/run/sshd"});
+  pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork for sshd failed");
   if (pid_ == 0) {
     setpgid(0, 0);
+    // A test binary killed outright (a timeout, SIGKILL) runs no destructor:
+    // its sshd goes with it instead of staying behind.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
     int log = open((d + "/sshd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (log >= 0) dup2(log, 2);
     execl(kSshd, kSshd, "-D", "-e", "-f", (d + "/sshd_config").c_str(), (char*)nullptr);
@@ -101,6 +107,14 @@ SshdFixture::~SshdFixture() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+}
+
+nlohmann::json SshdFixture::Settings() const {
+  return {{"host", "127.0.0.1"},
+          {"user", "root"},
+          {"ssh_port", std::to_string(port_)},
+          {"identity_file", identity_},
+          {"known_hosts", known_hosts_}};
 }
 
 }  // namespace fb

@@ -4,6 +4,7 @@
 // destruction. Needs root and /usr/sbin/sshd (openssh-server, scripts/setup).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "tests/test_util.h"
@@ -24,6 +25,8 @@ class SshdFixture {
   const std::string& identity_file() const { return identity_; }
   const std::string& known_hosts() const { return known_hosts_; }
   const std::string& dir() const { return dir_.path(); }
+  // CommandTarget settings (injectors/command_target.h) that log in here as root.
+  nlohmann::json Settings() const;
 
  private:
   TempDir dir_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace fb {
@@ -17,6 +18,15 @@ TempDir::TempDir(const std::string& base) {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::vector<nlohmann::json> ReadJsonl(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
 }
 
 CommandResult RunCli(const std::vector<std::string>& args, int64_t timeout_ns) {
@@ -53,7 +63,8 @@ LoopDevice::~LoopDevice() {
   if (!path_.empty()) (void)RunCommand({"losetup", "-d", path_});
 }
 
-FreezableMount::FreezableMount(const std::string& source, const std::string& mountpoint) : mountpoint_(mountpoint) {
+FreezableMount::FreezableMount(const std::string& source, const std::string& mountpoint)
+    : mountpoint_(mountpoint) {
   pid_ = fork();
   if (pid_ == 0) {
     execlp("bindfs", "bindfs", "-f", "-o", "direct_io", source.c_str(), mountpoint.c_str(), (char*)nullptr);

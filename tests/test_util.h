@@ -1,6 +1,7 @@
 // Helpers shared by the tests: temporary directories and running the CLI.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Every line of a JSON-lines file (a journal's samples, stalls, events...);
+// empty lines skipped, a line that is not JSON throws (the test fails on it).
+std::vector<nlohmann::json> ReadJsonl(const std::string& path);
 
 // Runs the faultbench binary built with the tests.
 CommandResult RunCli(const std::vector<std::string>& args, int64_t timeout_ns = 120'000'000'000);
