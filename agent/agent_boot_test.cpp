@@ -16,12 +16,11 @@
 #include "agent/run_state.h"
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
 namespace {
-
 
 nlohmann::json BootWorkload(const std::string& file, const std::string& duration) {
   return {{"target", {{"path", file}, {"create_size", "8MiB"}}},
@@ -175,7 +174,8 @@ std::string Log(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("agent run state: owner.lock excludes a second owner, a torn last line is cut, state round-trips") {
+TEST_CASE("agent run state: owner.lock excludes a second owner, a torn last line is cut, state round-trips" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   OwnerLock a, b;
   REQUIRE(a.TryLock(tmp.path()).ok());
@@ -214,7 +214,8 @@ TEST_CASE("agent run state: owner.lock excludes a second owner, a torn last line
   CHECK_FALSE(LoadRunState(tmp.path() + "/none").ok());
 }
 
-TEST_CASE("agent --boot: a load whose agent was SIGKILLed resumes to its planned end, seq without a gap") {
+TEST_CASE("agent --boot: a load whose agent was SIGKILLed resumes to its planned end, seq without a gap" *
+          doctest::test_suite("integration")) {
   signal(SIGPIPE, SIG_IGN);
   TempDir tmp;
   std::string state_dir = tmp.path() + "/state", log = tmp.path() + "/agent.log";
@@ -300,7 +301,8 @@ TEST_CASE("agent --boot: a load whose agent was SIGKILLed resumes to its planned
                                << " intervals");
 }
 
-TEST_CASE("agent --boot: a run whose planned end has passed is marked interrupted, nothing restarts") {
+TEST_CASE("agent --boot: a run whose planned end has passed is marked interrupted, nothing restarts" *
+          doctest::test_suite("integration")) {
   signal(SIGPIPE, SIG_IGN);
   TempDir tmp;
   std::string state_dir = tmp.path() + "/state", log = tmp.path() + "/agent.log";
@@ -349,10 +351,12 @@ std::array<uint64_t, 5> Integrity(const std::vector<nlohmann::json>& msgs, bool 
     if (m["type"] != "record") continue;
     const auto& b = m["body"];
     if (m["stream"] == "events" && b.value("kind", "") == "agent_restarted") restarted = true;
-    if (m["stream"] != "samples" || b["job"] != "all" || !b.contains("verify") || restarted != after_restart) continue;
+    if (m["stream"] != "samples" || b["job"] != "all" || !b.contains("verify") || restarted != after_restart)
+      continue;
     const auto& v = b["verify"];
     int i = 0;
-    for (const char* k : {"verified_blocks", "lost_writes", "misdirected_writes", "corrupt_blocks", "phantom_writes"})
+    for (const char* k :
+         {"verified_blocks", "lost_writes", "misdirected_writes", "corrupt_blocks", "phantom_writes"})
       sum[size_t(i++)] += v.value(k, uint64_t(0));
   }
   return sum;
@@ -360,7 +364,8 @@ std::array<uint64_t, 5> Integrity(const std::vector<nlohmann::json>& msgs, bool 
 
 }  // namespace
 
-TEST_CASE("agent: SIGTERM is an orderly shutdown that --boot continues, and verify holds across the restart") {
+TEST_CASE("agent: SIGTERM is an orderly shutdown that --boot continues, and verify holds across the restart" *
+          doctest::test_suite("integration")) {
   signal(SIGPIPE, SIG_IGN);
   TempDir tmp;
   std::string state_dir = tmp.path() + "/state", log = tmp.path() + "/agent.log";
@@ -437,7 +442,8 @@ TEST_CASE("agent: SIGTERM is an orderly shutdown that --boot continues, and veri
                                      << " + " << after[0] << " blocks verified, no finding");
 }
 
-TEST_CASE("agent check: blocks the controller saw acknowledged are checked on disk after a SIGKILL") {
+TEST_CASE("agent check: blocks the controller saw acknowledged are checked on disk after a SIGKILL" *
+          doctest::test_suite("integration")) {
   signal(SIGPIPE, SIG_IGN);
   TempDir tmp;
   std::string state_dir = tmp.path() + "/state", log = tmp.path() + "/agent.log";
@@ -452,7 +458,8 @@ TEST_CASE("agent check: blocks the controller saw acknowledged are checked on di
   while (MonoNs() < until) {
     auto m = first.Next(until - MonoNs());
     if (!m.is_object() || m["type"] != "record" || m["stream"] != "acks") continue;
-    for (const auto& a : m["body"]["acks"]) acked[a[0].get<uint64_t>()] = {a[1].get<uint32_t>(), a[2].get<int64_t>()};
+    for (const auto& a : m["body"]["acks"])
+      acked[a[0].get<uint64_t>()] = {a[1].get<uint32_t>(), a[2].get<int64_t>()};
   }
   first.Kill();
   REQUIRE(acked.size() > 50);
@@ -468,7 +475,8 @@ TEST_CASE("agent check: blocks the controller saw acknowledged are checked on di
   nlohmann::json blocks = nlohmann::json::array();
   for (const auto& [off, ga] : acked) blocks.push_back({off, ga.first, ga.second});
 
-  AgentChild attach({"--stdio", "--state-dir", state_dir, "--attach", run_id}, true, tmp.path() + "/attach.log");
+  AgentChild attach({"--stdio", "--state-dir", state_dir, "--attach", run_id}, true,
+                    tmp.path() + "/attach.log");
   attach.Send({{"type", "hello"}, {"protocol", kAgentProtocolVersion}});
   REQUIRE(attach.Next(10 * kNsPerSec).is_object());
   attach.Send({{"type", "check"}, {"id", 7}, {"blocks", blocks}});

@@ -15,8 +15,9 @@
 
 #include "core/clock.h"
 #include "loadgen/ack_log.h"
-#include "tests/sshd_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/skip.h"
+#include "tests/support/sshd_fixture.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -48,9 +49,10 @@ class CollectingSink : public AgentRecordSink {
 
 }  // namespace
 
-TEST_CASE("agent client: clock re-measured every clock_every, agent_clock events, records to the sink only") {
+TEST_CASE("agent client: clock re-measured every clock_every, agent_clock events, records to the sink only" *
+          doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture sshd;
@@ -126,10 +128,10 @@ TEST_CASE("agent client: clock re-measured every clock_every, agent_clock events
   CHECK(c.journal_dir().empty());
 }
 
-TEST_CASE(
-    "agent client: a restarted agent's disk is checked against the writes acknowledged before it died") {
+TEST_CASE("agent client: a restarted agent's disk is checked against the writes acknowledged before it died" *
+          doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   signal(SIGPIPE, SIG_IGN);

@@ -19,7 +19,7 @@
 #include "agent/agent_listener.h"
 #include "agent/agent_token.h"
 #include "core/clock.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -182,7 +182,8 @@ bool AnyFileHolds(const std::string& dir, const std::string& needle) {
 
 }  // namespace
 
-TEST_CASE("agent tcp: a token file that is missing, empty or readable by everyone is refused, exit 2") {
+TEST_CASE("agent tcp: a token file that is missing, empty or readable by everyone is refused, exit 2" *
+          doctest::test_suite("integration")) {
   TempDir tmp;
   WriteFile(tmp.path() + "/empty", "\n", 0600);
   WriteFile(tmp.path() + "/open", "x\n", 0644);
@@ -206,7 +207,8 @@ TEST_CASE("agent tcp: a token file that is missing, empty or readable by everyon
   CHECK_FALSE(AgentTokensEqual(kToken, "tcp-test-token-5f0c9f"));
 }
 
-TEST_CASE("agent tcp: a load over tcp runs to finished, every record arrives, the token is in no file") {
+TEST_CASE("agent tcp: a load over tcp runs to finished, every record arrives, the token is in no file" *
+          doctest::test_suite("integration")) {
   signal(SIGPIPE, SIG_IGN);
   TempDir tmp;
   WriteFile(tmp.path() + "/token", std::string(kToken) + "\n", 0600);
@@ -233,7 +235,8 @@ TEST_CASE("agent tcp: a load over tcp runs to finished, every record arrives, th
   CHECK(listener.stderr_text().find(kToken) == std::string::npos);
 }
 
-TEST_CASE("agent tcp: a wrong token is refused with a clear error naming host and port") {
+TEST_CASE("agent tcp: a wrong token is refused with a clear error naming host and port" *
+          doctest::test_suite("integration")) {
   signal(SIGPIPE, SIG_IGN);
   TempDir tmp;
   WriteFile(tmp.path() + "/token", std::string(kToken) + "\n", 0600);
@@ -268,7 +271,8 @@ TEST_CASE("agent tcp: a wrong token is refused with a clear error naming host an
   CHECK(s.message().find("127.0.0.1:" + std::to_string(o.port)) != std::string::npos);
 }
 
-TEST_CASE("agent tcp: the client's socket shut down mid-run, reconnect and resume get every record") {
+TEST_CASE("agent tcp: the client's socket shut down mid-run, reconnect and resume get every record" *
+          doctest::test_suite("integration")) {
   signal(SIGPIPE, SIG_IGN);
   TempDir tmp;
   WriteFile(tmp.path() + "/token", std::string(kToken) + "\n", 0600);

@@ -14,13 +14,13 @@
 #include "agent/record_log.h"
 #include "agent/workload_json.h"
 #include "core/clock.h"
-#include "tests/sshd_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/skip.h"
+#include "tests/support/sshd_fixture.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
 namespace {
-
 
 // Completed I/Os over a journal's per-interval "all" records.
 uint64_t TotalIos(const std::string& samples_path) {
@@ -104,7 +104,8 @@ nlohmann::json SshSettings(const SshdFixture& sshd) {
 
 }  // namespace
 
-TEST_CASE("agent workload json: plan keys with units, unknown keys and bad values named") {
+TEST_CASE("agent workload json: plan keys with units, unknown keys and bad values named" *
+          doctest::test_suite("unit")) {
   auto w = WorkloadFromJson(
       {{"target", "/tmp/x"}, {"bs", "8k"}, {"rw", "randwrite"}, {"duration", "3s"}, {"queue_depth", 7}});
   REQUIRE(w.ok());
@@ -122,7 +123,8 @@ TEST_CASE("agent workload json: plan keys with units, unknown keys and bad value
   CHECK_FALSE(WorkloadFromJson({{"bs", "4k"}}).ok());
 }
 
-TEST_CASE("agent protocol over pipes: hello, time, start, contiguous records, finished, resume replays") {
+TEST_CASE("agent protocol over pipes: hello, time, start, contiguous records, finished, resume replays" *
+          doctest::test_suite("integration")) {
   signal(SIGPIPE, SIG_IGN);
   TempDir tmp;
   int to_agent[2], from_agent[2];
@@ -210,9 +212,10 @@ TEST_CASE("agent protocol over pipes: hello, time, start, contiguous records, fi
   close(from_agent[1]);
 }
 
-TEST_CASE("agent over ssh: two agents, controller totals equal the agents' journals, clock offset measured") {
+TEST_CASE("agent over ssh: two agents, controller totals equal the agents' journals, clock offset measured" *
+          doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture sshd;
@@ -269,9 +272,10 @@ TEST_CASE("agent over ssh: two agents, controller totals equal the agents' journ
 
 TEST_CASE(
     "agent over ssh: the controller's connection is killed mid-run, the load goes on, resume gets every "
-    "record") {
+    "record" *
+    doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture sshd;

@@ -7,7 +7,7 @@
 
 namespace fb {
 
-TEST_CASE("Crc32c matches the standard check values") {
+TEST_CASE("Crc32c matches the standard check values" * doctest::test_suite("unit")) {
   CHECK(Crc32c("123456789", 9) == 0xe3069283);  // the CRC-32C check value
   std::vector<uint8_t> zeros(32, 0);
   CHECK(Crc32c(zeros.data(), zeros.size()) == 0x8a9136aa);  // RFC 3720 B.4

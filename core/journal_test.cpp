@@ -5,11 +5,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
-TEST_CASE("Journal creates the run directory and appends records as they happen") {
+TEST_CASE("Journal creates the run directory and appends records as they happen" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   ClockAnchor anchor = ClockAnchor::Take();
   Journal j;
@@ -41,7 +42,7 @@ TEST_CASE("Journal creates the run directory and appends records as they happen"
   CHECK(j2.dir() != j.dir());
 }
 
-TEST_CASE("FormatUtcIso") {
+TEST_CASE("FormatUtcIso" * doctest::test_suite("unit")) {
   CHECK(FormatUtcIso(0) == "1970-01-01T00:00:00.000000000Z");
   CHECK(FormatUtcIso(1'500'000'000, 3) == "1970-01-01T00:00:01.500Z");
   CHECK(FormatUtcCompact(86400LL * 1'000'000'000) == "19700102T000000Z");

@@ -10,7 +10,7 @@
 
 namespace fb {
 
-TEST_CASE("RunCommand captures output and exit status") {
+TEST_CASE("RunCommand captures output and exit status" * doctest::test_suite("unit")) {
   auto r = RunCommand({"sh", "-c", "echo out; echo err >&2; exit 3"});
   REQUIRE(r.ok());
   CHECK(r->exit_code == 3);
@@ -19,13 +19,13 @@ TEST_CASE("RunCommand captures output and exit status") {
   CHECK(r->Describe() == "exit 3: err");
 }
 
-TEST_CASE("RunCommand feeds stdin") {
+TEST_CASE("RunCommand feeds stdin" * doctest::test_suite("unit")) {
   auto r = RunCommand({"cat"}, {.timeout_ns = 5 * kNsPerSec, .stdin_text = "abc"});
   REQUIRE(r.ok());
   CHECK(r->out == "abc");
 }
 
-TEST_CASE("RunCommand kills the whole process group on timeout") {
+TEST_CASE("RunCommand kills the whole process group on timeout" * doctest::test_suite("unit")) {
   int64_t t0 = MonoNs();
   auto r = RunShell("sleep 30 & sleep 30", {.timeout_ns = 200 * kNsPerMs});
   REQUIRE(r.ok());
@@ -33,7 +33,7 @@ TEST_CASE("RunCommand kills the whole process group on timeout") {
   CHECK(MonoNs() - t0 < 5 * kNsPerSec);
 }
 
-TEST_CASE("RunCommand names a missing program") {
+TEST_CASE("RunCommand names a missing program" * doctest::test_suite("unit")) {
   auto r = RunCommand({"no-such-program-fb"});
   CHECK(!r.ok());
   CHECK(r.status().message().find("no-such-program-fb") != std::string::npos);
@@ -46,7 +46,8 @@ TEST_CASE("RunCommand names a missing program") {
 
 namespace fb {
 
-TEST_CASE("RunCommand stops the whole process group when its stop fd becomes readable") {
+TEST_CASE("RunCommand stops the whole process group when its stop fd becomes readable" *
+          doctest::test_suite("unit")) {
   int stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   REQUIRE(stop >= 0);
   // Once while the child still writes output, once after it closed its stdout.

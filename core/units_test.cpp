@@ -4,7 +4,7 @@
 
 namespace fb {
 
-TEST_CASE("ParseSize accepts the forms users write") {
+TEST_CASE("ParseSize accepts the forms users write" * doctest::test_suite("unit")) {
   CHECK(ParseSize("4k").value() == 4096);
   CHECK(ParseSize("4K").value() == 4096);
   CHECK(ParseSize("64KiB").value() == 65536);
@@ -17,7 +17,7 @@ TEST_CASE("ParseSize accepts the forms users write") {
   CHECK(ParseSize(" 8m ").value() == 8388608);
 }
 
-TEST_CASE("ParseSize rejects bad input and quotes it") {
+TEST_CASE("ParseSize rejects bad input and quotes it" * doctest::test_suite("unit")) {
   for (const char* bad : {"4kk", "-1k", "10 parsecs", "", "k", "1.k", "0.3k", "4 k", "1e3", "99999999T"}) {
     auto r = ParseSize(bad);
     CHECK_MESSAGE(!r.ok(), bad);
@@ -28,7 +28,7 @@ TEST_CASE("ParseSize rejects bad input and quotes it") {
   }
 }
 
-TEST_CASE("ParseDuration accepts the forms users write") {
+TEST_CASE("ParseDuration accepts the forms users write" * doctest::test_suite("unit")) {
   CHECK(ParseDuration("250ms").value() == 250'000'000);
   CHECK(ParseDuration("90s").value() == 90'000'000'000);
   CHECK(ParseDuration("2m").value() == 120'000'000'000);
@@ -40,7 +40,7 @@ TEST_CASE("ParseDuration accepts the forms users write") {
   CHECK(ParseDuration("0s").value() == 0);
 }
 
-TEST_CASE("ParseDuration rejects bad input and quotes it") {
+TEST_CASE("ParseDuration rejects bad input and quotes it" * doctest::test_suite("unit")) {
   for (const char* bad : {"-1s", "10 parsecs", "10", "s", "5sec", "1.s", "", "3 s", "10parsecs"}) {
     auto r = ParseDuration(bad);
     CHECK_MESSAGE(!r.ok(), bad);
@@ -48,7 +48,7 @@ TEST_CASE("ParseDuration rejects bad input and quotes it") {
   }
 }
 
-TEST_CASE("ParsePercent") {
+TEST_CASE("ParsePercent" * doctest::test_suite("unit")) {
   CHECK(ParsePercent("70").value() == doctest::Approx(0.7));
   CHECK(ParsePercent("70%").value() == doctest::Approx(0.7));
   CHECK(ParsePercent("0").value() == 0.0);
@@ -57,7 +57,7 @@ TEST_CASE("ParsePercent") {
   CHECK(!ParsePercent("abc").ok());
 }
 
-TEST_CASE("Format sizes and durations") {
+TEST_CASE("Format sizes and durations" * doctest::test_suite("unit")) {
   CHECK(FormatSize(4096) == "4KiB");
   CHECK(FormatSize(1610612736ULL) == "1.50GiB");
   CHECK(FormatSize(3ULL << 30) == "3GiB");

@@ -4,11 +4,11 @@
 
 #include <filesystem>
 
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
-TEST_CASE("command injector: inject, check, revert act through the shell") {
+TEST_CASE("command injector: inject, check, revert act through the shell" * doctest::test_suite("unit")) {
   RegisterBuiltinInjectors();
   TempDir tmp;
   std::string flag = tmp.path() + "/fault";
@@ -33,7 +33,7 @@ TEST_CASE("command injector: inject, check, revert act through the shell") {
   CHECK(st.message().find("No such file") != std::string::npos);
 }
 
-TEST_CASE("command injector: a command that hangs is killed at the timeout") {
+TEST_CASE("command injector: a command that hangs is killed at the timeout" * doctest::test_suite("unit")) {
   Settings s(nlohmann::json{{"inject", "sleep 10"}, {"revert", "true"}, {"timeout", "200ms"}});
   auto inj = NewCommandInjector("slow", &s);
   REQUIRE(s.problems().empty());
@@ -42,9 +42,11 @@ TEST_CASE("command injector: a command that hangs is killed at the timeout") {
   CHECK(st.message().find("timed out") != std::string::npos);
 }
 
-TEST_CASE("command injector: settings problems are all reported with their keys") {
+TEST_CASE("command injector: settings problems are all reported with their keys" *
+          doctest::test_suite("unit")) {
   RegisterBuiltinInjectors();
-  Settings s(nlohmann::json{{"kind", "command"}, {"inject", "true"}, {"timeout", "5 parsecs"}, {"revrt", "x"}});
+  Settings s(
+      nlohmann::json{{"kind", "command"}, {"inject", "true"}, {"timeout", "5 parsecs"}, {"revrt", "x"}});
   auto inj = InjectorRegistry::Global().Create("command", "bad", &s);
   CHECK(!inj);
   REQUIRE(s.problems().size() == 3);

@@ -16,8 +16,9 @@
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
 #include "injectors/injector.h"
-#include "injectors/injector_test_util.h"
-#include "tests/test_util.h"
+#include "tests/support/rigs.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -45,9 +46,11 @@ struct GuardRig {
     std::ofstream(target).close();
     std::filesystem::resize_file(target, 16 << 20);
     std::string plan = tmp.path() + "/plan.yaml";
-    std::ofstream(plan) << "name: guard-test\ntarget: " << target
-                        << "\nworkload: {bs: 4k, rw: randread, queue_depth: 1, duration: 10s, interval: 100ms}\n"
-                        << "injectors:\n" << injectors << "steps:\n  - {at: 0s, phase: baseline}\n";
+    std::ofstream(plan)
+        << "name: guard-test\ntarget: " << target
+        << "\nworkload: {bs: 4k, rw: randread, queue_depth: 1, duration: 10s, interval: 100ms}\n"
+        << "injectors:\n"
+        << injectors << "steps:\n  - {at: 0s, phase: baseline}\n";
     return plan;
   }
 };
@@ -70,10 +73,12 @@ int64_t ReapOrWait(int pid, int timeout_ms) {
 
 }  // namespace
 
-TEST_CASE("guard: a lease that expires is reverted on time, and faults/recover see the journal") {
+TEST_CASE("guard: a lease that expires is reverted on time, and faults/recover see the journal" *
+          doctest::test_suite("integration")) {
   GuardRig rig;
   std::string flag = rig.tmp.path() + "/fault";
-  nlohmann::json settings = {{"inject", "touch " + flag}, {"revert", "rm -f " + flag}, {"check", "test -e " + flag}};
+  nlohmann::json settings = {
+      {"inject", "touch " + flag}, {"revert", "rm -f " + flag}, {"check", "test -e " + flag}};
   GuardClient guard;
   REQUIRE(guard.Start("lease-test", FB_CLI_PATH).ok());
   auto id = guard.Arm({"flag", "command", "localhost", settings, 800 * kNsPerMs});
@@ -86,10 +91,12 @@ TEST_CASE("guard: a lease that expires is reverted on time, and faults/recover s
   int64_t deadline = run->faults[0].deadline_mono_ns;
   int64_t gone = WaitFor([&] { return !std::filesystem::exists(flag); }, 3000, 1);
   REQUIRE(gone != 0);
-  MESSAGE("lease 800ms (command fault): reverted " << double(gone - deadline) / 1e6 << " ms after the deadline");
+  MESSAGE("lease 800ms (command fault): reverted " << double(gone - deadline) / 1e6
+                                                   << " ms after the deadline");
   CHECK(std::abs(gone - deadline) < 200 * kNsPerMs);
   // The outcome is written right after the check confirmed it.
-  CHECK(WaitFor([&] { return ReadGuardedRun("lease-test")->faults[0].state == FaultState::kReverted; }, 2000, 5) != 0);
+  CHECK(WaitFor([&] { return ReadGuardedRun("lease-test")->faults[0].state == FaultState::kReverted; }, 2000,
+                5) != 0);
   // The runner's own revert afterwards is harmless, and a clean stop leaves nothing.
   CHECK(guard.Disarm(*id).ok());
   CHECK(guard.Stop().ok());
@@ -97,12 +104,16 @@ TEST_CASE("guard: a lease that expires is reverted on time, and faults/recover s
   CHECK(HealLeftovers(std::cout).value() == 0);
 }
 
-TEST_CASE("guard: a revert that cannot be confirmed is unknown, never reverted") {
+TEST_CASE("guard: a revert that cannot be confirmed is unknown, never reverted" *
+          doctest::test_suite("integration")) {
   GuardRig rig;
   GuardClient guard;
   REQUIRE(guard.Start("unknown-test", FB_CLI_PATH).ok());
   // The check always says "in effect": no revert can be confirmed.
-  auto id = guard.Arm({"stuck", "command", "localhost", {{"inject", "true"}, {"revert", "true"}, {"check", "true"}},
+  auto id = guard.Arm({"stuck",
+                       "command",
+                       "localhost",
+                       {{"inject", "true"}, {"revert", "true"}, {"check", "true"}},
                        60 * kNsPerSec});
   REQUIRE(id.ok());
   int64_t t0 = MonoNs();
@@ -119,16 +130,18 @@ TEST_CASE("guard: a revert that cannot be confirmed is unknown, never reverted")
   CHECK(listing.out.find("unknown") != std::string::npos);
 }
 
-TEST_CASE("guard: SIGKILL of the process that armed a netfilter fault: traffic flows again within 1 s") {
+TEST_CASE("guard: SIGKILL of the process that armed a netfilter fault: traffic flows again within 1 s" *
+          doctest::test_suite("integration")) {
   if (!IsRoot() || !HaveCommand("nft")) {
-    MESSAGE("skipped: needs root and nft");
+    Skip("needs root and nft");
     return;
   }
   GuardRig rig;
   NetnsPair net(6);
   REQUIRE(net.ok());
   REQUIRE(WaitFor([&] { return net.Reachable(); }, 3000, 50) != 0);
-  std::string plan = rig.Plan("  cut: {kind: netfilter, netns: " + net.a() + ", address: " + net.addr_b() + "}\n");
+  std::string plan =
+      rig.Plan("  cut: {kind: netfilter, netns: " + net.a() + ", address: " + net.addr_b() + "}\n");
   std::string out = rig.tmp.path() + "/inject.out";
   const std::string table = "faultbench_manual_guard_test_cut_cut";
   {
@@ -142,29 +155,35 @@ TEST_CASE("guard: SIGKILL of the process that armed a netfilter fault: traffic f
     int64_t flows = WaitFor([&] { return net.Reachable(); }, 3000, 5);
     REQUIRE(gone != 0);
     REQUIRE(flows != 0);
-    MESSAGE("runner SIGKILLed: table gone after " << double(gone - killed) / 1e6 << " ms, traffic flows after "
-                                                  << double(flows - killed) / 1e6 << " ms");
+    MESSAGE("runner SIGKILLed: table gone after "
+            << double(gone - killed) / 1e6 << " ms, traffic flows after " << double(flows - killed) / 1e6
+            << " ms");
     CHECK(gone - killed < kNsPerSec);
     CHECK(flows - killed < kNsPerSec);
   }
   // The outcome is written right after the check confirmed it.
-  CHECK(WaitFor([&] {
-          auto runs = ListGuardedRuns();
-          const GuardedFault* f = runs.ok() ? Only(*runs) : nullptr;
-          return f && f->state == FaultState::kReverted;
-        }, 2000, 5) != 0);
+  CHECK(WaitFor(
+            [&] {
+              auto runs = ListGuardedRuns();
+              const GuardedFault* f = runs.ok() ? Only(*runs) : nullptr;
+              return f && f->state == FaultState::kReverted;
+            },
+            2000, 5) != 0);
 }
 
-TEST_CASE("guard: SIGKILL of runner and guard leaves the fault orphaned, faultbench recover restores traffic") {
+TEST_CASE(
+    "guard: SIGKILL of runner and guard leaves the fault orphaned, faultbench recover restores traffic" *
+    doctest::test_suite("integration")) {
   if (!IsRoot() || !HaveCommand("nft")) {
-    MESSAGE("skipped: needs root and nft");
+    Skip("needs root and nft");
     return;
   }
   GuardRig rig;
   NetnsPair net(8);
   REQUIRE(net.ok());
   REQUIRE(WaitFor([&] { return net.Reachable(); }, 3000, 50) != 0);
-  std::string plan = rig.Plan("  cut: {kind: netfilter, netns: " + net.a() + ", address: " + net.addr_b() + "}\n");
+  std::string plan =
+      rig.Plan("  cut: {kind: netfilter, netns: " + net.a() + ", address: " + net.addr_b() + "}\n");
   std::string out = rig.tmp.path() + "/inject.out";
   {
     Background runner({FB_CLI_PATH, "inject", "cut", "--plan", plan, "--lease", "60s", "--wait"}, out);
@@ -184,22 +203,25 @@ TEST_CASE("guard: SIGKILL of runner and guard leaves the fault orphaned, faultbe
   auto recover = RunCli({"recover"});
   int64_t t1 = MonoNs();
   CHECK(recover.exit_code == 0);
-  CHECK(recover.out.find("cut (netfilter on localhost netns " + net.a() + "): reverted") != std::string::npos);
+  CHECK(recover.out.find("cut (netfilter on localhost netns " + net.a() + "): reverted") !=
+        std::string::npos);
   CHECK(net.Reachable());
   MESSAGE("faultbench recover took " << double(t1 - t0) / 1e6 << " ms");
   CHECK(RunCli({"faults"}).out.find("orphaned") == std::string::npos);
 }
 
-TEST_CASE("guard: a netfilter lease expiry reverts on time (detached inject)") {
+TEST_CASE("guard: a netfilter lease expiry reverts on time (detached inject)" *
+          doctest::test_suite("integration")) {
   if (!IsRoot() || !HaveCommand("nft")) {
-    MESSAGE("skipped: needs root and nft");
+    Skip("needs root and nft");
     return;
   }
   GuardRig rig;
   NetnsPair net(10);
   REQUIRE(net.ok());
   REQUIRE(WaitFor([&] { return net.Reachable(); }, 3000, 50) != 0);
-  std::string plan = rig.Plan("  cut: {kind: netfilter, netns: " + net.a() + ", address: " + net.addr_b() + "}\n");
+  std::string plan =
+      rig.Plan("  cut: {kind: netfilter, netns: " + net.a() + ", address: " + net.addr_b() + "}\n");
   const std::string table = "faultbench_manual_guard_test_cut_cut";
   auto inject = RunCli({"inject", "cut", "--plan", plan, "--lease", "1500ms"});
   REQUIRE(inject.exit_code == 0);
@@ -210,7 +232,8 @@ TEST_CASE("guard: a netfilter lease expiry reverts on time (detached inject)") {
   int64_t deadline = f->deadline_mono_ns;
   int64_t gone = WaitFor([&] { return !NftTableExists(net.a(), table); }, 4000, 1);
   REQUIRE(gone != 0);
-  MESSAGE("lease 1500ms (netfilter): table gone " << double(gone - deadline) / 1e6 << " ms after the deadline");
+  MESSAGE("lease 1500ms (netfilter): table gone " << double(gone - deadline) / 1e6
+                                                  << " ms after the deadline");
   CHECK(std::abs(gone - deadline) < 200 * kNsPerMs);
   CHECK(WaitFor([&] { return net.Reachable(); }, 2000, 5) != 0);
   // `faultbench revert` of a fault the guard already reverted: nothing left to do.
@@ -218,11 +241,11 @@ TEST_CASE("guard: a netfilter lease expiry reverts on time (detached inject)") {
   CHECK(revert.exit_code == 0);
 }
 
-TEST_CASE("guard: faultbench inject then revert by hand") {
+TEST_CASE("guard: faultbench inject then revert by hand" * doctest::test_suite("integration")) {
   GuardRig rig;
   std::string flag = rig.tmp.path() + "/fault";
-  std::string plan = rig.Plan("  flag: {kind: command, inject: \"touch " + flag + "\", revert: \"rm -f " + flag +
-                              "\", check: \"test -e " + flag + "\"}\n");
+  std::string plan = rig.Plan("  flag: {kind: command, inject: \"touch " + flag + "\", revert: \"rm -f " +
+                              flag + "\", check: \"test -e " + flag + "\"}\n");
   auto inject = RunCli({"inject", "flag", "--plan", plan, "--lease", "60s"});
   REQUIRE(inject.exit_code == 0);
   CHECK(inject.out.find("injected flag on localhost, check confirms") != std::string::npos);

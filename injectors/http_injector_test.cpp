@@ -1,5 +1,5 @@
 // http against a local server that speaks the FlashArray REST 2.x login flow
-// (PLATFORM.md): POST /api/2.42/login with `api-token`, session in `x-auth-token`.
+// (docs/platform.md): POST /api/2.42/login with `api-token`, session in `x-auth-token`.
 #include "injectors/http_injector.h"
 
 #include <doctest/doctest.h>
@@ -8,8 +8,8 @@
 #include <mutex>
 #include <thread>
 
-#include "injectors/injector_test_util.h"
-#include "tests/test_util.h"
+#include "tests/support/rigs.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -26,7 +26,8 @@ struct FakeArray {
     server.Post("/api/2.42/login", [this](const httplib::Request& req, httplib::Response& res) {
       if (req.get_header_value("api-token") != "T-123") {
         res.status = 401;
-        res.set_content(R"({"errors":[{"context":"login","message":"invalid api-token"}]})", "application/json");
+        res.set_content(R"({"errors":[{"context":"login","message":"invalid api-token"}]})",
+                        "application/json");
         return;
       }
       res.set_header("x-auth-token", "S-1");
@@ -34,7 +35,8 @@ struct FakeArray {
     });
     server.Patch("/api/2.42/network-interfaces", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu);
-      calls.push_back(req.get_header_value("x-auth-token") + " " + req.get_param_value("names") + " " + req.body);
+      calls.push_back(req.get_header_value("x-auth-token") + " " + req.get_param_value("names") + " " +
+                      req.body);
       if (req.get_header_value("x-auth-token") != "S-1") {
         res.status = 401;
         return;
@@ -44,8 +46,9 @@ struct FakeArray {
     });
     server.Get("/api/2.42/network-interfaces", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu);
-      res.set_content(std::string(R"({"items":[{"name":"ct0.eth2","enabled":)") + (enabled ? "true" : "false") + "}]}",
-                      "application/json");
+      res.set_content(
+          std::string(R"({"items":[{"name":"ct0.eth2","enabled":)") + (enabled ? "true" : "false") + "}]}",
+          "application/json");
     });
     thread = std::thread([this] { server.listen("127.0.0.1", port); });
     WaitFor([this] { return server.is_running(); }, 5000, 5);
@@ -58,14 +61,18 @@ struct FakeArray {
 
 }  // namespace
 
-TEST_CASE("http injector: api_token login flow, PATCH to disable and enable a port, check from GET") {
+TEST_CASE("http injector: api_token login flow, PATCH to disable and enable a port, check from GET" *
+          doctest::test_suite("unit")) {
   FakeArray array;
   ScopedEnv token("FB_TEST_ARRAY_TOKEN", "T-123");
   nlohmann::json settings = {{"base_url", "http://127.0.0.1:" + std::to_string(array.port)},
-                             {"auth", "api_token"}, {"token_env", "FB_TEST_ARRAY_TOKEN"},
-                             {"inject_method", "PATCH"}, {"inject_path", "/api/2.42/network-interfaces?names=ct0.eth2"},
+                             {"auth", "api_token"},
+                             {"token_env", "FB_TEST_ARRAY_TOKEN"},
+                             {"inject_method", "PATCH"},
+                             {"inject_path", "/api/2.42/network-interfaces?names=ct0.eth2"},
                              {"inject_body", R"({"enabled": false})"},
-                             {"revert_method", "PATCH"}, {"revert_path", "/api/2.42/network-interfaces?names=ct0.eth2"},
+                             {"revert_method", "PATCH"},
+                             {"revert_path", "/api/2.42/network-interfaces?names=ct0.eth2"},
                              {"revert_body", R"({"enabled": true})"},
                              {"check_path", "/api/2.42/network-interfaces?names=ct0.eth2"},
                              {"check_match", R"("enabled":false)"}};
@@ -84,19 +91,25 @@ TEST_CASE("http injector: api_token login flow, PATCH to disable and enable a po
   Settings s2(settings);
   Status st = NewHttpInjector("repl-port", &s2)->Inject();
   CHECK(!st.ok());
-  CHECK(st.message().find("login POST http://127.0.0.1:" + std::to_string(array.port) + "/api/2.42/login: HTTP 401") !=
-        std::string::npos);
+  CHECK(st.message().find("login POST http://127.0.0.1:" + std::to_string(array.port) +
+                          "/api/2.42/login: HTTP 401") != std::string::npos);
   CHECK(st.message().find("invalid api-token") != std::string::npos);
 }
 
-TEST_CASE("http injector: secrets only by reference, TLS verify on by default") {
-  Settings s(nlohmann::json{{"base_url", "https://array"}, {"inject_path", "/x"}, {"revert_path", "/y"},
-                            {"auth", "bearer"}, {"inject_body", "{not json"}});
+TEST_CASE("http injector: secrets only by reference, TLS verify on by default" *
+          doctest::test_suite("unit")) {
+  Settings s(nlohmann::json{{"base_url", "https://array"},
+                            {"inject_path", "/x"},
+                            {"revert_path", "/y"},
+                            {"auth", "bearer"},
+                            {"inject_body", "{not json"}});
   NewHttpInjector("h", &s);
   REQUIRE(s.problems().size() == 2);  // bearer without token_env/token_file; bad JSON
   FakeArray plain;  // speaks HTTP: an https:// URL must fail the TLS handshake, not fall back
-  Settings t(nlohmann::json{{"base_url", "https://127.0.0.1:" + std::to_string(plain.port)}, {"inject_path", "/x"},
-                            {"revert_path", "/y"}, {"timeout", "2s"}});
+  Settings t(nlohmann::json{{"base_url", "https://127.0.0.1:" + std::to_string(plain.port)},
+                            {"inject_path", "/x"},
+                            {"revert_path", "/y"},
+                            {"timeout", "2s"}});
   Status st = NewHttpInjector("h", &t)->Inject();
   CHECK(!st.ok());
   CHECK(st.message().find("inject POST https://127.0.0.1:") != std::string::npos);

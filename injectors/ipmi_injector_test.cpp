@@ -5,24 +5,33 @@
 #include <doctest/doctest.h>
 
 #include "core/jsonl_writer.h"
-#include "injectors/injector_test_util.h"
-#include "tests/test_util.h"
+#include "tests/support/rigs.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
-TEST_CASE("ipmi injector: ipmitool -I lanplus -H host -U user -E chassis power off / on, password from env") {
+TEST_CASE("ipmi injector: ipmitool -I lanplus -H host -U user -E chassis power off / on, password from env" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   const std::string log = tmp.path() + "/calls", off = tmp.path() + "/off";
   WriteScript(tmp.path() + "/ipmitool",
-              "echo \"$* [IPMI_PASSWORD=$IPMI_PASSWORD]\" >> " + log + "\n"
-              "case \"$*\" in\n"
-              "  *'power off') touch " + off + "; echo 'Chassis Power Control: Down/Off';;\n"
-              "  *'power on') rm -f " + off + "; echo 'Chassis Power Control: Up/On';;\n"
-              "  *'power status') if [ -e " + off + " ]; then echo 'Chassis Power is off'; else echo 'Chassis Power is on'; fi;;\n"
-              "esac\n");
+              "echo \"$* [IPMI_PASSWORD=$IPMI_PASSWORD]\" >> " + log +
+                  "\n"
+                  "case \"$*\" in\n"
+                  "  *'power off') touch " +
+                  off +
+                  "; echo 'Chassis Power Control: Down/Off';;\n"
+                  "  *'power on') rm -f " +
+                  off +
+                  "; echo 'Chassis Power Control: Up/On';;\n"
+                  "  *'power status') if [ -e " +
+                  off +
+                  " ]; then echo 'Chassis Power is off'; else echo 'Chassis Power is on'; fi;;\n"
+                  "esac\n");
   ScopedEnv path("PATH", tmp.path() + ":" + getenv("PATH"));
   ScopedEnv pass("FB_TEST_BMC_PASSWORD", "hunter2");
-  Settings s(nlohmann::json{{"host", "198.18.9.9"}, {"user", "admin"}, {"password_env", "FB_TEST_BMC_PASSWORD"}});
+  Settings s(
+      nlohmann::json{{"host", "198.18.9.9"}, {"user", "admin"}, {"password_env", "FB_TEST_BMC_PASSWORD"}});
   auto inj = NewIpmiInjector("power", &s);
   REQUIRE(s.problems().empty());
   CHECK(inj->where() == "bmc 198.18.9.9");
@@ -36,11 +45,14 @@ TEST_CASE("ipmi injector: ipmitool -I lanplus -H host -U user -E chassis power o
         "-I lanplus -H 198.18.9.9 -U admin -E chassis power on [IPMI_PASSWORD=hunter2]\n"
         "-I lanplus -H 198.18.9.9 -U admin -E chassis power status [IPMI_PASSWORD=hunter2]\n");
 
-  Settings unset(nlohmann::json{{"host", "198.18.9.9"}, {"user", "admin"}, {"password_env", "FB_TEST_NOT_SET"}});
+  Settings unset(
+      nlohmann::json{{"host", "198.18.9.9"}, {"user", "admin"}, {"password_env", "FB_TEST_NOT_SET"}});
   Status st = NewIpmiInjector("power", &unset)->Inject();
   CHECK(!st.ok());
-  CHECK(st.message().find("environment variable FB_TEST_NOT_SET (the BMC password) is not set") != std::string::npos);
-  Settings bad(nlohmann::json{{"host", "h"}, {"user", "u"}, {"password_env", "$(reboot)"}, {"action", "cycle"}});
+  CHECK(st.message().find("environment variable FB_TEST_NOT_SET (the BMC password) is not set") !=
+        std::string::npos);
+  Settings bad(
+      nlohmann::json{{"host", "h"}, {"user", "u"}, {"password_env", "$(reboot)"}, {"action", "cycle"}});
   NewIpmiInjector("power", &bad);
   CHECK(bad.problems().size() == 2);
 }

@@ -6,25 +6,36 @@
 #include <doctest/doctest.h>
 
 #include "core/jsonl_writer.h"
-#include "injectors/injector_test_util.h"
-#include "tests/test_util.h"
+#include "tests/support/rigs.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
-TEST_CASE("iscsi_session injector: iscsiadm -m node -T IQN -p IP:PORT -u / -l, check from -m session") {
+TEST_CASE("iscsi_session injector: iscsiadm -m node -T IQN -p IP:PORT -u / -l, check from -m session" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   const std::string log = tmp.path() + "/calls", state = tmp.path() + "/logged_in";
-  WriteScript(tmp.path() + "/iscsiadm",
-              "echo \"$*\" >> " + log + "\n"
-              "case \"$*\" in\n"
-              "  '-m session') if [ -e " + state + " ]; then\n"
-              "      echo 'tcp: [3] 198.18.0.1:3260,1 iqn.2003-01.org.example:lun1 (non-flash)'; exit 0; fi\n"
-              "    echo 'iscsiadm: No active sessions.' >&2; exit 21;;\n"
-              "  *' -u') rm -f " + state + "\n"
-              "    echo 'Logout of [sid: 3, target: iqn.2003-01.org.example:lun1, portal: 198.18.0.1,3260] successful.';;\n"
-              "  *' -l') touch " + state + "\n"
-              "    echo 'Login to [iface: default, target: iqn.2003-01.org.example:lun1, portal: 198.18.0.1,3260] successful.';;\n"
-              "esac\n");
+  WriteScript(
+      tmp.path() + "/iscsiadm",
+      "echo \"$*\" >> " + log +
+          "\n"
+          "case \"$*\" in\n"
+          "  '-m session') if [ -e " +
+          state +
+          " ]; then\n"
+          "      echo 'tcp: [3] 198.18.0.1:3260,1 iqn.2003-01.org.example:lun1 (non-flash)'; exit 0; fi\n"
+          "    echo 'iscsiadm: No active sessions.' >&2; exit 21;;\n"
+          "  *' -u') rm -f " +
+          state +
+          "\n"
+          "    echo 'Logout of [sid: 3, target: iqn.2003-01.org.example:lun1, portal: 198.18.0.1,3260] "
+          "successful.';;\n"
+          "  *' -l') touch " +
+          state +
+          "\n"
+          "    echo 'Login to [iface: default, target: iqn.2003-01.org.example:lun1, portal: "
+          "198.18.0.1,3260] successful.';;\n"
+          "esac\n");
   ScopedEnv path("PATH", tmp.path() + ":" + getenv("PATH"));
   RunChecked({"touch", state});
   Settings s(nlohmann::json{{"target", "iqn.2003-01.org.example:lun1"}, {"portal", "198.18.0.1:3260"}});
@@ -45,8 +56,9 @@ TEST_CASE("iscsi_session injector: iscsiadm -m node -T IQN -p IP:PORT -u / -l, c
   WriteScript(tmp.path() + "/iscsiadm", "echo 'iscsiadm: No records found' >&2; exit 21\n");
   Status st = inj->Inject();
   CHECK(!st.ok());
-  CHECK(st.message().find("injector path-a on localhost: inject `iscsiadm -m node -T iqn.2003-01.org.example:lun1 -p "
-                          "198.18.0.1:3260 -u`: exit 21: iscsiadm: No records found") != std::string::npos);
+  CHECK(st.message().find(
+            "injector path-a on localhost: inject `iscsiadm -m node -T iqn.2003-01.org.example:lun1 -p "
+            "198.18.0.1:3260 -u`: exit 21: iscsiadm: No records found") != std::string::npos);
 }
 
 }  // namespace fb

@@ -3,14 +3,16 @@
 
 #include <doctest/doctest.h>
 
-#include "injectors/injector_test_util.h"
-#include "tests/test_util.h"
+#include "tests/support/rigs.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
-TEST_CASE("link injector: interface down stops traffic, up restores it, check reads the UP flag") {
+TEST_CASE("link injector: interface down stops traffic, up restores it, check reads the UP flag" *
+          doctest::test_suite("integration")) {
   if (!IsRoot()) {
-    MESSAGE("skipped: needs root");
+    Skip("needs root");
     return;
   }
   NetnsPair net(4);
@@ -32,8 +34,8 @@ TEST_CASE("link injector: interface down stops traffic, up restores it, check re
   auto missing = NewLinkInjector("ghost", &bad);
   Status st = missing->Inject();
   CHECK(!st.ok());
-  CHECK(st.message().find("injector ghost on localhost netns " + net.a() + ": inject `ip link set dev nosuchif0 down`") !=
-        std::string::npos);
+  CHECK(st.message().find("injector ghost on localhost netns " + net.a() +
+                          ": inject `ip link set dev nosuchif0 down`") != std::string::npos);
   CHECK(st.message().find("nosuchif0") != std::string::npos);
 }
 

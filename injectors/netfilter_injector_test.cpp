@@ -4,13 +4,15 @@
 
 #include <doctest/doctest.h>
 
-#include "injectors/injector_test_util.h"
-#include "tests/test_util.h"
+#include "tests/support/rigs.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
-TEST_CASE("netfilter injector: settings problems") {
-  Settings s(nlohmann::json{{"address", "198.18.0.2; flush ruleset"}, {"port", "70000"}, {"direction", "sideways"}});
+TEST_CASE("netfilter injector: settings problems" * doctest::test_suite("unit")) {
+  Settings s(
+      nlohmann::json{{"address", "198.18.0.2; flush ruleset"}, {"port", "70000"}, {"direction", "sideways"}});
   NewNetfilterInjector("cut", &s);
   CHECK(s.problems().size() == 3);
   Settings none(nlohmann::json::object());
@@ -19,9 +21,11 @@ TEST_CASE("netfilter injector: settings problems") {
   CHECK(none.problems()[0].message.find("at least one of address, port, interface") != std::string::npos);
 }
 
-TEST_CASE("netfilter injector: drops traffic in a namespace, check sees the table, revert removes exactly it") {
+TEST_CASE(
+    "netfilter injector: drops traffic in a namespace, check sees the table, revert removes exactly it" *
+    doctest::test_suite("integration")) {
   if (!IsRoot() || !HaveCommand("nft")) {
-    MESSAGE("skipped: needs root and nft");
+    Skip("needs root and nft");
     return;
   }
   NetnsPair net(0);
@@ -50,16 +54,18 @@ TEST_CASE("netfilter injector: drops traffic in a namespace, check sees the tabl
   CHECK(inj->Revert().ok());
 }
 
-TEST_CASE("netfilter injector: port and interface matches, the element timeout ends the drop by itself") {
+TEST_CASE("netfilter injector: port and interface matches, the element timeout ends the drop by itself" *
+          doctest::test_suite("integration")) {
   if (!IsRoot() || !HaveCommand("nft")) {
-    MESSAGE("skipped: needs root and nft");
+    Skip("needs root and nft");
     return;
   }
   NetnsPair net(2);
   REQUIRE(net.ok());
   REQUIRE(WaitFor([&] { return net.Reachable(); }, 3000, 50));
   // The probe connects to port 9: a port-only drop of 3260 leaves it alone.
-  Settings port(nlohmann::json{{"netns", net.a()}, {"port", "3260"}, {"interface", "fbva"}, {"direction", "out"}});
+  Settings port(
+      nlohmann::json{{"netns", net.a()}, {"port", "3260"}, {"interface", "fbva"}, {"direction", "out"}});
   auto p = NewNetfilterInjector("iscsi", &port);
   REQUIRE(port.problems().empty());
   REQUIRE(p->Inject().ok());

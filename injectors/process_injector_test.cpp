@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "injectors/injector_test_util.h"
-#include "tests/test_util.h"
+#include "tests/support/rigs.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -23,7 +23,7 @@ char State(int pid) {
 }
 }  // namespace
 
-TEST_CASE("process injector: SIGSTOP / SIGCONT by pid file and by exact name") {
+TEST_CASE("process injector: SIGSTOP / SIGCONT by pid file and by exact name" * doctest::test_suite("unit")) {
   TempDir tmp;
   // A uniquely named copy of sleep, so `name` matches only ours.
   std::string exe = tmp.path() + "/fbsleep" + std::to_string(getpid() % 100000);
@@ -56,16 +56,19 @@ TEST_CASE("process injector: SIGSTOP / SIGCONT by pid file and by exact name") {
   Settings gone(nlohmann::json{{"name", "fb-no-such-process"}});
   Status st = NewProcessInjector("ghost", &gone)->Inject();
   CHECK(!st.ok());
-  CHECK(st.message().find("injector ghost on localhost: inject: no running process for process fb-no-such-process") !=
+  CHECK(st.message().find(
+            "injector ghost on localhost: inject: no running process for process fb-no-such-process") !=
         std::string::npos);
 }
 
-TEST_CASE("process injector: SIGKILL, then the restart command brings it back") {
+TEST_CASE("process injector: SIGKILL, then the restart command brings it back" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   std::string pid_file = tmp.path() + "/daemon.pid";
   Background first({"sleep", "60"});
   std::ofstream(pid_file) << first.pid() << "\n";
-  Settings s(nlohmann::json{{"pid_file", pid_file}, {"action", "kill"},
+  Settings s(nlohmann::json{{"pid_file", pid_file},
+                            {"action", "kill"},
                             {"restart", "sleep 60 >/dev/null 2>&1 & echo $! > " + pid_file}});
   auto inj = NewProcessInjector("crash", &s);
   REQUIRE(s.problems().empty());

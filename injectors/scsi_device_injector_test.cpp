@@ -8,11 +8,12 @@
 #include <fstream>
 
 #include "core/jsonl_writer.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
-TEST_CASE("scsi_device injector: writes offline / running to block/<dev>/device/state") {
+TEST_CASE("scsi_device injector: writes offline / running to block/<dev>/device/state" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   std::filesystem::create_directories(tmp.path() + "/block/sdc/device");
   const std::string state = tmp.path() + "/block/sdc/device/state";
@@ -31,7 +32,8 @@ TEST_CASE("scsi_device injector: writes offline / running to block/<dev>/device/
   Settings missing(nlohmann::json{{"device", "sdz"}, {"sysfs_root", tmp.path()}});
   Status st = NewScsiDeviceInjector("ghost", &missing)->Inject();
   CHECK(!st.ok());
-  CHECK(st.message().find("injector ghost on localhost: inject `sh -c 'echo offline > ") != std::string::npos);
+  CHECK(st.message().find("injector ghost on localhost: inject `sh -c 'echo offline > ") !=
+        std::string::npos);
   CHECK(st.message().find("sdz/device/state") != std::string::npos);
 }
 

@@ -16,11 +16,12 @@
 #include <sstream>
 
 #include "core/clock.h"
-#include "injectors/command_target.h"
-#include "injectors/injector_test_util.h"
 #include "injectors/link_injector.h"
 #include "injectors/netfilter_injector.h"
-#include "tests/test_util.h"
+#include "plugin/command_target.h"
+#include "tests/support/rigs.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -184,7 +185,7 @@ int64_t Median(std::vector<int64_t> v) {
 
 }  // namespace
 
-TEST_CASE("ssh injector: settings problems") {
+TEST_CASE("ssh injector: settings problems" * doctest::test_suite("unit")) {
   Settings none(nlohmann::json::object());
   NewSshInjector("x", &none);
   CHECK(none.problems().size() == 3);  // host, inject, revert
@@ -195,9 +196,10 @@ TEST_CASE("ssh injector: settings problems") {
 }
 
 TEST_CASE(
-    "ssh injector: Prepare opens the ControlMaster, inject check and revert run on the host through it") {
+    "ssh injector: Prepare opens the ControlMaster, inject check and revert run on the host through it" *
+    doctest::test_suite("integration")) {
   if (!HaveSshd()) {
-    MESSAGE("skipped: needs root, /usr/sbin/sshd, ssh and ssh-keygen");
+    Skip("needs root, /usr/sbin/sshd, ssh and ssh-keygen");
     return;
   }
   ThrowawaySshd sshd;
@@ -247,9 +249,10 @@ TEST_CASE(
   CHECK(WaitFor([&] { return !IsSocket(control); }, 3000, 20) != 0);
 }
 
-TEST_CASE("ssh injector: host keys are checked by default, an unknown host key is refused naming the host") {
+TEST_CASE("ssh injector: host keys are checked by default, an unknown host key is refused naming the host" *
+          doctest::test_suite("integration")) {
   if (!HaveSshd()) {
-    MESSAGE("skipped: needs root, /usr/sbin/sshd, ssh and ssh-keygen");
+    Skip("needs root, /usr/sbin/sshd, ssh and ssh-keygen");
     return;
   }
   ThrowawaySshd sshd;
@@ -307,9 +310,10 @@ TEST_CASE("ssh injector: host keys are checked by default, an unknown host key i
 }
 
 TEST_CASE(
-    "ssh injector: BatchMode never prompts, a wrong or locked key fails fast naming the host and stderr") {
+    "ssh injector: BatchMode never prompts, a wrong or locked key fails fast naming the host and stderr" *
+    doctest::test_suite("integration")) {
   if (!HaveSshd()) {
-    MESSAGE("skipped: needs root, /usr/sbin/sshd, ssh and ssh-keygen");
+    Skip("needs root, /usr/sbin/sshd, ssh and ssh-keygen");
     return;
   }
   ThrowawaySshd sshd;
@@ -342,9 +346,10 @@ TEST_CASE(
   CHECK(sshd.logins() == 0);
 }
 
-TEST_CASE("ssh injector: inject and revert reuse the master connection, latency with and without it") {
+TEST_CASE("ssh injector: inject and revert reuse the master connection, latency with and without it" *
+          doctest::test_suite("integration")) {
   if (!HaveSshd()) {
-    MESSAGE("skipped: needs root, /usr/sbin/sshd, ssh and ssh-keygen");
+    Skip("needs root, /usr/sbin/sshd, ssh and ssh-keygen");
     return;
   }
   ThrowawaySshd sshd;
@@ -388,9 +393,10 @@ TEST_CASE("ssh injector: inject and revert reuse the master connection, latency 
   CHECK(Median(mux_revert) < Median(direct_revert));
 }
 
-TEST_CASE("ssh injector: netfilter and link over ssh to 127.0.0.1 stop and restore a namespace's traffic") {
+TEST_CASE("ssh injector: netfilter and link over ssh to 127.0.0.1 stop and restore a namespace's traffic" *
+          doctest::test_suite("integration")) {
   if (!HaveSshd() || !HaveCommand("nft")) {
-    MESSAGE("skipped: needs root, /usr/sbin/sshd, ssh, ssh-keygen and nft");
+    Skip("needs root, /usr/sbin/sshd, ssh, ssh-keygen and nft");
     return;
   }
   ThrowawaySshd sshd;

@@ -8,6 +8,8 @@ const char* HaActionName(HaAction::Kind k) {
       return "heartbeat_lost";
     case HaAction::Kind::kStatefileLost:
       return "statefile_lost";
+    case HaAction::Kind::kStatefileBack:
+      return "statefile_back";
     case HaAction::Kind::kFence:
       return "fence";
     case HaAction::Kind::kRejoin:
@@ -81,6 +83,7 @@ std::vector<HaAction> HaRules::Step(const HaInput& in) {
       out.push_back({K::kHeartbeatLost, p, ""});
   net_heard_ = in.net_alive;
   if (slot_ok_ && !in.own_slot_ok) out.push_back({K::kStatefileLost, self_, ""});
+  if (!slot_ok_ && in.own_slot_ok) out.push_back({K::kStatefileBack, self_, ""});
   slot_ok_ = in.own_slot_ok;
 
   if (hosts_ > 1 && in.net_alive.empty()) {

@@ -11,7 +11,8 @@
 //   every other, as in a two-host split), only the lowest-numbered stays up.
 // - A host that loses both the network and its statefile slot fences itself
 //   (kFence, reason "watchdog").
-// - A host that cannot write its slot but hears peers stays up (kStatefileLost once).
+// - A host that cannot write its slot but hears peers stays up (kStatefileLost once,
+//   kStatefileBack when it writes the slot again).
 // - The master is the current master while it is alive; when it is not, the
 //   lowest-numbered alive host takes over (kBecomeMaster, alone in its step, so
 //   the caller can AdoptDead what the database knows before the next step); a claim with a higher
@@ -45,6 +46,7 @@ struct HaAction {
   enum class Kind {
     kHeartbeatLost,  // host: a peer's network heartbeat stopped
     kStatefileLost,  // this host cannot write its slot (it stays up)
+    kStatefileBack,  // this host writes its slot again
     kFence,          // this host fences itself; reason "network" | "watchdog"
     kRejoin,         // this host is back after a fence
     kBecomeMaster,   // this host takes over; host = the previous master

@@ -103,7 +103,7 @@ struct Pool {
 
 }  // namespace
 
-TEST_CASE("ha rules: a quiet pool does nothing") {
+TEST_CASE("ha rules: a quiet pool does nothing" * doctest::test_suite("unit")) {
   Pool pool(3);
   pool.Run(10 * kNsPerSec);
   CHECK(pool.acts.empty());
@@ -111,7 +111,8 @@ TEST_CASE("ha rules: a quiet pool does nothing") {
   CHECK_FALSE(pool.hosts[2].rules->is_master());
 }
 
-TEST_CASE("ha rules: the master declares a powered-off host dead once, about ha_timeout after") {
+TEST_CASE("ha rules: the master declares a powered-off host dead once, about ha_timeout after" *
+          doctest::test_suite("unit")) {
   Pool pool(3);
   pool.Run(3 * kNsPerSec);
   int64_t off = pool.now;
@@ -134,7 +135,8 @@ TEST_CASE("ha rules: the master declares a powered-off host dead once, about ha_
   CHECK(pool.Find(K::kDeclareDead).size() == 1);
 }
 
-TEST_CASE("ha rules: the master dies, the next host takes over and declares it dead") {
+TEST_CASE("ha rules: the master dies, the next host takes over and declares it dead" *
+          doctest::test_suite("unit")) {
   Pool pool(3);
   pool.Run(3 * kNsPerSec);
   int64_t off = pool.now;
@@ -159,7 +161,8 @@ TEST_CASE("ha rules: the master dies, the next host takes over and declares it d
   CHECK(pool.hosts[2].rules->generation() == 1);
 }
 
-TEST_CASE("ha rules: a new master waits settle_ns before it declares anyone dead") {
+TEST_CASE("ha rules: a new master waits settle_ns before it declares anyone dead" *
+          doctest::test_suite("unit")) {
   HaRules rules(2, 3, kReboot, 1, 0, 500 * kNsPerMs);
   HaInput in;
   in.now_ns = 10 * kNsPerSec;
@@ -179,7 +182,8 @@ TEST_CASE("ha rules: a new master waits settle_ns before it declares anyone dead
   CHECK(rules.Step(in).empty());
 }
 
-TEST_CASE("ha rules: a host failure then a master failure: each dead host is declared exactly once") {
+TEST_CASE("ha rules: a host failure then a master failure: each dead host is declared exactly once" *
+          doctest::test_suite("unit")) {
   Pool pool(4);
   pool.Run(3 * kNsPerSec);
   pool.hosts[4].powered = false;
@@ -194,7 +198,8 @@ TEST_CASE("ha rules: a host failure then a master failure: each dead host is dec
     if (a.a.kind == K::kDeclareDead) CHECK(a.a.host != a.by);  // never itself
 }
 
-TEST_CASE("ha rules: management cut, the host fences itself, is declared dead, and rejoins") {
+TEST_CASE("ha rules: management cut, the host fences itself, is declared dead, and rejoins" *
+          doctest::test_suite("unit")) {
   Pool pool(3);
   pool.Run(3 * kNsPerSec);
   int64_t cut = pool.now;
@@ -227,7 +232,8 @@ TEST_CASE("ha rules: management cut, the host fences itself, is declared dead, a
   CHECK_FALSE(pool.hosts[3].rules->fenced());
 }
 
-TEST_CASE("ha rules: the master's management cut fences it and the next host takes over") {
+TEST_CASE("ha rules: the master's management cut fences it and the next host takes over" *
+          doctest::test_suite("unit")) {
   Pool pool(3);
   pool.Run(3 * kNsPerSec);
   pool.hosts[1].net = false;
@@ -246,7 +252,8 @@ TEST_CASE("ha rules: the master's management cut fences it and the next host tak
   CHECK(pool.hosts[2].rules->is_master());
 }
 
-TEST_CASE("ha rules: storage cut alone raises statefile_lost once and fences nobody") {
+TEST_CASE("ha rules: storage cut alone raises statefile_lost once and fences nobody" *
+          doctest::test_suite("unit")) {
   Pool pool(3);
   pool.Run(3 * kNsPerSec);
   pool.hosts[2].storage = false;
@@ -258,7 +265,7 @@ TEST_CASE("ha rules: storage cut alone raises statefile_lost once and fences nob
   CHECK(pool.Find(K::kDeclareDead).empty());
 }
 
-TEST_CASE("ha rules: network and storage both lost is a watchdog fence") {
+TEST_CASE("ha rules: network and storage both lost is a watchdog fence" * doctest::test_suite("unit")) {
   Pool pool(3);
   pool.Run(3 * kNsPerSec);
   pool.hosts[3].net = false;
@@ -273,7 +280,7 @@ TEST_CASE("ha rules: network and storage both lost is a watchdog fence") {
   CHECK(dead[0].a.reason == "silent");
 }
 
-TEST_CASE("ha rules: a two-host split keeps the lower host, the other fences") {
+TEST_CASE("ha rules: a two-host split keeps the lower host, the other fences" * doctest::test_suite("unit")) {
   Pool pool(2);
   pool.Run(3 * kNsPerSec);
   pool.hosts[1].net = false;  // the link between them: both stop hearing
@@ -285,7 +292,7 @@ TEST_CASE("ha rules: a two-host split keeps the lower host, the other fences") {
   CHECK(pool.hosts[1].rules->is_master());
 }
 
-TEST_CASE("ha rules: the last host alive stays up without its peers") {
+TEST_CASE("ha rules: the last host alive stays up without its peers" * doctest::test_suite("unit")) {
   Pool pool(3);
   pool.Run(3 * kNsPerSec);
   pool.hosts[1].powered = false;
@@ -297,13 +304,15 @@ TEST_CASE("ha rules: the last host alive stays up without its peers") {
   CHECK(pool.Find(K::kDeclareDead, 2).size() == 1);
 }
 
-TEST_CASE("ha rules: restart target is the surviving host with the fewest VMs") {
+TEST_CASE("ha rules: restart target is the surviving host with the fewest VMs" *
+          doctest::test_suite("unit")) {
   CHECK(PickRestartHost({{2, 3}, {3, 1}, {4, 1}}) == 3);
   CHECK(PickRestartHost({{2, 0}}) == 2);
   CHECK(PickRestartHost({}) == 0);
 }
 
-TEST_CASE("ha liveness: heartbeats and advancing slots count for ha_timeout, a stale slot does not") {
+TEST_CASE("ha liveness: heartbeats and advancing slots count for ha_timeout, a stale slot does not" *
+          doctest::test_suite("unit")) {
   HaLiveness live(1, 3, kTimeout, 0);
   HaInput in = live.Input(kTimeout);  // the grace of construction
   CHECK(in.net_alive == std::set<int>{2, 3});

@@ -241,6 +241,9 @@ void HaNode::Apply(const HaAction& a, int64_t now_ns) {
         Persist();
       }
       return;
+    case K::kStatefileBack:
+      Log("statefile_back", Severity::kInfo, "writes its statefile slot again", json::object());
+      return;
     case K::kFence:
       Fence(a.reason);
       return;

@@ -10,9 +10,10 @@
 
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
-#include "lab/ha_sim_test_sink.h"
 #include "probes/probe.h"
-#include "tests/test_util.h"
+#include "tests/support/recording_sink.h"
+#include "tests/support/test_util.h"
+#include "tests/support/xapi_test_probe.h"
 
 namespace fb::lab {
 
@@ -187,10 +188,11 @@ int CountMessages(XapiService& xapi, const std::string& name, const std::string&
 
 }  // namespace
 
-TEST_CASE("ha sim node: the master is powered off, the xapi probe sees the failover") {
+TEST_CASE("ha sim node: the master is powered off, the xapi probe sees the failover" *
+          doctest::test_suite("integration")) {
   Harness h(3);
   auto probe = XapiProbe(h);
-  HaTestSink sink;
+  RecordingSink sink;
   REQUIRE(probe->Start(&sink).ok());
   h.RunUntil([] { return false; }, 1500);  // baseline read, steady heartbeats
   CHECK(h.Logged("host_declared_dead").empty());
@@ -248,7 +250,8 @@ TEST_CASE("ha sim node: the master is powered off, the xapi probe sees the failo
   CHECK(HaDatabaseMaster(json::parse(*text)) == std::pair<int, int64_t>{2, 1});
 }
 
-TEST_CASE("ha sim node: a management cut fences the host, its VM restarts once, it rejoins") {
+TEST_CASE("ha sim node: a management cut fences the host, its VM restarts once, it rejoins" *
+          doctest::test_suite("integration")) {
   Harness h(3);
   h.RunUntil([] { return false; }, 1200);
   h.up[2].net = false;  // host-3
@@ -277,7 +280,8 @@ TEST_CASE("ha sim node: a management cut fences the host, its VM restarts once, 
   CHECK(CountMessages(*h.xapi[0], "HA_HOST_WAS_FENCED", HaUuid("host-3")) == 1);
 }
 
-TEST_CASE("ha sim node: a failed restart is tried again until it works, and raises a message each time") {
+TEST_CASE("ha sim node: a failed restart is tried again until it works, and raises a message each time" *
+          doctest::test_suite("integration")) {
   Harness h(3);
   h.RunUntil([] { return false; }, 1200);
   h.pool.FailStarts(2);
@@ -290,7 +294,8 @@ TEST_CASE("ha sim node: a failed restart is tried again until it works, and rais
   CHECK(CountMessages(*h.xapi[0], "HA_PROTECTED_VM_RESTART_FAILED", HaUuid("vm-3")) == 2);
 }
 
-TEST_CASE("ha sim node: a storage cut alone fences nobody and raises HA_STATEFILE_LOST") {
+TEST_CASE("ha sim node: a storage cut alone fences nobody and raises HA_STATEFILE_LOST" *
+          doctest::test_suite("integration")) {
   Harness h(3);
   h.RunUntil([] { return false; }, 1200);
   h.up[1].storage = false;  // host-2
@@ -301,7 +306,8 @@ TEST_CASE("ha sim node: a storage cut alone fences nobody and raises HA_STATEFIL
   CHECK(CountMessages(*h.xapi[0], "HA_STATEFILE_LOST", HaUuid("host-2")) == 1);
 }
 
-TEST_CASE("ha sim node: uuids and refs are stable, the initial database names host-1 master") {
+TEST_CASE("ha sim node: uuids and refs are stable, the initial database names host-1 master" *
+          doctest::test_suite("unit")) {
   CHECK(HaUuid("host-1") == HaUuid("host-1"));
   CHECK(HaUuid("host-1") != HaUuid("host-2"));
   CHECK(HaUuid("vm-1").size() == 36);

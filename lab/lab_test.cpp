@@ -19,7 +19,8 @@
 #include "lab/lab_lock.h"
 #include "lab/netns.h"
 #include "lab/topology.h"
-#include "tests/test_util.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb::lab {
 namespace {
@@ -41,25 +42,14 @@ class DownGuard {
   Lab* lab_;
 };
 
-std::vector<json> ReadEvents(const std::string& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    json j = json::parse(line, nullptr, false);
-    if (!j.is_discarded()) out.push_back(j);
-  }
-  return out;
-}
-
 // Polls the event log until pred holds, at most timeout_ns.
 std::vector<json> WaitForEvents(const std::string& path, int64_t timeout_ns,
                                 const std::function<bool(const std::vector<json>&)>& pred) {
   int64_t deadline = MonoNs() + timeout_ns;
-  std::vector<json> ev = ReadEvents(path);
+  std::vector<json> ev = ReadJsonl(path);
   while (!pred(ev) && MonoNs() < deadline) {
     usleep(50'000);
-    ev = ReadEvents(path);
+    ev = ReadJsonl(path);
   }
   return ev;
 }
@@ -118,7 +108,7 @@ void CheckNothingLeft() {
 
 }  // namespace
 
-TEST_CASE("lab: without root, the lab command says so and exits 2") {
+TEST_CASE("lab: without root, the lab command says so and exits 2" * doctest::test_suite("integration")) {
   if (!IsRoot()) {
     CommandResult r = RunCli({"lab", "status"});
     CHECK(r.exit_code == 2);
@@ -131,9 +121,10 @@ TEST_CASE("lab: without root, the lab command says so and exits 2") {
   CHECK(r.err.find("faultbench: the lab needs root") != std::string::npos);
 }
 
-TEST_CASE("lab: up twice, both portals, REST API, replication cut and restore, down") {
+TEST_CASE("lab: up twice, both portals, REST API, replication cut and restore, down" *
+          doctest::test_suite("integration")) {
   if (!IsRoot()) {
-    MESSAGE("skipped: the lab needs root");
+    Skip("the lab needs root");
     return;
   }
   auto lock = LabLock::Acquire(120 * kNsPerSec);
@@ -305,9 +296,10 @@ TEST_CASE("lab: up twice, both portals, REST API, replication cut and restore, d
   CheckNothingLeft();
 }
 
-TEST_CASE("lab: preferred winner, refuse mode, cut by nft, down after a lost state directory") {
+TEST_CASE("lab: preferred winner, refuse mode, cut by nft, down after a lost state directory" *
+          doctest::test_suite("integration")) {
   if (!IsRoot()) {
-    MESSAGE("skipped: the lab needs root");
+    Skip("the lab needs root");
     return;
   }
   auto lock = LabLock::Acquire(120 * kNsPerSec);
@@ -334,8 +326,14 @@ TEST_CASE("lab: preferred winner, refuse mode, cut by nft, down after a lost sta
   });
   CHECK(Has(ev, "site-b", "mediator_won"));
   CHECK(Has(ev, "site-a", "mediator_lost"));
-  // Refused, not hung: the login to the loser fails at once.
-  usleep(300'000);
+  // Refused, not hung: the login to the loser fails at once. The simulator logs
+  // mediator_lost, then turns the refusal on: wait for that.
+  REQUIRE(WaitFor(
+      [&] {
+        auto st = lab.Status();
+        return st.ok() && st->sites["site-a"]["io_refused"] == true;
+      },
+      8000, 20));
   int64_t t0 = MonoNs();
   CommandResult refused = Run({"iscsi-inq", info->sites[0].url}, 3 * kNsPerSec);
   CHECK(!refused.timed_out);

@@ -31,6 +31,7 @@ class MediatorTable {
 class MediatorServer {
  public:
   Status Bind(const std::string& addr, int port);
+  int port() const { return socket_.port(); }
   // Answers claims until *stop is true (checked every 100 ms).
   void Serve(const std::atomic<bool>* stop);
 

@@ -12,12 +12,14 @@
 
 #include "core/clock.h"
 #include "core/subprocess.h"
-#include "lab/ha_sim_test_sink.h"
 #include "lab/lab.h"
 #include "lab/pool.h"
 #include "probes/probe.h"
-#include "tests/lab_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/lab_fixture.h"
+#include "tests/support/recording_sink.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
+#include "tests/support/xapi_test_probe.h"
 
 namespace fb::lab {
 namespace {
@@ -45,7 +47,7 @@ std::optional<json> Find(const std::vector<json>& events, const std::string& sou
 std::optional<json> WaitFor(const std::string& path, const std::string& source, const std::string& kind,
                             const json& attrs, int64_t since, int64_t timeout_ns) {
   for (int64_t end = MonoNs() + timeout_ns;;) {
-    auto e = Find(labtest::ReadJsonl(path), source, kind, attrs, since);
+    auto e = Find(ReadJsonl(path), source, kind, attrs, since);
     if (e || MonoNs() > end) return e;
     usleep(100'000);
   }
@@ -63,7 +65,7 @@ double Sec(int64_t ns) { return double(ns) / 1e9; }
 // What the simulators said (for a failed check): their events and the end of their logs.
 std::string HaDiagnostics(const std::string& state_dir, const std::string& events) {
   std::string out;
-  for (const json& e : labtest::ReadJsonl(events))
+  for (const json& e : ReadJsonl(events))
     if (e.value("source", "") == "ha")
       out += e.value("t", "") + " " + e.value("site", "") + " " + e.value("kind", "") + ": " +
              e.value("message", "") + "\n";
@@ -77,9 +79,10 @@ std::string HaDiagnostics(const std::string& state_dir, const std::string& event
 }  // namespace
 
 TEST_CASE(
-    "lab pool ha: power off the master, failover and restart, management cut fences, storage cut does not") {
+    "lab pool ha: power off the master, failover and restart, management cut fences, storage cut does not" *
+    doctest::test_suite("slow")) {
   if (!IsRoot() || access("/usr/sbin/sshd", X_OK) != 0) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   LabOptions o;
@@ -102,7 +105,7 @@ TEST_CASE(
                                {"http://" + PoolHostMgmtAddr(2), "http://" + PoolHostMgmtAddr(3)},
                                kPasswordEnv, &problems);
   REQUIRE_MESSAGE(probe, problems);
-  HaTestSink sink;
+  RecordingSink sink;
   // XAPI answers once host-1's simulator is up.
   bool xapi_up = false;
   for (int i = 0; i < 50 && !xapi_up; ++i) {
@@ -118,7 +121,7 @@ TEST_CASE(
   REQUIRE(probe->Start(&sink).ok());
   std::this_thread::sleep_for(std::chrono::seconds(3));  // steady heartbeats, probe baseline
   int64_t start = UtcNs();
-  CHECK_FALSE(Find(labtest::ReadJsonl(events), "ha", "heartbeat_lost", json::object(), 0).has_value());
+  CHECK_FALSE(Find(ReadJsonl(events), "ha", "heartbeat_lost", json::object(), 0).has_value());
 
   // 1. Storage cut alone (host-3): statefile lost, no fence, nobody declared dead.
   REQUIRE(CutStorage(state_dir, 3).ok());
@@ -127,14 +130,16 @@ TEST_CASE(
   auto lost = WaitFor(events, "ha", "statefile_lost", {{"host", "host-3"}}, start, 4 * kHaTimeoutNs);
   CHECK(lost);
   std::this_thread::sleep_for(std::chrono::nanoseconds(2 * kHaTimeoutNs));
-  auto ev = labtest::ReadJsonl(events);
+  auto ev = ReadJsonl(events);
   CHECK_FALSE(Find(ev, "ha", "host_fenced", json::object(), start));
   CHECK_FALSE(Find(ev, "ha", "host_declared_dead", json::object(), start));
   if (lost)
     MESSAGE("storage cut -> statefile_lost on host-3: " << Sec(labtest::TimeOf(lost) - labtest::TimeOf(cut))
                                                         << " s");
+  int64_t restored = UtcNs();
   REQUIRE(RestoreStorage(state_dir, 3).ok());
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // host-3 writes its slot again before the next step.
+  REQUIRE(WaitFor(events, "ha", "statefile_back", {{"host", "host-3"}}, restored, 4 * kHaTimeoutNs));
 
   // 2. Power off host-1, the master: host-2 takes over, declares it dead, restarts vm-1.
   int64_t t1 = UtcNs();
@@ -144,7 +149,7 @@ TEST_CASE(
   auto dead = WaitFor(events, "ha", "host_declared_dead", {{"host", "host-1"}}, t1, 10 * kHaTimeoutNs);
   REQUIRE_MESSAGE(dead, HaDiagnostics(state_dir, events));
   CHECK((*dead)["attrs"]["by"] == "host-2");
-  auto master = Find(labtest::ReadJsonl(events), "ha", "master_changed", {{"master", "host-2"}}, t1);
+  auto master = Find(ReadJsonl(events), "ha", "master_changed", {{"master", "host-2"}}, t1);
   CHECK(master);
   auto halted = WaitFor(events, "ha", "vm_stopped", {{"vm", "vm-1"}}, t1, 5 * kNsPerSec);
   CHECK(halted);
@@ -182,7 +187,7 @@ TEST_CASE(
   // Exactly once.
   std::this_thread::sleep_for(std::chrono::nanoseconds(2 * kHaTimeoutNs));
   int starts = 0;
-  for (const json& e : labtest::ReadJsonl(events))
+  for (const json& e : ReadJsonl(events))
     if (e.value("source", "") == "ha" && e.value("kind", "") == "vm_started" &&
         e["attrs"].value("vm", "") == "vm-1" && e.value("t_utc_ns", int64_t(0)) >= t1)
       ++starts;
@@ -213,7 +218,7 @@ TEST_CASE(
   CHECK_MESSAGE(up, HaDiagnostics(state_dir, events));
   if (up) CHECK((*up)["attrs"]["by"] == "host-2");
   std::this_thread::sleep_for(std::chrono::nanoseconds(kHaTimeoutNs));
-  auto after = labtest::ReadJsonl(events);
+  auto after = ReadJsonl(events);
   CHECK_FALSE(Find(after, "ha", "master_changed", json::object(), t4));  // host-2 stays master
   CHECK_FALSE(Find(after, "ha", "vm_started", json::object(), t4));
   probe->Stop();

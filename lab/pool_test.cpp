@@ -21,8 +21,9 @@
 #include "lab/netns.h"
 #include "lab/process.h"
 #include "lab/topology.h"
-#include "tests/lab_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/lab_fixture.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb::lab {
 namespace {
@@ -57,10 +58,8 @@ std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); 
 
 std::optional<json> LastEvent(const std::string& path, const std::string& kind) {
   std::optional<json> found;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.value("kind", "") == kind && j.value("source", "") == "pool") found = j;
+  for (const json& j : ReadJsonl(path)) {
+    if (j.value("kind", "") == kind && j.value("source", "") == "pool") found = j;
   }
   return found;
 }
@@ -79,10 +78,10 @@ void CheckNothingLeft() {
 
 }  // namespace
 
-TEST_CASE(
-    "lab pool: VMs reach both portals and answer ssh, storage cut, power off, restart elsewhere, down") {
+TEST_CASE("lab pool: VMs reach both portals and answer ssh, storage cut, power off, restart elsewhere, down" *
+          doctest::test_suite("integration")) {
   if (!IsRoot() || access("/usr/sbin/sshd", X_OK) != 0) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   // A stand-in for fb-ha-sim: a process per host that lives until killed.
@@ -211,7 +210,7 @@ TEST_CASE(
   CHECK(RunCli({"lab", "host", "power-on", "host-1"}).exit_code == 2);  // no pool any more
 }
 
-TEST_CASE("lab pool: settings out of range name the setting") {
+TEST_CASE("lab pool: settings out of range name the setting" * doctest::test_suite("unit")) {
   LabOptions o;
   o.pool_hosts = 5;
   Status s = o.Validate();

@@ -46,6 +46,13 @@ Status UdpSocket::Bind(const std::string& addr, int port) {
   return Status::Ok();
 }
 
+int UdpSocket::port() const {
+  sockaddr_in sa{};
+  socklen_t len = sizeof sa;
+  if (fd_ < 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return 0;
+  return ntohs(sa.sin_port);
+}
+
 Status UdpSocket::SendTo(const std::string& addr, int port, const std::string& text) {
   if (fd_ < 0) return Status::Internal("udp send on a closed socket");
   auto sa = MakeAddr(addr, port);

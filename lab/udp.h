@@ -26,6 +26,8 @@ class UdpSocket {
 
   // Binds to addr:port (port 0 = any free port).
   Status Bind(const std::string& addr, int port);
+  // The port bound (the one the kernel chose for port 0); 0 when not bound.
+  int port() const;
   Status SendTo(const std::string& addr, int port, const std::string& text);
   // Waits at most timeout_ns for one datagram; nullopt on timeout or error.
   std::optional<Datagram> Recv(int64_t timeout_ns);

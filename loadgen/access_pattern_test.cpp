@@ -7,7 +7,7 @@
 
 namespace fb {
 
-TEST_CASE("Access spec mix: weights, read share and alignment hold") {
+TEST_CASE("Access spec mix: weights, read share and alignment hold" * doctest::test_suite("unit")) {
   Workload w;
   w.specs = {AccessSpec{60, 4096, 0.7, 1.0, 0}, AccessSpec{40, 65536, 0.0, 0.0, 4096}};
   const uint64_t region = 64 << 20;
@@ -37,7 +37,7 @@ TEST_CASE("Access spec mix: weights, read share and alignment hold") {
   CHECK(seq_steps > by_bs[65536] * 0.99);
 }
 
-TEST_CASE("Random offsets cover the region uniformly") {
+TEST_CASE("Random offsets cover the region uniformly" * doctest::test_suite("unit")) {
   Workload w;
   w.specs = {AccessSpec{1, 4096, 1.0, 1.0, 0}};
   AccessPattern p(w, 0, 1 << 20, 0, 1, 99);  // 256 blocks

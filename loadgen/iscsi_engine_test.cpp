@@ -18,7 +18,8 @@
 #include "core/subprocess.h"
 #include "loadgen/iscsi_session.h"
 #include "loadgen/load_generator.h"
-#include "tests/test_util.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -44,8 +45,8 @@ class TgtdPair {
     for (int i = 0; i < 2; ++i) {
       if (pids_[i] <= 0) continue;
       kill(pids_[i], SIGCONT);
-      (void)RunCommand({"tgtadm", "-C", std::to_string(kControlPorts[i]), "--lld", "iscsi", "--op", "delete", "--mode",
-                        "target", "--tid", "1", "--force"},
+      (void)RunCommand({"tgtadm", "-C", std::to_string(kControlPorts[i]), "--lld", "iscsi", "--op", "delete",
+                        "--mode", "target", "--tid", "1", "--force"},
                        {.timeout_ns = 5 * kNsPerSec});
       kill(pids_[i], SIGTERM);
       int64_t deadline = MonoNs() + 2 * kNsPerSec;
@@ -116,11 +117,11 @@ class TgtdPair {
 
 bool CanRunTgtd() {
   if (!IsRoot()) {
-    MESSAGE("skipped: needs root to run tgtd");
+    Skip("needs root to run tgtd");
     return false;
   }
   if (!HaveCommand("tgtd") || !HaveCommand("tgtadm")) {
-    MESSAGE("skipped: tgtd/tgtadm not installed (Debian: tgt)");
+    Skip("tgtd/tgtadm not installed (Debian: tgt)");
     return false;
   }
   return true;
@@ -135,10 +136,9 @@ struct Capture : LoadSink {
   void OnFinish(const LoadSummary& s) override { summary = s; }
 };
 
-
 }  // namespace
 
-TEST_CASE("iSCSI URLs are parsed, and bad ones are refused naming the URL") {
+TEST_CASE("iSCSI URLs are parsed, and bad ones are refused naming the URL" * doctest::test_suite("unit")) {
   auto u = ParseIscsiUrl("iscsi://127.0.0.1:3261/iqn.2024-01.org.faultbench:test/1");
   REQUIRE(u.ok());
   CHECK(u->portal == "127.0.0.1:3261");
@@ -153,7 +153,8 @@ TEST_CASE("iSCSI URLs are parsed, and bad ones are refused naming the URL") {
   CHECK(ParseIscsiUrl("/dev/sdb").status().code() == Status::Code::kInvalidInput);
 }
 
-TEST_CASE("libiscsi engine: reads and writes through two paths to one LUN, without errors") {
+TEST_CASE("libiscsi engine: reads and writes through two paths to one LUN, without errors" *
+          doctest::test_suite("integration")) {
   if (!CanRunTgtd()) return;
   TgtdPair tgt;
   REQUIRE_MESSAGE(tgt.error().empty(), tgt.error());
@@ -176,7 +177,8 @@ TEST_CASE("libiscsi engine: reads and writes through two paths to one LUN, witho
   CHECK(cap.summary.errors_total == 0);
   CHECK(cap.summary.op[1].ios > 0);
   CHECK(iops > 2000);
-  CHECK(std::none_of(cap.events.begin(), cap.events.end(), [](const Event& e) { return e.source == "libiscsi"; }));
+  CHECK(std::none_of(cap.events.begin(), cap.events.end(),
+                     [](const Event& e) { return e.source == "libiscsi"; }));
 
   // A malformed path in the list is refused before any I/O (exit 2).
   Workload bad = w;
@@ -185,7 +187,9 @@ TEST_CASE("libiscsi engine: reads and writes through two paths to one LUN, witho
   CHECK(gen2.Prepare().exit_code() == kExitUsage);
 }
 
-TEST_CASE("libiscsi engine: a paused target fails its path after io_timeout, I/O goes on, the path comes back") {
+TEST_CASE(
+    "libiscsi engine: a paused target fails its path after io_timeout, I/O goes on, the path comes back" *
+    doctest::test_suite("integration")) {
   if (!CanRunTgtd()) return;
   TgtdPair tgt;
   REQUIRE_MESSAGE(tgt.error().empty(), tgt.error());
@@ -201,10 +205,11 @@ TEST_CASE("libiscsi engine: a paused target fails its path after io_timeout, I/O
     kill(tgt.pid(0), SIGCONT);
     cont_utc = UtcNs();
   });
-  CommandResult r = RunCli({"load", "--engine", "libiscsi", "--target", TgtdPair::Url(0) + "," + TgtdPair::Url(1),
-                            "--rw", "randrw", "--allow-destroy", "--runtime", "8s", "--interval", "250ms",
-                            "--io-timeout", "1s", "--checker-interval", "250ms", "--out", out.path(), "-q"},
-                           60 * kNsPerSec);
+  CommandResult r =
+      RunCli({"load", "--engine", "libiscsi", "--target", TgtdPair::Url(0) + "," + TgtdPair::Url(1), "--rw",
+              "randrw", "--allow-destroy", "--runtime", "8s", "--interval", "250ms", "--io-timeout", "1s",
+              "--checker-interval", "250ms", "--out", out.path(), "-q"},
+             60 * kNsPerSec);
   pauser.join();
   REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
   std::string dir = r.out.substr(r.out.find("journal: ") + 9);
@@ -255,9 +260,9 @@ TEST_CASE("libiscsi engine: a paused target fails its path after io_timeout, I/O
   }
   double start_s = double(stalls[first]["start_utc_ns"].get<int64_t>() - stop_utc) / 1e9;
   double len_s = double(end_of(stalls[last]) - stalls[first]["start_utc_ns"].get<int64_t>()) / 1e9;
-  MESSAGE("pause at +2.5s: stall " << len_s << " s in " << (last - first + 1) << " piece(s) starting " << start_s * 1e3
-                                   << " ms after SIGSTOP; path_failed after " << detect_s << " s; reinstated " << back_s
-                                   << " s after SIGCONT");
+  MESSAGE("pause at +2.5s: stall " << len_s << " s in " << (last - first + 1) << " piece(s) starting "
+                                   << start_s * 1e3 << " ms after SIGSTOP; path_failed after " << detect_s
+                                   << " s; reinstated " << back_s << " s after SIGCONT");
   CHECK(start_s > -0.1);
   CHECK(start_s < 0.2);
   CHECK(len_s > 0.8);

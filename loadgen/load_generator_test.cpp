@@ -13,7 +13,7 @@
 
 #include "core/clock.h"
 #include "loadgen/journal_sink.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -77,15 +77,14 @@ class FakeEngine final : public Engine {
 
 void RegisterFake() {
   RegisterBuiltinEngines();
-  EngineRegistry::Global().Register(
-      "fake", [] { return std::make_unique<FakeEngine>(); },
-      [](const Workload& w) -> Result<TargetInfo> {
-        TargetInfo t;
-        t.name = w.targets.at(0);
-        t.paths = w.targets;
-        t.size_bytes = 1 << 30;
-        return t;
-      });
+  EngineRegistry::Global().Register("fake", {[] { return std::make_unique<FakeEngine>(); },
+                                             [](const Workload& w) -> Result<TargetInfo> {
+                                               TargetInfo t;
+                                               t.name = w.targets.at(0);
+                                               t.paths = w.targets;
+                                               t.size_bytes = 1 << 30;
+                                               return t;
+                                             }});
 }
 
 struct Capture : LoadSink {
@@ -115,7 +114,8 @@ Workload FakeWorkload() {
 
 }  // namespace
 
-TEST_CASE("A freeze becomes one stall with start and end to the millisecond, and zero rows, not gaps") {
+TEST_CASE("A freeze becomes one stall with start and end to the millisecond, and zero rows, not gaps" *
+          doctest::test_suite("integration")) {
   RegisterFake();
   g_script = FakeScript{100'000, 300'000'000, 800'000'000, 0};
   LoadGenerator gen(FakeWorkload());
@@ -155,7 +155,8 @@ TEST_CASE("A freeze becomes one stall with start and end to the millisecond, and
   CHECK(cap.summary.longest_stall_ns == s.end_ns - s.start_ns);
 }
 
-TEST_CASE("Rate-limited load keeps its schedule, measures from it, and does not burst after a stall") {
+TEST_CASE("Rate-limited load keeps its schedule, measures from it, and does not burst after a stall" *
+          doctest::test_suite("integration")) {
   RegisterFake();
   g_script = FakeScript{50'000, 400'000'000, 600'000'000, 0};
   Workload w = FakeWorkload();
@@ -181,7 +182,8 @@ TEST_CASE("Rate-limited load keeps its schedule, measures from it, and does not 
   CHECK(cap.intervals[7].op[0].ios < 215);
 }
 
-TEST_CASE("I/O errors are counted by errno and op, and --max-errors stops the load") {
+TEST_CASE("I/O errors are counted by errno and op, and --max-errors stops the load" *
+          doctest::test_suite("unit")) {
   RegisterFake();
   g_script = FakeScript{100'000, 0, 0, 10};
   Workload w = FakeWorkload();
@@ -237,7 +239,8 @@ void CheckCompletionTimes(const IntervalStats& s) {
 
 TEST_CASE(
     "An interval's first and last completion lie inside it and time a freeze to the completion, not the "
-    "interval") {
+    "interval" *
+    doctest::test_suite("integration")) {
   RegisterFake();
   g_script = FakeScript{100'000, 300'000'000, 800'000'000, 0};
   Workload w = FakeWorkload();
@@ -297,12 +300,10 @@ TEST_CASE(
   // The journal's "all" samples: UTC fields inside their interval, absent without
   // completions, and the gap they give is the 500 ms freeze, not the 600 ms
   // between the ends of the intervals around it.
-  std::ifstream in(journal.PathOf("samples.jsonl"));
-  std::string line;
   int64_t before_freeze = 0, after_freeze = 0, with_times = 0;
   bool in_freeze = false;
-  while (std::getline(in, line)) {
-    auto rec = nlohmann::json::parse(line);
+  for (const auto& rec : ReadJsonl(journal.PathOf("samples.jsonl"))) {
+    std::string line = rec.dump();
     if (rec["job"] != "all") continue;
     uint64_t ios = rec["read"]["ios"].get<uint64_t>() + rec["write"]["ios"].get<uint64_t>();
     CAPTURE(line);

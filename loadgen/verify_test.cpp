@@ -7,7 +7,8 @@
 
 namespace fb {
 
-TEST_CASE("CheckBlock tells lost, misdirected, corrupt and phantom blocks apart") {
+TEST_CASE("CheckBlock tells lost, misdirected, corrupt and phantom blocks apart" *
+          doctest::test_suite("unit")) {
   const uint32_t kBs = 4096;
   const uint64_t kRun = 0x1234, kOff = 8192;
   std::vector<uint8_t> block(kBs, 0xab);
@@ -38,7 +39,7 @@ TEST_CASE("CheckBlock tells lost, misdirected, corrupt and phantom blocks apart"
   CHECK(CheckBlock(zeros.data(), kBs, kRun, kOff, 2, 2).verdict == BlockVerdict::kLost);
 }
 
-TEST_CASE("VerifyMap tracks busy blocks over multi-block I/Os") {
+TEST_CASE("VerifyMap tracks busy blocks over multi-block I/Os" * doctest::test_suite("unit")) {
   VerifyMap m(1 << 20, 64 * 4096, 4096);
   CHECK(m.blocks() == 64);
   CHECK(m.IndexOf((1 << 20) + 8192) == 2);
@@ -51,7 +52,7 @@ TEST_CASE("VerifyMap tracks busy blocks over multi-block I/Os") {
   CHECK(!m.Busy((1 << 20), 64 * 4096));
 }
 
-TEST_CASE("VerifyRunId is stable and never 0") {
+TEST_CASE("VerifyRunId is stable and never 0" * doctest::test_suite("unit")) {
   CHECK(VerifyRunId("demo-20261122T040000Z") == VerifyRunId("demo-20261122T040000Z"));
   CHECK(VerifyRunId("a") != VerifyRunId("b"));
   CHECK(VerifyRunId("") != 0);

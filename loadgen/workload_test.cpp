@@ -4,7 +4,7 @@
 
 namespace fb {
 
-TEST_CASE("ParseAccessSpec reads IOmeter-style specs") {
+TEST_CASE("ParseAccessSpec reads IOmeter-style specs" * doctest::test_suite("unit")) {
   auto s = ParseAccessSpec("60:4k:70:100");
   REQUIRE(s.ok());
   CHECK(s->weight == 60);
@@ -15,12 +15,13 @@ TEST_CASE("ParseAccessSpec reads IOmeter-style specs") {
   auto t = ParseAccessSpec("40:64k:0:0:4k");
   REQUIRE(t.ok());
   CHECK(t->alignment == 4096);
-  for (const char* bad : {"60:4k:70", "x:4k:70:100", "1:4kk:70:100", "1:4k:170:100", "1:4k:70:100:0", "1:0:50:50"}) {
+  for (const char* bad :
+       {"60:4k:70", "x:4k:70:100", "1:4kk:70:100", "1:4k:170:100", "1:4k:70:100:0", "1:0:50:50"}) {
     CHECK_MESSAGE(!ParseAccessSpec(bad).ok(), bad);
   }
 }
 
-TEST_CASE("ApplyFioRw") {
+TEST_CASE("ApplyFioRw" * doctest::test_suite("unit")) {
   AccessSpec s;
   REQUIRE(ApplyFioRw("randrw", 0.7, &s).ok());
   CHECK(s.read_fraction == doctest::Approx(0.7));
@@ -31,7 +32,7 @@ TEST_CASE("ApplyFioRw") {
   CHECK(!ApplyFioRw("randomread", 0.7, &s).ok());
 }
 
-TEST_CASE("ValidateWorkload and ValidateAgainstTarget catch impossible loads") {
+TEST_CASE("ValidateWorkload and ValidateAgainstTarget catch impossible loads" * doctest::test_suite("unit")) {
   Workload w;
   w.targets = {"/tmp/x"};
   CHECK(ValidateWorkload(w).ok());
@@ -47,15 +48,18 @@ TEST_CASE("ValidateWorkload and ValidateAgainstTarget catch impossible loads") {
 
   CHECK(ValidateAgainstTarget(w, 1 << 20, 512, "/dev/x").ok());
   w.specs[0].block_size = 2 << 20;
-  CHECK(ValidateAgainstTarget(w, 1 << 20, 512, "/dev/x").message().find("larger than the region") != std::string::npos);
+  CHECK(ValidateAgainstTarget(w, 1 << 20, 512, "/dev/x").message().find("larger than the region") !=
+        std::string::npos);
   w.specs[0].block_size = 1000;
   CHECK(ValidateAgainstTarget(w, 1 << 20, 512, "/dev/x").message().find("O_DIRECT") != std::string::npos);
   w.specs[0].block_size = 4096;
   w.offset_bytes = 2 << 20;
-  CHECK(ValidateAgainstTarget(w, 1 << 20, 512, "/dev/x").message().find("beyond the end") != std::string::npos);
+  CHECK(ValidateAgainstTarget(w, 1 << 20, 512, "/dev/x").message().find("beyond the end") !=
+        std::string::npos);
   w.offset_bytes = 0;
   w.size_bytes = 2 << 20;
-  CHECK(ValidateAgainstTarget(w, 1 << 20, 512, "/dev/x").message().find("beyond the end") != std::string::npos);
+  CHECK(ValidateAgainstTarget(w, 1 << 20, 512, "/dev/x").message().find("beyond the end") !=
+        std::string::npos);
 }
 
 }  // namespace fb

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "loadgen/load_generator.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -36,7 +36,8 @@ struct Totals : LoadSink {
 };
 }  // namespace
 
-TEST_CASE("The exporter serves the load's counters, histogram and live gauges") {
+TEST_CASE("The exporter serves the load's counters, histogram and live gauges" *
+          doctest::test_suite("integration")) {
   TempDir tmp("/var/tmp");
   auto m = MetricsExporter::Start("127.0.0.1:0", "unit-run");
   REQUIRE(m.ok());
@@ -89,7 +90,7 @@ TEST_CASE("The exporter serves the load's counters, histogram and live gauges") 
   CHECK(text.find("# TYPE faultbench_io_latency_seconds histogram") != std::string::npos);
 }
 
-TEST_CASE("A malformed or busy metrics address is bad input") {
+TEST_CASE("A malformed or busy metrics address is bad input" * doctest::test_suite("unit")) {
   for (const char* bad : {"nonsense", "127.0.0.1:99999", "127.0.0.1:", "localhost:9464x", "300.1.1.1:9464"}) {
     auto m = MetricsExporter::Start(bad, "r");
     CHECK_MESSAGE(!m.ok(), bad);
@@ -113,7 +114,8 @@ TEST_CASE("A malformed or busy metrics address is bad input") {
 
 namespace fb {
 
-TEST_CASE("An agent's series: its own label, counters and latency from its samples' lat_hist") {
+TEST_CASE("An agent's series: its own label, counters and latency from its samples' lat_hist" *
+          doctest::test_suite("integration")) {
   auto m = MetricsExporter::Start("127.0.0.1:0", "agent-run");
   REQUIRE(m.ok());
   MetricsExporter::AgentSeries* vm1 = (*m)->AddAgent("vm1", 2);

@@ -8,12 +8,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "injectors/injector_test_util.h"
 #include "plans/plan_loader.h"
+#include "tests/support/rigs.h"
 
 namespace fb {
 
-TEST_CASE("plans: every file in plans/examples loads with zero problems") {
+TEST_CASE("plans: every file in plans/examples loads with zero problems" * doctest::test_suite("unit")) {
   ScopedEnv array_a("FB_ARRAY_A_TOKEN", "example-token-a");
   ScopedEnv array_b("FB_ARRAY_B_TOKEN", "example-token-b");
   ScopedEnv xapi("FB_XAPI_PASSWORD", "example-password");

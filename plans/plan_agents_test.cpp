@@ -8,7 +8,7 @@
 
 #include "core/clock.h"
 #include "plans/plan_loader.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -61,7 +61,8 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
 
 }  // namespace
 
-TEST_CASE("plan agents: defaults merged, start workloads built, no local load") {
+TEST_CASE("plan agents: defaults merged, start workloads built, no local load" *
+          doctest::test_suite("unit")) {
   LoadedPlan l = LoadPlanText(kAgents, "plan.yaml");
   REQUIRE_MESSAGE(l.ok(), l.ToStatus().message());
   const Plan& p = l.plan;
@@ -109,7 +110,7 @@ TEST_CASE("plan agents: defaults merged, start workloads built, no local load") 
   CHECK(text.find("\ntarget:") == std::string::npos);  // no local target written
 }
 
-TEST_CASE("plan agents: each problem at its line and column") {
+TEST_CASE("plan agents: each problem at its line and column" * doctest::test_suite("unit")) {
   auto p = Problems(Replace(kAgents, "  - {name: vm1, host: 198.18.0.11, share: 0.25}",
                             "  - {name: vm1, host: 198.18.0.11, share: 0.25, hots: x}"));
   CHECK(Has(p, "plan.yaml:16:49: agents[0].hots: unknown key \"hots\""));
@@ -176,7 +177,8 @@ TEST_CASE("plan agents: each problem at its line and column") {
 
 namespace fb {
 
-TEST_CASE("plan agents: transport tcp with port and token_file, each problem at its place") {
+TEST_CASE("plan agents: transport tcp with port and token_file, each problem at its place" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   const std::string token = tmp.path() + "/token";
   { std::ofstream(token) << "plan-test-secret\n"; }

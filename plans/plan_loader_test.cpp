@@ -66,7 +66,7 @@ std::string Replace(std::string text, const std::string& from, const std::string
 
 }  // namespace
 
-TEST_CASE("plan loader: a good plan loads into the model") {
+TEST_CASE("plan loader: a good plan loads into the model" * doctest::test_suite("unit")) {
   LoadedPlan lp = LoadPlanText(kGood, "plan.yaml");
   INFO(lp.ToStatus().message());
   REQUIRE(lp.ok());
@@ -89,7 +89,7 @@ TEST_CASE("plan loader: a good plan loads into the model") {
   CHECK(p.expect.phases.at("baseline").max_latency_ns == 50'000'000);
 }
 
-TEST_CASE("plan loader: each kind of problem with its exact line and column") {
+TEST_CASE("plan loader: each kind of problem with its exact line and column" * doctest::test_suite("unit")) {
   struct Case {
     std::string from, to, expect;
   };
@@ -151,7 +151,8 @@ TEST_CASE("plan loader: each kind of problem with its exact line and column") {
   }
 }
 
-TEST_CASE("plan loader: overlapping faults, writes to a device, and every problem at once") {
+TEST_CASE("plan loader: overlapping faults, writes to a device, and every problem at once" *
+          doctest::test_suite("unit")) {
   auto overlap =
       Problems(Replace(kGood, "{at: 5s, revert: freeze", "{at: 5s, inject: freeze, max_duration: 5s"));
   bool found = false;
@@ -183,7 +184,7 @@ TEST_CASE("plan loader: overlapping faults, writes to a device, and every proble
   CHECK(all[1].find("plan.yaml:9:") == 0);
 }
 
-TEST_CASE("plan loader: --set overrides values and is named in problems") {
+TEST_CASE("plan loader: --set overrides values and is named in problems" * doctest::test_suite("unit")) {
   LoadedPlan lp = LoadPlanText(kGood, "plan.yaml",
                                {"workload.duration=20s", "steps[2].at=6s", "injectors.freeze.timeout=1s"});
   INFO(lp.ToStatus().message());
@@ -203,7 +204,8 @@ TEST_CASE("plan loader: --set overrides values and is named in problems") {
   CHECK(Problems(kGood, {"nonsense"})[0].find("expected key.path=value") != std::string::npos);
 }
 
-TEST_CASE("plan writer: load -> write -> load gives the same plan, and no secret is written") {
+TEST_CASE("plan writer: load -> write -> load gives the same plan, and no secret is written" *
+          doctest::test_suite("unit")) {
   // A kind that takes a secret by reference, as the http/xapi kinds will.
   InjectorRegistry::Global().Register("test_api",
                                       [](const std::string&, Settings* s) -> std::unique_ptr<Injector> {
@@ -248,7 +250,8 @@ TEST_CASE("plan writer: load -> write -> load gives the same plan, and no secret
 
 namespace fb {
 
-TEST_CASE("plan loader: libiscsi path settings, verify and lost_writes load and round-trip") {
+TEST_CASE("plan loader: libiscsi path settings, verify and lost_writes load and round-trip" *
+          doctest::test_suite("unit")) {
   RegisterBuiltinInjectors();
   const char* text = R"(name: iscsi-verify
 target:
@@ -299,7 +302,8 @@ expect:
 
 namespace fb {
 
-TEST_CASE("plan loader: wait_for.source must name an event source of the plan") {
+TEST_CASE("plan loader: wait_for.source must name an event source of the plan" *
+          doctest::test_suite("unit")) {
   std::string plan = kGood;
   plan.replace(plan.find("  - {after: 1s, mark: settled}"),
                std::string("  - {after: 1s, mark: settled}").size(),

@@ -1,5 +1,5 @@
 // A plan's agents run by the Runner over real throwaway sshds on 127.0.0.1
-// (tests/sshd_fixture.h): the run journal holds every agent record once, its
+// (tests/support/sshd_fixture.h): the run journal holds every agent record once, its
 // totals are the agents' own, the metrics carry the agent label, and an agent
 // whose connection is killed mid-run is lost, back and completing again.
 #include <dirent.h>
@@ -19,13 +19,13 @@
 #include "plans/plan_loader.h"
 #include "plans/runner.h"
 #include "reports/correlator.h"
-#include "tests/sshd_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/skip.h"
+#include "tests/support/sshd_fixture.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
 namespace {
-
 
 nlohmann::json ReadJson(const std::string& path) {
   std::ifstream in(path);
@@ -103,9 +103,10 @@ int FindSshChild(const std::string& needle) {
 }  // namespace
 
 TEST_CASE(
-    "runner agents: four agents on two hosts, one run journal, totals and seq per agent, agent metrics") {
+    "runner agents: four agents on two hosts, one run journal, totals and seq per agent, agent metrics" *
+    doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture host1, host2;
@@ -232,19 +233,22 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "runner agents: an agent's ssh killed mid-run is lost, back and completes again, the run completes") {
+    "runner agents: an agent's ssh killed mid-run is lost, back and completes again, the run completes" *
+    doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture host;
   TempDir tmp;
-  std::string text = PlanHead("agent-loss", "5s") + AgentYaml("a1", host, tmp.path()) +
+  // The waits end with the load at the latest; the kill comes after a2's first
+  // second of samples, so the loss and the return fall well inside the 8 s.
+  std::string text = PlanHead("agent-loss", "8s") + AgentYaml("a1", host, tmp.path()) +
                      AgentYaml("a2", host, tmp.path()) +
                      "steps:\n"
-                     "  - {at: 0s, wait_for: {kind: agent_lost, source: a2, timeout: 4s}}\n"
+                     "  - {at: 0s, wait_for: {kind: agent_lost, source: a2, timeout: 8s}}\n"
                      "  - {after: 0s, mark: a2 lost}\n"
-                     "  - {after: 0s, wait_for: {kind: agent_first_completion, source: a2, timeout: 4s}}\n";
+                     "  - {after: 0s, wait_for: {kind: agent_first_completion, source: a2, timeout: 8s}}\n";
   Plan plan = LoadOk(text, "agent-loss.yaml");
   RunOptions o = QuietRun(tmp);
   Runner runner(plan, o);
@@ -267,7 +271,15 @@ TEST_CASE(
     if (!runner.run_dir().empty()) ssh = FindSshChild(tmp.path() + "/state-a2");
   }
   REQUIRE(ssh > 0);
-  SleepUntilMono(MonoNs() + 1500 * kNsPerMs);
+  // Kill once a2 has journalled a second of samples (4 of 250 ms): the
+  // downtime is then measured between completions on both sides of the loss.
+  auto a2_samples = [&] {
+    int n = 0;
+    for (const auto& r : ReadJsonl(runner.run_dir() + "/samples.jsonl"))
+      n += r.value("agent", "") == "a2" && r["job"] == "all";
+    return n;
+  };
+  REQUIRE(WaitFor([&] { return a2_samples() >= 4; }, 6000, 20) > 0);
   int64_t killed_utc = UtcNs();
   kill(ssh, SIGKILL);
   run.join();
@@ -302,6 +314,8 @@ TEST_CASE(
   CHECK(lost == 1);
   CHECK(back == 1);
   CHECK(first == 1);
+  // Both waits end by their event, also the second, whose event is dated by
+  // a2's first completion after the loss: before the loss was noticed.
   CHECK(waits == 2);
   // The downtime is timed by the completions inside the samples, not by their
   // ends: each lies inside its sample's interval (controller timeline), the
@@ -348,9 +362,10 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("runner agents: a refused agent is exit 2 before anything is touched, its host named") {
+TEST_CASE("runner agents: a refused agent is exit 2 before anything is touched, its host named" *
+          doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture host;
@@ -382,9 +397,10 @@ TEST_CASE("runner agents: a refused agent is exit 2 before anything is touched, 
          std::filesystem::is_empty(tmp.path() + "/state-a1")));
 }
 
-TEST_CASE("runner agents: expectations apply to agent records, the console shows per-agent IOPS") {
+TEST_CASE("runner agents: expectations apply to agent records, the console shows per-agent IOPS" *
+          doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture host;
@@ -423,9 +439,10 @@ TEST_CASE("runner agents: expectations apply to agent records, the console shows
   CHECK(text.find("  a2 ") != std::string::npos);
 }
 
-TEST_CASE("runner agents: an abort stops every agent, bounded, the run is aborted") {
+TEST_CASE("runner agents: an abort stops every agent, bounded, the run is aborted" *
+          doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture host;
@@ -460,9 +477,10 @@ TEST_CASE("runner agents: an abort stops every agent, bounded, the run is aborte
   }
 }
 
-TEST_CASE("runner agents: an agent that never comes back is a finding in the summary, not a crash") {
+TEST_CASE("runner agents: an agent that never comes back is a finding in the summary, not a crash" *
+          doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture stays;
@@ -509,9 +527,10 @@ TEST_CASE("runner agents: an agent that never comes back is a finding in the sum
   CHECK(summary.find("Agent findings:\n  agent a2 on 127.0.0.1: ") != std::string::npos);
 }
 
-TEST_CASE("runner agents: a local load and an agent on one timeline, the longer load decides the end") {
+TEST_CASE("runner agents: a local load and an agent on one timeline, the longer load decides the end" *
+          doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture host;

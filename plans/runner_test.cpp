@@ -12,33 +12,18 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "core/jsonl_writer.h"
-#include "tests/test_util.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 extern char** environ;
 
 namespace fb {
 
 namespace {
-
-std::vector<nlohmann::json> Jsonl(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-std::string OnlyDir(const std::string& parent) {
-  std::vector<std::string> dirs;
-  for (const auto& e : std::filesystem::directory_iterator(parent)) dirs.push_back(e.path().string());
-  REQUIRE(dirs.size() == 1);
-  return dirs[0];
-}
 
 // The state letter of /proc/PID/stat ('R', 'S', 'T' stopped, ...), '?' if gone.
 char ProcState(int pid) {
@@ -49,17 +34,23 @@ char ProcState(int pid) {
   return p == std::string::npos || p + 2 >= s.size() ? '?' : s[p + 2];
 }
 
-std::string FreezePlan(const std::string& device, int pid, const std::string& extra_steps, const std::string& duration) {
+std::string FreezePlan(const std::string& device, int pid, const std::string& extra_steps,
+                       const std::string& duration) {
   return "name: fuse-freeze\n"
-         "target: " + device + "\n"
-         "workload: {bs: 4k, rw: randread, queue_depth: 8, duration: " + duration +
+         "target: " +
+         device +
+         "\n"
+         "workload: {bs: 4k, rw: randread, queue_depth: 8, duration: " +
+         duration +
          ", interval: 100ms, stall_threshold: 50ms}\n"
          "injectors:\n"
-         "  freeze: {kind: command, inject: \"kill -STOP " + std::to_string(pid) +
-         "\", revert: \"kill -CONT " + std::to_string(pid) +
-         "\", check: \"grep -q '^State:.*stopped' /proc/" + std::to_string(pid) + "/status\", timeout: 5s}\n"
+         "  freeze: {kind: command, inject: \"kill -STOP " +
+         std::to_string(pid) + "\", revert: \"kill -CONT " + std::to_string(pid) +
+         "\", check: \"grep -q '^State:.*stopped' /proc/" + std::to_string(pid) +
+         "/status\", timeout: 5s}\n"
          "steps:\n"
-         "  - {at: 0s, phase: baseline}\n" + extra_steps;
+         "  - {at: 0s, phase: baseline}\n" +
+         extra_steps;
 }
 
 // The freezable device of these tests, torn down in reverse order whatever happens.
@@ -120,9 +111,11 @@ struct BackgroundCli {
 
 }  // namespace
 
-TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s, steps on time, the stall inside the fault window") {
+TEST_CASE(
+    "run: a plan freezes a FUSE-backed device for 1 s, steps on time, the stall inside the fault window" *
+    doctest::test_suite("integration")) {
   if (!IsRoot() || !HaveCommand("bindfs")) {
-    MESSAGE("skipped: needs root (loop devices, FUSE mounts) and bindfs");
+    Skip("needs root (loop devices, FUSE mounts) and bindfs");
     return;
   }
   FrozenDeviceRig rig;
@@ -144,7 +137,7 @@ TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s, steps on time, the 
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(ProcState(rig.fuse->pid()) != 'T');
-  std::string dir = OnlyDir(rig.tmp.path() + "/runs");
+  std::string dir = OnlyRunDir(rig.tmp.path() + "/runs");
   auto info = nlohmann::json::parse(ReadFile(dir + "/run.json").value());
   CHECK(info["status"] == "completed");
   CHECK(info["verdict"] == "pass");
@@ -155,7 +148,7 @@ TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s, steps on time, the 
   int64_t injected = 0, reverted = 0;
   int steps = 0;
   double worst_ms = 0;
-  for (const auto& e : Jsonl(dir + "/events.jsonl")) {
+  for (const auto& e : ReadJsonl(dir + "/events.jsonl")) {
     if (e["kind"] == "step") {
       ++steps;
       double actual_s = double(e["t_utc_ns"].get<int64_t>() - load_start) / 1e9;
@@ -176,13 +169,14 @@ TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s, steps on time, the 
   CHECK(steps == 4);
   REQUIRE(injected > 0);
   REQUIRE(reverted > injected);
-  auto stalls = Jsonl(dir + "/stalls.jsonl");
+  auto stalls = ReadJsonl(dir + "/stalls.jsonl");
   REQUIRE(stalls.size() == 1);
   int64_t s0 = stalls[0]["start_utc_ns"].get<int64_t>(), s1 = stalls[0]["end_utc_ns"].get<int64_t>();
   double start_vs_inject_ms = double(s0 - injected) / 1e6, end_vs_revert_ms = double(s1 - reverted) / 1e6;
   MESSAGE("worst step timing error " << worst_ms << " ms; stall start - inject " << start_vs_inject_ms
                                      << " ms; stall end - revert " << end_vs_revert_ms << " ms; fault window "
-                                     << double(reverted - injected) / 1e6 << " ms, stall " << double(s1 - s0) / 1e6 << " ms");
+                                     << double(reverted - injected) / 1e6 << " ms, stall "
+                                     << double(s1 - s0) / 1e6 << " ms");
   CHECK(start_vs_inject_ms > -50);
   CHECK(start_vs_inject_ms < 50);
   CHECK(end_vs_revert_ms > -20);  // the revert is stamped when its command returned
@@ -190,7 +184,8 @@ TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s, steps on time, the 
   CHECK(r.out.find("PASS  fault freeze#1") != std::string::npos);
 
   // The same run with a limit it cannot meet: exit 1, the measured value shown.
-  auto fail = RunCli({"run", plan_path, "--out", rig.tmp.path() + "/runs2", "--set", "expect.faults.freeze.max_stall=300ms", "-q"},
+  auto fail = RunCli({"run", plan_path, "--out", rig.tmp.path() + "/runs2", "--set",
+                      "expect.faults.freeze.max_stall=300ms", "-q"},
                      60'000'000'000);
   INFO(fail.out << fail.err);
   CHECK(fail.exit_code == 1);
@@ -198,9 +193,10 @@ TEST_CASE("run: a plan freezes a FUSE-backed device for 1 s, steps on time, the 
   CHECK(ProcState(rig.fuse->pid()) != 'T');
 }
 
-TEST_CASE("run: SIGTERM mid-fault reverts the fault before the runner exits") {
+TEST_CASE("run: SIGTERM mid-fault reverts the fault before the runner exits" *
+          doctest::test_suite("integration")) {
   if (!IsRoot() || !HaveCommand("bindfs")) {
-    MESSAGE("skipped: needs root (loop devices, FUSE mounts) and bindfs");
+    Skip("needs root (loop devices, FUSE mounts) and bindfs");
     return;
   }
   FrozenDeviceRig rig;
@@ -213,24 +209,26 @@ TEST_CASE("run: SIGTERM mid-fault reverts the fault before the runner exits") {
                        "20s");
   }
   BackgroundCli cli({"run", plan_path, "--out", rig.tmp.path() + "/runs"}, rig.tmp.path() + "/out.log");
-  // Wait (bounded) until the fault is on.
-  bool frozen = false;
-  for (int i = 0; i < 500 && !frozen; ++i) {
-    frozen = ProcState(rig.fuse->pid()) == 'T';
-    if (!frozen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(frozen);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The fault is on and journaled: then the abort.
+  REQUIRE(WaitFor([&] { return ProcState(rig.fuse->pid()) == 'T'; }, 10000, 10));
+  auto injected = [&] {
+    std::string dir = OnlyRunDir(rig.tmp.path() + "/runs");
+    if (dir.empty()) return false;
+    for (const auto& e : ReadJsonl(dir + "/events.jsonl"))
+      if (e["kind"] == "fault_injected") return true;
+    return false;
+  };
+  REQUIRE(WaitFor(injected, 10000, 10));
   REQUIRE(kill(cli.pid, SIGTERM) == 0);
   int code = cli.Wait(20'000);
   INFO(ReadFile(rig.tmp.path() + "/out.log").value());
   CHECK(code == 3);
   CHECK(ProcState(rig.fuse->pid()) != 'T');
-  std::string dir = OnlyDir(rig.tmp.path() + "/runs");
+  std::string dir = OnlyRunDir(rig.tmp.path() + "/runs");
   auto info = nlohmann::json::parse(ReadFile(dir + "/run.json").value());
   CHECK(info["status"] == "aborted");
   int64_t reverted = 0, finished = 0;
-  for (const auto& e : Jsonl(dir + "/events.jsonl")) {
+  for (const auto& e : ReadJsonl(dir + "/events.jsonl")) {
     if (e["kind"] == "fault_reverted") {
       reverted = e["t_utc_ns"].get<int64_t>();
       CHECK(e["attrs"]["reason"] == "abort");

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "tests/support/recording_sink.h"
 
 namespace fb {
 
@@ -16,7 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-// A fake FlashArray speaking the REST 2.42 shapes of PLATFORM.md (as lab/site_api.cpp
+// A fake FlashArray speaking the REST 2.42 shapes of docs/platform.md (as lab/site_api.cpp
 // does): api-token login, x-auth-token sessions, 401 without one, item lists.
 class FakeArray {
  public:
@@ -58,7 +59,8 @@ class FakeArray {
   }
   ~FakeArray() {
     // stop() before listen began would be lost: wait for the server to run first.
-    for (int i = 0; i < 500 && !srv_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    for (int i = 0; i < 500 && !srv_.is_running(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     srv_.stop();
     thread_.join();
   }
@@ -118,37 +120,12 @@ class FakeArray {
   int logins_ = 0;
 };
 
-class Sink : public EventSink {
- public:
-  void Emit(Event e) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(e));
-  }
-  // The first event of `kind` (waiting at most 5 s), or null.
-  std::optional<Event> WaitKind(const std::string& kind) {
-    for (int i = 0; i < 500; ++i) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const Event& e : events_)
-          if (e.kind == kind) return e;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return std::nullopt;
-  }
-  std::vector<Event> events() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Event> events_;
-};
+using Sink = RecordingSink;
 
 }  // namespace
 
-TEST_CASE("array probe: a replication cut, the mediator race and the resync, each within one poll interval") {
+TEST_CASE("array probe: a replication cut, the mediator race and the resync, each within one poll interval" *
+          doctest::test_suite("unit")) {
   RegisterBuiltinProbes();
   FakeArray fake;
   REQUIRE(fake.port() > 0);
@@ -169,7 +146,7 @@ TEST_CASE("array probe: a replication cut, the mediator race and the resync, eac
   constexpr int64_t kSlackNs = 150 * kNsPerMs;
   int64_t worst = 0;
   auto expect = [&](const std::string& kind, int64_t changed) {
-    auto e = sink.WaitKind(kind);
+    auto e = sink.Wait(kind);
     REQUIRE_MESSAGE(e, "no " << kind);
     int64_t lag = e->mono_ns - changed;
     worst = std::max(worst, lag);
@@ -217,7 +194,8 @@ TEST_CASE("array probe: a replication cut, the mediator race and the resync, eac
   CHECK(std::count(kinds.begin(), kinds.end(), "probe_error") == 0);
 }
 
-TEST_CASE("array probe: an unreachable array is one probe_error, then probe_recovered with the gap") {
+TEST_CASE("array probe: an unreachable array is one probe_error, then probe_recovered with the gap" *
+          doctest::test_suite("unit")) {
   RegisterBuiltinProbes();
   int port = 0;
   {
@@ -232,7 +210,7 @@ TEST_CASE("array probe: an unreachable array is one probe_error, then probe_reco
   REQUIRE(probe);
   Sink sink;
   REQUIRE(probe->Start(&sink).ok());
-  auto err = sink.WaitKind("probe_error");
+  auto err = sink.Wait("probe_error");
   REQUIRE(err);
   CHECK(err->message.find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));

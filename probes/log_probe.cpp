@@ -1,5 +1,4 @@
 #include "probes/log_probe.h"
-#include "probes/stop_signal.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,11 +16,12 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "injectors/command_target.h"
+#include "plugin/command_target.h"
 #include "probes/line_queue.h"
 #include "probes/line_time.h"
 #include "probes/remote_clock.h"
 #include "probes/rule_packs.h"
+#include "probes/stop_signal.h"
 
 namespace fb {
 
@@ -45,6 +45,8 @@ struct LogConfig {
 
 // How long Stop() keeps matching lines still queued; the rest count as dropped.
 constexpr int64_t kStopDrainNs = 1 * kNsPerSec;
+// At Stop() a command's output already in the pipe is still read, up to this much.
+constexpr size_t kStopReadBytes = 1 << 20;
 // probe_overflow events while the rules fall behind: at most one per interval.
 constexpr int64_t kOverflowReportNs = 1 * kNsPerSec;
 
@@ -224,19 +226,22 @@ class LogProbe : public Probe {
     dev_ = st.st_dev;
   }
 
-  // Reads what fd_ has now; returns false at EOF of a pipe or on error.
-  bool ReadAvailable() {
+  // Reads what fd_ has now (at most max_bytes); returns false at EOF of a pipe or
+  // on error.
+  bool ReadAvailable(size_t max_bytes = SIZE_MAX) {
     char buf[65536];
-    while (true) {
-      ssize_t n = read(fd_, buf, sizeof buf);
+    for (size_t total = 0; total < max_bytes;) {
+      ssize_t n = read(fd_, buf, std::min(sizeof buf, max_bytes - total));
       if (n > 0) {
         Consume(buf, size_t(n));
+        total += size_t(n);
         continue;
       }
       if (n == 0) return child_ <= 0;  // a file's end: more may come
       if (errno == EINTR) continue;
       return errno == EAGAIN;
     }
+    return true;
   }
 
   void Consume(const char* data, size_t n) {
@@ -405,7 +410,12 @@ class LogProbe : public Probe {
     while (true) {
       pollfd p[2] = {{stop_.fd(), POLLIN, 0}, {fd_, POLLIN, 0}};
       if (poll(p, 2, -1) < 0 && errno != EINTR) break;
-      if (p[0].revents) break;
+      if (p[0].revents) {
+        // Stopped: what the command had written is read (one pipe's worth at
+        // most), so it is matched or counted as dropped, never silently lost.
+        ReadAvailable(kStopReadBytes);
+        break;
+      }
       if (p[1].revents && !ReadAvailable()) {
         FlushPartial();
         int status = 0;

@@ -6,56 +6,24 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "core/clock.h"
-#include "injectors/command_target.h"
-#include "tests/sshd_fixture.h"
-#include "tests/test_util.h"
+#include "plugin/command_target.h"
+#include "tests/support/recording_sink.h"
+#include "tests/support/skip.h"
+#include "tests/support/sshd_fixture.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
 namespace {
 
-class CollectingSink : public EventSink {
- public:
-  // `delay_ms`: each Emit() takes that long (a sink that cannot keep up).
-  explicit CollectingSink(int delay_ms = 0) : delay_ms_(delay_ms) {}
-  void Emit(Event e) override {
-    if (delay_ms_) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(e));
-  }
-  std::vector<Event> events() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_;
-  }
-  // Waits (at most 5 s) until `n` events arrived.
-  bool WaitFor(size_t n) {
-    for (int i = 0; i < 500; ++i) {
-      if (events().size() >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-  // Waits (at most 10 s) for an event of `kind`.
-  bool WaitForKind(const std::string& kind) {
-    for (int i = 0; i < 1000; ++i) {
-      for (const auto& e : events())
-        if (e.kind == kind) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-
- private:
-  int delay_ms_;
-  std::mutex mu_;
-  std::vector<Event> events_;
-};
+using CollectingSink = RecordingSink;
 
 void Append(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::app);
@@ -122,7 +90,8 @@ void SkewedDate(const std::string& bin, int skew_s) {
 
 }  // namespace
 
-TEST_CASE("log probe: rules turn lines into events, rotation and truncation lose no line") {
+TEST_CASE("log probe: rules turn lines into events, rotation and truncation lose no line" *
+          doctest::test_suite("unit")) {
   RegisterBuiltinProbes();
   TempDir tmp;
   std::string log = tmp.path() + "/daemon.log";
@@ -132,22 +101,21 @@ TEST_CASE("log probe: rules turn lines into events, rotation and truncation lose
   REQUIRE(s.problems().empty());
   REQUIRE(probe);
   CollectingSink sink;
-  REQUIRE(probe->Start(&sink).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(probe->Start(&sink).ok());  // the file is open at its end when Start returns
 
   Append(log, "multipathd: checker failed path 8:32 in map mpatha\n");
   Append(log, "something else\n");
-  REQUIRE(sink.WaitFor(2));
+  REQUIRE(sink.WaitSize(2));
   // Rotation by rename: a line written to the old file just before, then the new file.
   Append(log, "before rotation\n");
   REQUIRE(std::rename(log.c_str(), (log + ".1").c_str()) == 0);
   Append(log, "multipathd: 8:32: reinstated\n");
-  REQUIRE(sink.WaitFor(4));
-  // Truncation in place, then a new line.
+  REQUIRE(sink.WaitSize(4));
+  // Truncation in place, then a new line shorter than what was there: the probe
+  // sees the file smaller than its offset whenever it looks.
   { std::ofstream trunc(log, std::ios::trunc); }
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   Append(log, "after truncation\n");
-  REQUIRE(sink.WaitFor(5));
+  REQUIRE(sink.WaitSize(5));
   probe->Stop();
 
   auto ev = sink.events();
@@ -165,7 +133,7 @@ TEST_CASE("log probe: rules turn lines into events, rotation and truncation lose
   CHECK(ev[4].message == "after truncation");
 }
 
-TEST_CASE("log probe: follows a command's output and says when it ends") {
+TEST_CASE("log probe: follows a command's output and says when it ends" * doctest::test_suite("unit")) {
   Settings s(nlohmann::json{
       {"command", "echo 'conn error 1020'; echo boring"},
       {"unmatched", "drop"},
@@ -174,7 +142,7 @@ TEST_CASE("log probe: follows a command's output and says when it ends") {
   REQUIRE(s.problems().empty());
   CollectingSink sink;
   REQUIRE(probe->Start(&sink).ok());
-  REQUIRE(sink.WaitFor(2));
+  REQUIRE(sink.WaitSize(2));
   probe->Stop();
   auto ev = sink.events();
   REQUIRE(ev.size() == 2);
@@ -184,7 +152,7 @@ TEST_CASE("log probe: follows a command's output and says when it ends") {
   CHECK(ev[1].message.find("exit 0") != std::string::npos);
 }
 
-TEST_CASE("log probe: Stop() ends a command that never exits") {
+TEST_CASE("log probe: Stop() ends a command that never exits" * doctest::test_suite("unit")) {
   Settings s(nlohmann::json{{"command", "sleep 30"}});
   auto probe = NewLogProbe("sleeper", &s);
   CollectingSink sink;
@@ -194,7 +162,7 @@ TEST_CASE("log probe: Stop() ends a command that never exits") {
   CHECK(MonoNs() - t0 < 2 * kNsPerSec);
 }
 
-TEST_CASE("log probe: bad settings are reported with their keys") {
+TEST_CASE("log probe: bad settings are reported with their keys" * doctest::test_suite("unit")) {
   RegisterBuiltinProbes();
   Settings s(nlohmann::json{{"path", "/x"},
                             {"command", "y"},
@@ -235,7 +203,8 @@ bool ProcessRunning(const std::string& needle) {
 
 }  // namespace
 
-TEST_CASE("log probe: a journald unit is followed through journalctl and matched on MESSAGE") {
+TEST_CASE("log probe: a journald unit is followed through journalctl and matched on MESSAGE" *
+          doctest::test_suite("integration")) {
   TempDir tmp;
   std::string bin = tmp.path() + "/bin";
   REQUIRE(mkdir(bin.c_str(), 0755) == 0);
@@ -261,7 +230,7 @@ TEST_CASE("log probe: a journald unit is followed through journalctl and matched
   REQUIRE(s.problems().empty());
   CollectingSink sink;
   REQUIRE(probe->Start(&sink).ok());
-  REQUIRE(sink.WaitFor(2));
+  REQUIRE(sink.WaitSize(2));
   probe->Stop();
   ClockAnchor anchor = ClockAnchor::Take();
 
@@ -289,7 +258,7 @@ TEST_CASE("log probe: a journald unit is followed through journalctl and matched
   REQUIRE(all.problems().empty());
   CollectingSink sink2;
   REQUIRE(whole->Start(&sink2).ok());
-  REQUIRE(sink2.WaitFor(2));
+  REQUIRE(sink2.WaitSize(2));
   whole->Stop();
   CHECK(ReadAll(tmp.path() + "/argv") == "-f\n-o\njson\n-n\n0\n");
 
@@ -305,14 +274,15 @@ TEST_CASE("log probe: a journald unit is followed through journalctl and matched
   CHECK(keys == std::vector<std::string>{"queue_lines", "netns"});
 }
 
-TEST_CASE("log probe: a flood the rules cannot keep up with drops the oldest lines and says how many") {
+TEST_CASE("log probe: a flood the rules cannot keep up with drops the oldest lines and says how many" *
+          doctest::test_suite("unit")) {
   const int kLines = 100000;
   Settings s(nlohmann::json{{"command", "seq 1 " + std::to_string(kLines)}, {"queue_lines", "100"}});
   auto probe = NewLogProbe("flood", &s);
   REQUIRE(s.problems().empty());
   CollectingSink sink(/*delay_ms=*/1);  // about 1000 events a second at best
   REQUIRE(probe->Start(&sink).ok());
-  REQUIRE(sink.WaitForKind("probe_error"));  // the command ended, after every queued line
+  REQUIRE(sink.Wait("probe_error", "", "", 10000).has_value());  // the command ended, after every queued line
   probe->Stop();
 
   auto ev = sink.events();
@@ -343,7 +313,8 @@ TEST_CASE("log probe: a flood the rules cannot keep up with drops the oldest lin
 
 TEST_CASE(
     "log probe: over ssh a file is followed with tail -F through CommandTarget and line times are corrected "
-    "by the host's clock offset") {
+    "by the host's clock offset" *
+    doctest::test_suite("unit")) {
   if (!HaveCommand("setsid")) return;
   TempDir tmp;
   std::string bin = tmp.path() + "/bin", argv_log = tmp.path() + "/ssh.argv",
@@ -365,7 +336,7 @@ TEST_CASE(
   REQUIRE(s.problems().empty());
   CollectingSink sink;
   REQUIRE(probe->Start(&sink).ok());
-  REQUIRE(sink.WaitFor(1));
+  REQUIRE(sink.WaitSize(1));
   Event clock = sink.events()[0];
   REQUIRE(clock.kind == "clock_offset");
   double offset_ms = clock.attrs["offset_ms"].get<double>(),
@@ -374,15 +345,14 @@ TEST_CASE(
   CHECK(std::abs(offset_ms - 5000) <= unc_ms + 50);
   CHECK(clock.attrs["samples"] == 5);
   CHECK(unc_ms < 100);  // one session: no ssh start per round trip
-  for (int i = 0; i < 300 && !ProcessRunning(log); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // tail has opened the file
+  // tail -n 0 reads from where it opened the file: write once it is there.
+  REQUIRE(WaitFor([&] { return OpenAtEndElsewhere(log); }, 10000, 10));
 
   // A line stamped by the host's clock, 5 s ahead of ours.
   int64_t written_utc = UtcNs();
   Append(log, FormatUtcIso(written_utc + 5 * kNsPerSec, 3) +
                   " xcp1 multipathd: checker failed path 8:32 in map mpatha\n");
-  REQUIRE(sink.WaitFor(2));
+  REQUIRE(sink.WaitSize(2));
   ClockAnchor anchor = ClockAnchor::Take();
   Event e = sink.events()[1];
   CHECK(e.kind == "path_failed");
@@ -393,12 +363,7 @@ TEST_CASE(
   probe->Stop();
 
   // The remote tail ended through the watchdog when the session's stdin closed.
-  bool gone = false;
-  for (int i = 0; i < 200 && !gone; ++i) {
-    gone = !ProcessRunning(log);
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  CHECK(gone);
+  CHECK(WaitFor([&] { return !ProcessRunning(log); }, 10000, 10));  // gone
 
   // The calls: open the master, the clock session, then the follow command,
   // each exactly as CommandTarget::Wrap builds it (the log has no argv[0]).
@@ -427,7 +392,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("log probe: over ssh a journald unit runs journalctl on the host") {
+TEST_CASE("log probe: over ssh a journald unit runs journalctl on the host" * doctest::test_suite("unit")) {
   TempDir tmp;
   std::string bin = tmp.path() + "/bin", argv_log = tmp.path() + "/ssh.argv";
   REQUIRE(mkdir(bin.c_str(), 0755) == 0);
@@ -440,7 +405,7 @@ TEST_CASE("log probe: over ssh a journald unit runs journalctl on the host") {
   REQUIRE(s.problems().empty());
   CollectingSink sink;
   REQUIRE(probe->Start(&sink).ok());
-  REQUIRE(sink.WaitForKind("probe_error"));
+  REQUIRE(sink.Wait("probe_error", "", "", 10000).has_value());
   probe->Stop();
   auto ev = sink.events();
   REQUIRE(ev.size() == 3);
@@ -455,9 +420,10 @@ TEST_CASE("log probe: over ssh a journald unit runs journalctl on the host") {
 
 TEST_CASE(
     "log probe: over ssh to a real sshd on 127.0.0.1 it follows a file, measures the clock and leaves "
-    "nothing behind") {
+    "nothing behind" *
+    doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {
-    MESSAGE("skipped: needs root and /usr/sbin/sshd");
+    Skip("needs root and /usr/sbin/sshd");
     return;
   }
   SshdFixture sshd;
@@ -478,7 +444,7 @@ TEST_CASE(
   Status st = probe->Start(&sink);
   INFO(st.message());
   REQUIRE(st.ok());
-  REQUIRE(sink.WaitFor(1));
+  REQUIRE(sink.WaitSize(1));
   Event clock = sink.events()[0];
   REQUIRE(clock.kind == "clock_offset");
   double offset_ms = clock.attrs["offset_ms"].get<double>(),
@@ -488,12 +454,11 @@ TEST_CASE(
   CHECK(std::abs(offset_ms) <= unc_ms + 1);  // the same clock
   // The remote tail runs under sshd, outside the probe's process group.
   auto remote_tail = [&] { return ProcessRunning("^tail -F -n 0 " + log); };
-  for (int i = 0; i < 500 && !remote_tail(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  REQUIRE(remote_tail());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(WaitFor(remote_tail, 10000, 10));
+  REQUIRE(WaitFor([&] { return OpenAtEndElsewhere(log); }, 10000, 10));  // tail -n 0 is at the end
 
   Append(log, "multipathd: checker failed path 8:48 in map mpathb\n");
-  REQUIRE(sink.WaitFor(2));
+  REQUIRE(sink.WaitSize(2));
   auto ev = sink.events();
   CHECK(ev[1].kind == "path_failed");
   CHECK(ev[1].message == "path 8:48 failed in mpathb");
@@ -502,21 +467,11 @@ TEST_CASE(
   probe->Stop();
   CHECK(MonoNs() - t0 < 3 * kNsPerSec);
   // The watchdog ended the remote tail when the session's stdin closed.
-  bool gone = false;
-  for (int i = 0; i < 300 && !gone; ++i) {
-    gone = !remote_tail();
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  CHECK(gone);
+  CHECK(WaitFor([&] { return !remote_tail(); }, 10000, 10));  // gone
   // The ControlMaster connection is closed with the probe.
   probe.reset();
   std::string master = "ControlMaster=auto.* -p " + std::to_string(sshd.port()) + " ";
-  bool master_gone = false;
-  for (int i = 0; i < 300 && !master_gone; ++i) {
-    master_gone = !ProcessRunning(master);
-    if (!master_gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  CHECK(master_gone);
+  CHECK(WaitFor([&] { return !ProcessRunning(master); }, 10000, 10));  // master gone
   for (const auto& e : sink.events()) CHECK(e.kind != "probe_error");
 }
 
@@ -525,15 +480,19 @@ TEST_CASE(
 namespace fb {
 
 TEST_CASE(
-    "log probe: Stop() with a backlog returns within about a second and counts the lines it did not match") {
+    "log probe: Stop() with a backlog returns within about a second and counts the lines it did not match" *
+    doctest::test_suite("integration")) {
   const int kLines = 5000;
-  Settings s(nlohmann::json{{"command", "seq 1 " + std::to_string(kLines) + "; sleep 30"}});
+  TempDir tmp;
+  std::string written = tmp.path() + "/written";  // seq is done: every line is in the pipe or read
+  Settings s(
+      nlohmann::json{{"command", "seq 1 " + std::to_string(kLines) + "; : > " + written + "; sleep 30"}});
   auto probe = NewLogProbe("backlog", &s);
   REQUIRE(s.problems().empty());
   CollectingSink sink(/*delay_ms=*/5);  // 25 s of matching for the whole backlog
   REQUIRE(probe->Start(&sink).ok());
-  REQUIRE(sink.WaitFor(10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(sink.WaitSize(10));
+  REQUIRE(WaitFor([&] { return std::filesystem::exists(written); }, 10000, 10));
   int64_t t0 = MonoNs();
   probe->Stop();
   double stop_s = double(MonoNs() - t0) / 1e9;

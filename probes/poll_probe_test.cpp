@@ -1,5 +1,5 @@
 // poll against stand-in commands: a script that prints a fixture file the test
-// rewrites between polls (the multipathd CLI shapes of PLATFORM.md), a sysfs-shaped
+// rewrites between polls (the multipathd CLI shapes of docs/platform.md), a sysfs-shaped
 // tree for iSCSI sessions, and a command that fails and hangs.
 #include "probes/poll_probe.h"
 
@@ -16,8 +16,9 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "injectors/injector_test_util.h"
-#include "tests/test_util.h"
+#include "tests/support/recording_sink.h"
+#include "tests/support/rigs.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -25,44 +26,7 @@ namespace {
 
 using nlohmann::json;
 
-class Sink : public EventSink {
- public:
-  void Emit(Event e) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(e));
-  }
-  // The first event of `kind` (and matching `key`=`value` in attrs when given),
-  // waiting at most `ms`.
-  std::optional<Event> Wait(const std::string& kind, const std::string& key = "",
-                            const std::string& value = "", int ms = 5000) {
-    int64_t deadline = MonoNs() + int64_t(ms) * kNsPerMs;
-    while (true) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const Event& e : events_) {
-          if (e.kind != kind) continue;
-          if (key.empty() || (e.attrs.contains(key) && e.attrs[key] == value)) return e;
-        }
-      }
-      if (MonoNs() > deadline) return std::nullopt;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-  int Count(const std::string& kind) {
-    std::lock_guard<std::mutex> lock(mu_);
-    int n = 0;
-    for (const Event& e : events_) n += e.kind == kind;
-    return n;
-  }
-  std::vector<Event> events() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Event> events_;
-};
+using Sink = RecordingSink;
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
@@ -137,7 +101,8 @@ std::string Aligned(const std::vector<std::vector<std::string>>& rows) {
 
 TEST_CASE(
     "poll probe: multipathd show paths rows become path_failed and path_reinstated, transients and junk do "
-    "not") {
+    "not" *
+    doctest::test_suite("unit")) {
   Fixture fx;
   const std::string header = "dev dm_st  chk_st      dev_st\n";
   fx.Set(header + "sdc active ready       running\nsdd active ready       running\n");
@@ -195,7 +160,8 @@ TEST_CASE(
   for (const Event& e : sink.events()) CHECK(e.source == "poll-a");
 }
 
-TEST_CASE("poll probe: multipathd show maps status columns by header, active path counts and dm-st") {
+TEST_CASE("poll probe: multipathd show maps status columns by header, active path counts and dm-st" *
+          doctest::test_suite("unit")) {
   Fixture fx;
   const std::vector<std::string> header = {"name", "failback", "queueing", "paths", "dm-st", "write_prot"};
   auto maps = [&](const std::string& a_paths, const std::string& b_queue, const std::string& b_paths,
@@ -243,7 +209,8 @@ TEST_CASE("poll probe: multipathd show maps status columns by header, active pat
   CHECK(sink.Count("path_failed") == 2);
 }
 
-TEST_CASE("poll probe: iscsi sessions from a sysfs-shaped tree, lost and restored with the target name") {
+TEST_CASE("poll probe: iscsi sessions from a sysfs-shaped tree, lost and restored with the target name" *
+          doctest::test_suite("unit")) {
   TempDir root;
   std::string dir = root.path() + "/class/iscsi_session";
   auto session = [&](const std::string& s, const std::string& state, const std::string& target) {
@@ -291,7 +258,8 @@ TEST_CASE("poll probe: iscsi sessions from a sysfs-shaped tree, lost and restore
   CHECK(sink.Count("session_restored") == 1);
 }
 
-TEST_CASE("poll probe: key_value lines in three spellings, one event per changed key, configurable kind") {
+TEST_CASE("poll probe: key_value lines in three spellings, one event per changed key, configurable kind" *
+          doctest::test_suite("unit")) {
   Fixture fx;
   fx.Set("a 1\nb: 2\nc=3\n# comment 4\nlonely\n\n");
   auto probe = MakeProbe({{"parser", "key_value"},
@@ -326,7 +294,8 @@ TEST_CASE("poll probe: key_value lines in three spellings, one event per changed
   CHECK(d_events == 2);
 }
 
-TEST_CASE("poll probe: a failing and a hanging command give one probe_error per outage and probe_recovered") {
+TEST_CASE("poll probe: a failing and a hanging command give one probe_error per outage and probe_recovered" *
+          doctest::test_suite("integration")) {
   Fixture fx;
   fx.Set("state ok\n");
   auto probe = MakeProbe(
@@ -366,7 +335,8 @@ TEST_CASE("poll probe: a failing and a hanging command give one probe_error per 
   CHECK(sink.Count("probe_error") == 2);
 }
 
-TEST_CASE("poll probe: construction runs nothing, Stop ends a running command at once and is idempotent") {
+TEST_CASE("poll probe: construction runs nothing, Stop ends a running command at once and is idempotent" *
+          doctest::test_suite("unit")) {
   TempDir dir;
   std::string marker = dir.path() + "/ran";
   {
@@ -389,7 +359,8 @@ TEST_CASE("poll probe: construction runs nothing, Stop ends a running command at
 }
 
 TEST_CASE(
-    "poll probe: over ssh (a stand-in ssh on PATH) the sysfs loop runs remotely and reads iSCSI sessions") {
+    "poll probe: over ssh (a stand-in ssh on PATH) the sysfs loop runs remotely and reads iSCSI sessions" *
+    doctest::test_suite("unit")) {
   TempDir bin, root;
   const std::string log = bin.path() + "/ssh.log";
   // Runs the remote command line here: the last argument, as sshd would hand it to a shell.
@@ -429,7 +400,7 @@ TEST_CASE(
   CHECK(all.find("-O exit") != std::string::npos);  // and closed it with the probe
 }
 
-TEST_CASE("poll probe: settings problems") {
+TEST_CASE("poll probe: settings problems" * doctest::test_suite("integration")) {
   RegisterBuiltinProbes();
   auto problems = [](json j) {
     Settings s(std::move(j));

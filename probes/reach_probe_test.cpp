@@ -20,8 +20,10 @@
 
 #include "core/clock.h"
 #include "core/subprocess.h"
-#include "injectors/injector_test_util.h"
-#include "tests/test_util.h"
+#include "tests/support/recording_sink.h"
+#include "tests/support/rigs.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -29,39 +31,7 @@ namespace {
 
 using nlohmann::json;
 
-class Sink : public EventSink {
- public:
-  void Emit(Event e) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(e));
-  }
-  std::optional<Event> Wait(const std::string& kind, const std::string& target, int ms = 5000) {
-    int64_t deadline = MonoNs() + int64_t(ms) * kNsPerMs;
-    while (true) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const Event& e : events_)
-          if (e.kind == kind && e.attrs.value("target", "") == target) return e;
-      }
-      if (MonoNs() > deadline) return std::nullopt;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
-  int Count(const std::string& kind, const std::string& target) {
-    std::lock_guard<std::mutex> lock(mu_);
-    int n = 0;
-    for (const Event& e : events_) n += e.kind == kind && e.attrs.value("target", "") == target;
-    return n;
-  }
-  size_t size() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Event> events_;
-};
+using Sink = RecordingSink;
 
 // A TCP listener on ip:port (port 0 = any; kept across Close/Open) that accepts
 // and closes every connection; optionally in network namespace `ns`.
@@ -148,7 +118,8 @@ double Ms(int64_t ns) { return double(ns) / double(kNsPerMs); }
 
 }  // namespace
 
-TEST_CASE("reach probe: a loopback listener closed and reopened, a dead port beside it, failures in a row") {
+TEST_CASE("reach probe: a loopback listener closed and reopened, a dead port beside it, failures in a row" *
+          doctest::test_suite("unit")) {
   Listener live("127.0.0.1");
   REQUIRE(live.ok());
   std::string target = "127.0.0.1:" + std::to_string(live.port());
@@ -159,7 +130,7 @@ TEST_CASE("reach probe: a loopback listener closed and reopened, a dead port bes
   REQUIRE(probe->Start(&sink).ok());
   REQUIRE(patient->Start(&sink3).ok());
 
-  auto never = sink.Wait("host_unreachable", dead);
+  auto never = sink.Wait("host_unreachable", "target", dead);
   REQUIRE(never);
   CHECK(never->attrs["proto"] == "tcp");
   CHECK(never->attrs["error"].get<std::string>().find("refused") != std::string::npos);
@@ -170,12 +141,12 @@ TEST_CASE("reach probe: a loopback listener closed and reopened, a dead port bes
 
   int64_t t0 = MonoNs();
   live.Close();
-  auto down = sink.Wait("host_unreachable", target);
+  auto down = sink.Wait("host_unreachable", "target", target);
   REQUIRE(down);
   CHECK(Ms(down->mono_ns - t0) < 1000);
   CHECK(down->attrs["misses"] == 1);
   CHECK(down->attrs["since_last_ok_ms"].get<double>() < 1000);
-  auto down3 = sink3.Wait("host_unreachable", target);
+  auto down3 = sink3.Wait("host_unreachable", "target", target);
   REQUIRE(down3);
   CHECK(down3->attrs["misses"] == 3);
   CHECK(down3->attrs["since_first_miss_ms"].get<double>() >= 90);  // two intervals
@@ -184,7 +155,7 @@ TEST_CASE("reach probe: a loopback listener closed and reopened, a dead port bes
   live.Open();
   REQUIRE(live.ok());
   int64_t t1 = MonoNs();
-  auto up = sink.Wait("host_reachable", target);
+  auto up = sink.Wait("host_reachable", "target", target);
   REQUIRE(up);
   double gap = up->attrs["gap_ms"].get<double>();
   MESSAGE("gap_ms " << gap << " for a listener closed " << Ms(t1 - t0) << " ms");
@@ -192,20 +163,21 @@ TEST_CASE("reach probe: a loopback listener closed and reopened, a dead port bes
   CHECK(gap <= Ms(up->mono_ns - t0) + 1);  // and not before it
   CHECK(up->attrs["since_last_ok_ms"].get<double>() >= gap - 60);
   CHECK(up->attrs["rtt_ms"].get<double>() < 500);
-  REQUIRE(sink3.Wait("host_reachable", target));
+  REQUIRE(sink3.Wait("host_reachable", "target", target));
   probe->Stop();
   patient->Stop();
   probe->Stop();
-  CHECK(sink.Count("host_unreachable", target) == 1);
-  CHECK(sink.Count("host_reachable", target) == 1);
-  CHECK(sink.Count("host_reachable", dead) == 0);
+  CHECK(sink.Count("host_unreachable", "target", target) == 1);
+  CHECK(sink.Count("host_reachable", "target", target) == 1);
+  CHECK(sink.Count("host_reachable", "target", dead) == 0);
 }
 
 TEST_CASE(
     "reach probe: from inside a namespace, a link down and up over TCP and ICMP, a dead target delays no "
-    "other") {
+    "other" *
+    doctest::test_suite("integration")) {
   if (!IsRoot()) {
-    MESSAGE("skipped: needs root");
+    Skip("needs root");
     return;
   }
   NetnsPair net(41);
@@ -233,15 +205,15 @@ TEST_CASE(
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   int64_t closed = MonoNs();
   near.Close();
-  auto lo_down = sink.Wait("host_unreachable", lo);
+  auto lo_down = sink.Wait("host_unreachable", "target", lo);
   REQUIRE(lo_down);
   CHECK(Ms(lo_down->mono_ns - closed) < 700);
   near.Open();
   REQUIRE(near.ok());
-  REQUIRE(sink.Wait("host_reachable", lo));
+  REQUIRE(sink.Wait("host_reachable", "target", lo));
 
-  auto tcp_down = sink.Wait("host_unreachable", tcp);
-  auto icmp_down = sink.Wait("host_unreachable", icmp);
+  auto tcp_down = sink.Wait("host_unreachable", "target", tcp);
+  auto icmp_down = sink.Wait("host_unreachable", "target", icmp);
   REQUIRE(tcp_down);
   REQUIRE(icmp_down);
   CHECK(icmp_down->attrs["proto"] == "icmp");
@@ -251,8 +223,8 @@ TEST_CASE(
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   REQUIRE(RunChecked({"ip", "-n", net.b(), "link", "set", "fbvb", "up"}).ok());
   int64_t t1 = MonoNs();
-  auto tcp_up = sink.Wait("host_reachable", tcp, 8000);
-  auto icmp_up = sink.Wait("host_reachable", icmp, 8000);
+  auto tcp_up = sink.Wait("host_reachable", "target", tcp, 8000);
+  auto icmp_up = sink.Wait("host_reachable", "target", icmp, 8000);
   REQUIRE(tcp_up);
   REQUIRE(icmp_up);
   for (const Event& e : {*tcp_up, *icmp_up}) {
@@ -262,11 +234,12 @@ TEST_CASE(
     CHECK(gap <= Ms(e.mono_ns - t0) + 1);
   }
   probe->Stop();
-  CHECK(sink.Count("host_unreachable", tcp) == 1);
-  CHECK(sink.Count("host_unreachable", icmp) == 1);
+  CHECK(sink.Count("host_unreachable", "target", tcp) == 1);
+  CHECK(sink.Count("host_unreachable", "target", icmp) == 1);
 }
 
-TEST_CASE("reach probe: settings problems, and Start fails for a namespace that does not exist") {
+TEST_CASE("reach probe: settings problems, and Start fails for a namespace that does not exist" *
+          doctest::test_suite("integration")) {
   RegisterBuiltinProbes();
   auto problems = [](json j) {
     Settings s(std::move(j));

@@ -7,11 +7,12 @@
 #include <fstream>
 
 #include "core/clock.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
-TEST_CASE("remote clock: date +%s.%N output is parsed, a date without %N is coarse") {
+TEST_CASE("remote clock: date +%s.%N output is parsed, a date without %N is coarse" *
+          doctest::test_suite("unit")) {
   int64_t ns = 0;
   bool coarse = true;
   REQUIRE(ParseEpochSeconds("1764574476.123456789\n", &ns, &coarse));
@@ -26,7 +27,7 @@ TEST_CASE("remote clock: date +%s.%N output is parsed, a date without %N is coar
   CHECK(!ParseEpochSeconds("", &ns, &coarse));
 }
 
-TEST_CASE("remote clock: on this host the offset is about zero") {
+TEST_CASE("remote clock: on this host the offset is about zero" * doctest::test_suite("unit")) {
   Settings s(nlohmann::json::object());
   CommandTarget local = CommandTarget::FromSettings("clock", &s);
   auto r = MeasureClockOffset(local, 3);
@@ -63,7 +64,8 @@ CommandTarget Remote() {
 
 }  // namespace
 
-TEST_CASE("remote clock: without a session loop each round trip is one command") {
+TEST_CASE("remote clock: without a session loop each round trip is one command" *
+          doctest::test_suite("unit")) {
   // A host whose shell cannot run the loop (the session gives nothing), but date works.
   FakeSshOnPath ssh("case \"$cmd\" in *while*) exit 1;; esac\nexec sh -c \"$cmd\"\n");
   auto r = MeasureClockOffset(Remote(), 3);
@@ -72,7 +74,8 @@ TEST_CASE("remote clock: without a session loop each round trip is one command")
   CHECK(std::abs(r->offset_ns) <= r->uncertainty_ns + kNsPerMs);
 }
 
-TEST_CASE("remote clock: a host that cannot be reached is an error naming it and ssh's message") {
+TEST_CASE("remote clock: a host that cannot be reached is an error naming it and ssh's message" *
+          doctest::test_suite("unit")) {
   FakeSshOnPath ssh("echo 'ssh: connect to host 198.18.0.12 port 22: No route to host' >&2\nexit 255\n");
   auto r = MeasureClockOffset(Remote(), 2);
   REQUIRE(!r.ok());

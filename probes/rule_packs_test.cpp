@@ -10,7 +10,8 @@
 #include "core/clock.h"
 #include "probes/line_time.h"
 #include "probes/log_probe.h"
-#include "tests/test_util.h"
+#include "tests/support/recording_sink.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -39,32 +40,11 @@ Match First(const std::vector<std::string>& packs, const std::string& line) {
   return {};
 }
 
-class Sink : public EventSink {
- public:
-  void Emit(Event e) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(e));
-  }
-  std::vector<Event> WaitFor(size_t n) {
-    for (int i = 0; i < 500; ++i) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (events_.size() >= n) return events_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Event> events_;
-};
+using Sink = RecordingSink;
 
 }  // namespace
 
-TEST_CASE("rule packs: multipathd lines of 0.4.9 and upstream") {
+TEST_CASE("rule packs: multipathd lines of 0.4.9 and upstream" * doctest::test_suite("unit")) {
   const std::string p = "Nov 22 03:49:42 xcp1 multipathd: ";
   Match m = First({"multipathd"}, p + "3624a93701234: sdc - tur checker reports path is down");
   CHECK(m.kind == "path_failed");
@@ -114,7 +94,8 @@ TEST_CASE("rule packs: multipathd lines of 0.4.9 and upstream") {
   CHECK(First({"multipathd"}, "Nov 22 03:49:42 xcp1 sshd[12]: Accepted publickey for root").kind.empty());
 }
 
-TEST_CASE("rule packs: open-iscsi kernel and iscsid lines, dm-multipath kernel line") {
+TEST_CASE("rule packs: open-iscsi kernel and iscsid lines, dm-multipath kernel line" *
+          doctest::test_suite("unit")) {
   Match m = First({"kernel"},
                   "Nov 22 03:49:42 xcp1 kernel: [ 1234.5678] connection1:0: detected conn error (1020)");
   CHECK(m.kind == "session_lost");
@@ -165,7 +146,7 @@ TEST_CASE("rule packs: open-iscsi kernel and iscsid lines, dm-multipath kernel l
   CHECK(First({"kernel"}, "kernel: device-mapper: multipath: version 1.14.0 loaded").kind.empty());
 }
 
-TEST_CASE("rule packs: xensource.log HA lines and the Xen watchdog") {
+TEST_CASE("rule packs: xensource.log HA lines and the Xen watchdog" * doctest::test_suite("unit")) {
   const std::string p = "Nov 22 03:49:42 xcp2 xapi: [ info||42 ha_monitor|HA monitor|xapi_ha] ";
   CHECK(First({"xapi"}, p + "This node will become the master").kind == "master_changed");
   CHECK(First({"xapi"}, p + "ha_propose_master succeeded").kind == "ha_master_proposed");
@@ -183,7 +164,7 @@ TEST_CASE("rule packs: xensource.log HA lines and the Xen watchdog") {
   CHECK(!RulePack("multipath").ok());
 }
 
-TEST_CASE("line time: syslog, ISO 8601 and journald stamps") {
+TEST_CASE("line time: syslog, ISO 8601 and journald stamps" * doctest::test_suite("unit")) {
   int64_t now = 1795316400LL * kNsPerSec;  // 2026-11-22T03:00:00Z
   std::string msg;
   auto t = ParseLineTime("Nov 22 00:49:42 xcp1 multipathd: x", now, &msg);
@@ -217,7 +198,7 @@ TEST_CASE("line time: syslog, ISO 8601 and journald stamps") {
   CHECK(!ParseLineTime("[ 1234.5678] connection1:0", now, &msg));
 }
 
-TEST_CASE("log probe: named rule packs, line timestamps and clock offsets") {
+TEST_CASE("log probe: named rule packs, line timestamps and clock offsets" * doctest::test_suite("unit")) {
   RegisterBuiltinProbes();
   TempDir tmp;
   std::string log = tmp.path() + "/daemon.log";
@@ -241,7 +222,8 @@ TEST_CASE("log probe: named rule packs, line timestamps and clock offsets") {
   REQUIRE(probe);
   Sink sink;
   REQUIRE(probe->Start(&sink).ok());
-  std::vector<Event> ev = sink.WaitFor(2);
+  sink.WaitSize(2);
+  std::vector<Event> ev = sink.events();
   probe->Stop();
   REQUIRE(ev.size() == 2);
   CHECK(ev[0].kind == "path_failed");

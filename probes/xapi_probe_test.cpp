@@ -8,8 +8,10 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "probes/fake_xapi.h"
+#include "fakes/fake_xapi_pool.h"
 #include "probes/xapi_tracker.h"
+#include "tests/support/recording_sink.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -20,47 +22,7 @@ using nlohmann::json;
 constexpr const char* kPasswordEnv = "FB_TEST_XAPI_PASSWORD";
 constexpr const char* kPassword = "xapi-test-password";
 
-class Sink : public EventSink {
- public:
-  void Emit(Event e) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(e));
-  }
-  // Waits (at most `ms`) until `n` events of `kind` have come.
-  bool WaitCount(const std::string& kind, size_t n, int ms = 5000) {
-    for (int i = 0; i < ms / 10; ++i) {
-      if (Count(kind) >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-  size_t Count(const std::string& kind) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return size_t(
-        std::count_if(events_.begin(), events_.end(), [&](const Event& e) { return e.kind == kind; }));
-  }
-  std::vector<Event> events() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_;
-  }
-  std::vector<std::string> kinds() {
-    std::vector<std::string> k;
-    for (const Event& e : events()) k.push_back(e.kind);
-    return k;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Event> events_;
-};
-
-bool WaitFor(const std::function<bool()>& cond, int ms = 5000) {
-  for (int i = 0; i < ms / 5; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
+using Sink = RecordingSink;
 
 // Sets the password variable for the test's lifetime.
 struct PasswordEnv {
@@ -130,7 +92,8 @@ const Event* Find(const std::vector<Event>& events, const std::string& kind, siz
 
 }  // namespace
 
-TEST_CASE("xapi probe: HA failover replay, the probe follows HOST_IS_SLAVE to the new master") {
+TEST_CASE("xapi probe: HA failover replay, the probe follows HOST_IS_SLAVE to the new master" *
+          doctest::test_suite("integration")) {
   PasswordEnv env;
   FakeXapiPool fake(3);
   REQUIRE(fake.ok());
@@ -146,14 +109,14 @@ TEST_CASE("xapi probe: HA failover replay, the probe follows HOST_IS_SLAVE to th
                           {"retry_max", "400ms"}});
   Sink sink;
   REQUIRE(probe->Start(&sink).ok());
-  REQUIRE(WaitFor([&] { return fake.Polls(0) > 0; }));  // logged in, baseline read, long-polling
+  REQUIRE(WaitFor([&] { return fake.Polls(0) > 0; }, 5000));  // logged in, baseline read, long-polling
   CHECK(fake.Logins(0) == 1);
   CHECK(sink.events().empty());  // the baseline is no event
 
   // host-1, the master, loses power. HA elects host-3 after a while; host-2 stays a slave.
   int64_t kill_mono = MonoNs(), kill_utc = UtcNs();
   fake.Kill(0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  REQUIRE(sink.WaitCount("probe_error", 1, 8000));  // blind: no member names a live master yet
   int64_t failover_mono = MonoNs();
   fake.FailOver(2, pool.pool, pool.hosts[2]);
   fake.AddMessage("POOL_MASTER_TRANSITION", 4, "Host", "host-3-uuid",
@@ -260,7 +223,8 @@ TEST_CASE("xapi probe: HA failover replay, the probe follows HOST_IS_SLAVE to th
   CHECK(moved->attrs["host"] == "host-3");
 }
 
-TEST_CASE("xapi probe: SESSION_INVALID, del without snapshot, unknown messages, a rejected token") {
+TEST_CASE("xapi probe: SESSION_INVALID, del without snapshot, unknown messages, a rejected token" *
+          doctest::test_suite("unit")) {
   PasswordEnv env;
   FakeXapiPool fake(1);
   REQUIRE(fake.ok());
@@ -268,7 +232,7 @@ TEST_CASE("xapi probe: SESSION_INVALID, del without snapshot, unknown messages, 
   auto probe = MakeProbe({{"url", fake.Url(0)}, {"password_env", kPasswordEnv}, {"poll_timeout", "5s"}});
   Sink sink;
   REQUIRE(probe->Start(&sink).ok());
-  REQUIRE(WaitFor([&] { return fake.Polls(0) > 0; }));
+  REQUIRE(WaitFor([&] { return fake.Polls(0) > 0; }, 5000));
 
   // The sessions vanish while changes are pending: the probe logs in again and
   // goes on with its token, so none of them is lost.
@@ -308,7 +272,7 @@ TEST_CASE("xapi probe: SESSION_INVALID, del without snapshot, unknown messages, 
   fake.BreakTokens();
   REQUIRE(sink.WaitCount("log", 3));  // "starting again from now"
   CHECK(sink.events().back().message.find("EVENT_FROM_TOKEN_PARSE_FAILURE") != std::string::npos);
-  REQUIRE(WaitFor([&] { return fake.Polls(0) > polls; }));
+  REQUIRE(WaitFor([&] { return fake.Polls(0) > polls; }, 5000));
   fake.Mod("vm", pool.db, {{"resident_on", pool.hosts[2]}});
   REQUIRE(sink.WaitCount("vm_moved", 1));
   polls = fake.Polls(0);
@@ -319,8 +283,7 @@ TEST_CASE("xapi probe: SESSION_INVALID, del without snapshot, unknown messages, 
   CHECK(sink.Count("alert") == 2);  // message.get_since after the restart repeats none
 
   // Stop() does not wait for the 5 s long poll in flight (the one after path_failed).
-  REQUIRE(WaitFor([&] { return fake.Polls(0) > polls; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(WaitFor([&] { return fake.Polls(0) > polls; }, 5000));  // the server holds it
   int64_t t = MonoNs();
   probe->Stop();
   double stop_ms = double(MonoNs() - t) / 1e6;
@@ -329,7 +292,8 @@ TEST_CASE("xapi probe: SESSION_INVALID, del without snapshot, unknown messages, 
   probe->Stop();  // idempotent
 }
 
-TEST_CASE("xapi probe: an https url goes through TLS, the failure names the member, not the password") {
+TEST_CASE("xapi probe: an https url goes through TLS, the failure names the member, not the password" *
+          doctest::test_suite("unit")) {
   PasswordEnv env;
   FakeXapiPool fake(1);  // speaks plain HTTP: the TLS handshake cannot succeed
   REQUIRE(fake.ok());
@@ -339,7 +303,8 @@ TEST_CASE("xapi probe: an https url goes through TLS, the failure names the memb
   Sink sink;
   REQUIRE(probe->Start(&sink).ok());
   REQUIRE(sink.WaitCount("probe_error", 1));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // more failed rounds: still one probe_error
+  // An observation window (20 retry intervals): more failed rounds, still one probe_error.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   probe->Stop();
   std::vector<Event> ev = sink.events();
   REQUIRE(ev.size() == 1);
@@ -351,7 +316,7 @@ TEST_CASE("xapi probe: an https url goes through TLS, the failure names the memb
   CHECK(fake.Logins(0) == 0);
 }
 
-TEST_CASE("xapi probe: bad settings are reported with their keys") {
+TEST_CASE("xapi probe: bad settings are reported with their keys" * doctest::test_suite("unit")) {
   RegisterBuiltinProbes();
   PasswordEnv env;
   auto problems = [](json settings) {
@@ -391,7 +356,7 @@ TEST_CASE("xapi probe: bad settings are reported with their keys") {
   CHECK(ok.problems().empty());
 }
 
-TEST_CASE("xapi probe: mpath counts and MULTIPATH_PERIODIC_ALERT lines parse") {
+TEST_CASE("xapi probe: mpath counts and MULTIPATH_PERIODIC_ALERT lines parse" * doctest::test_suite("unit")) {
   auto c = XapiTracker::ParseMpathCounts("[1, 2]");
   REQUIRE(c);
   CHECK(c->first == 1);

@@ -9,9 +9,10 @@
 
 #include "core/jsonl_writer.h"
 #include "reports/correlator.h"
-#include "reports/journal_fixture.h"
 #include "reports/report.h"
-#include "tests/test_util.h"
+#include "tests/support/journal_fixture.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb::reports {
 
@@ -117,7 +118,8 @@ Analysis AnalyzeAgents(const std::string& dir, Raw* raw) {
 
 }  // namespace
 
-TEST_CASE("agents report: total percentiles from every agent's merged histograms, IOPS summed") {
+TEST_CASE("agents report: total percentiles from every agent's merged histograms, IOPS summed" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   Raw raw;
   Analysis a = AnalyzeAgents(tmp.path(), &raw);
@@ -163,7 +165,8 @@ TEST_CASE("agents report: total percentiles from every agent's merged histograms
   CHECK(a.journal.samples.front().iops() == doctest::Approx(850));
 }
 
-TEST_CASE("agents report: clock offset and downtime with the HA events around it") {
+TEST_CASE("agents report: clock offset and downtime with the HA events around it" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   Raw raw;
   Analysis a = AnalyzeAgents(tmp.path(), &raw);
@@ -205,7 +208,8 @@ TEST_CASE("agents report: clock offset and downtime with the HA events around it
   CHECK(r["agents"]["agents"][2]["downtimes"][0]["events"].size() == 4);
 }
 
-TEST_CASE("agents report: an agent back without a first completion keeps agent_back's downtime") {
+TEST_CASE("agents report: an agent back without a first completion keeps agent_back's downtime" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   testing::JournalFixture j(tmp.path());
   j.Run(1.0);
@@ -226,11 +230,12 @@ TEST_CASE("agents report: an agent back without a first completion keeps agent_b
   CHECK(d.nearby[0].kind == "master_changed");
 }
 
-TEST_CASE("agents report: report.json with the agents section validates against report.schema.json") {
+TEST_CASE("agents report: report.json with the agents section validates against report.schema.json" *
+          doctest::test_suite("integration")) {
   const char* python = "/usr/bin/python3";
   auto have = RunCommand({python, "-c", "import jsonschema"});
   if (!have.ok() || !have->success()) {
-    MESSAGE("skipped: python3-jsonschema is not installed");
+    Skip("python3-jsonschema is not installed");
     return;
   }
   TempDir tmp;
@@ -252,7 +257,8 @@ TEST_CASE("agents report: report.json with the agents section validates against 
 
 TEST_CASE(
     "agents report: a journal without lat_hist still reports, its percentiles marked approximate, no agents "
-    "section") {
+    "section" *
+    doctest::test_suite("unit")) {
   TempDir tmp;
   testing::WriteCutJournal(tmp.path());
   Analysis a = AnalyzeOk(tmp.path());
@@ -276,7 +282,8 @@ TEST_CASE(
 
 TEST_CASE(
     "merged percentiles: a fault window's p99 comes from its intervals' merged histograms, not the worst "
-    "interval") {
+    "interval" *
+    doctest::test_suite("unit")) {
   TempDir tmp;
   testing::JournalFixture j(tmp.path());
   j.Run(1.0);

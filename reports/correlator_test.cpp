@@ -1,11 +1,15 @@
 // The correlator on hand-made journals with known answers.
+#include "reports/correlator.h"
+
 #include <doctest/doctest.h>
 
-#include "reports/correlator.h"
+#include <algorithm>
+#include <fstream>
+
 #include "core/jsonl_writer.h"
-#include "reports/journal_fixture.h"
 #include "reports/report.h"
-#include "tests/test_util.h"
+#include "tests/support/journal_fixture.h"
+#include "tests/support/test_util.h"
 
 namespace fb::reports {
 
@@ -16,7 +20,8 @@ using testing::WriteCutJournal;
 
 }  // namespace
 
-TEST_CASE("correlator: one fault with a stall inside and one outside, events, budgets, verdict") {
+TEST_CASE("correlator: one fault with a stall inside and one outside, events, budgets, verdict" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   WriteCutJournal(tmp.path());
   auto a = AnalyzeRun(tmp.path());
@@ -49,9 +54,9 @@ TEST_CASE("correlator: one fault with a stall inside and one outside, events, bu
   // the runner's step records left out, nothing after the window.
   std::vector<std::string> kinds;
   for (const auto& c : f.chain) kinds.push_back(c.kind);
-  CHECK(kinds == std::vector<std::string>{"fault_injected", "stall_begins", "probe_error", "mediator_won", "stall_ends",
-                                          "path_reinstated", "fault_reverted", "resync_start", "resync_done",
-                                          "path_failed", "load_finished"});
+  CHECK(kinds == std::vector<std::string>{"fault_injected", "stall_begins", "probe_error", "mediator_won",
+                                          "stall_ends", "path_reinstated", "fault_reverted", "resync_start",
+                                          "resync_done", "path_failed", "load_finished"});
   CHECK(f.chain[3].offset_ms == doctest::Approx(1910));
   CHECK(f.chain[4].offset_ms == doctest::Approx(1923));
   CHECK(f.chain[4].derived);
@@ -90,7 +95,33 @@ TEST_CASE("correlator: one fault with a stall inside and one outside, events, bu
   CHECK(a->warnings.empty());
 }
 
-TEST_CASE("correlator: recovery never reached") {
+TEST_CASE("correlator: a probe that dropped lines inside a fault window is listed as blind" *
+          doctest::test_suite("unit")) {
+  TempDir tmp;
+  WriteCutJournal(tmp.path());
+  {
+    std::ofstream events(tmp.path() + "/events.jsonl", std::ios::app);
+    events << nlohmann::json{{"t_utc_ns", testing::At(10500)},
+                             {"t_rel_s", 10.5},
+                             {"source", "mpath"},
+                             {"kind", "probe_overflow"},
+                             {"severity", "warning"},
+                             {"message", "probe mpath: 120 lines dropped"},
+                             {"attrs", {{"lines_dropped", 120}, {"queue_lines", 4096}}}}
+                  .dump()
+           << "\n";
+  }
+  auto a = AnalyzeRun(tmp.path());
+  REQUIRE(a.ok());
+  REQUIRE(a->faults.size() == 1);
+  const auto& blind = a->faults[0].blind_probes;
+  INFO("blind: " << nlohmann::json(blind).dump());
+  REQUIRE(blind.size() == 2);
+  CHECK(std::count_if(blind.begin(), blind.end(),
+                      [](const std::string& b) { return b.rfind("mpath (probe_overflow", 0) == 0; }) == 1);
+}
+
+TEST_CASE("correlator: recovery never reached" * doctest::test_suite("unit")) {
   TempDir tmp;
   WriteCutJournal(tmp.path(), /*recovers=*/false);
   auto a = AnalyzeRun(tmp.path());
@@ -109,7 +140,7 @@ TEST_CASE("correlator: recovery never reached") {
   CHECK(seen);
 }
 
-TEST_CASE("correlator: a truncated last line is tolerated and reported") {
+TEST_CASE("correlator: a truncated last line is tolerated and reported" * doctest::test_suite("unit")) {
   TempDir tmp;
   WriteCutJournal(tmp.path(), true, /*cut_tail=*/true);
   auto a = AnalyzeRun(tmp.path());
@@ -119,12 +150,11 @@ TEST_CASE("correlator: a truncated last line is tolerated and reported") {
   CHECK(a->faults.size() == 1);
 }
 
-TEST_CASE("correlator: a bad line in the middle, a missing directory, a missing run.json are errors") {
+TEST_CASE("correlator: a bad line in the middle, a missing directory, a missing run.json are errors" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   WriteCutJournal(tmp.path());
-  {
-    std::ofstream(tmp.path() + "/stalls.jsonl") << "{\"job\":0}\nnot json\n{\"job\":0}\n";
-  }
+  { std::ofstream(tmp.path() + "/stalls.jsonl") << "{\"job\":0}\nnot json\n{\"job\":0}\n"; }
   auto a = AnalyzeRun(tmp.path());
   REQUIRE_FALSE(a.ok());
   CHECK(a.status().message() == tmp.path() + "/stalls.jsonl:2: not a JSON record");
@@ -134,7 +164,8 @@ TEST_CASE("correlator: a bad line in the middle, a missing directory, a missing 
   CHECK(b.status().message().find("not a run directory") != std::string::npos);
 }
 
-TEST_CASE("correlator: a load-only journal: no fault window, baseline is the whole run") {
+TEST_CASE("correlator: a load-only journal: no fault window, baseline is the whole run" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   JournalFixture j(tmp.path());
   j.Run(1.0);
@@ -153,7 +184,7 @@ TEST_CASE("correlator: a load-only journal: no fault window, baseline is the who
   CHECK(a->ExitCode() == 0);
 }
 
-TEST_CASE("stall budgets: a stall longer than every budget names the largest") {
+TEST_CASE("stall budgets: a stall longer than every budget names the largest" * doctest::test_suite("unit")) {
   PlatformTimeouts p;
   p.iscsi_noop_out_interval_ns = 5'000'000'000;
   p.iscsi_noop_out_timeout_ns = 5'000'000'000;
@@ -178,7 +209,8 @@ TEST_CASE("stall budgets: a stall longer than every budget names the largest") {
   CHECK(q.explained_by == "multipath_no_path_retry");
 }
 
-TEST_CASE("correlator: repeated cycles give min/median/max, an unreverted fault") {
+TEST_CASE("correlator: repeated cycles give min/median/max, an unreverted fault" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   JournalFixture j(tmp.path());
   j.Run(0.1);
@@ -216,7 +248,8 @@ TEST_CASE("correlator: repeated cycles give min/median/max, an unreverted fault"
 
 namespace fb::reports {
 
-TEST_CASE("correlator: integrity findings counted in the window where the lost write was acknowledged") {
+TEST_CASE("correlator: integrity findings counted in the window where the lost write was acknowledged" *
+          doctest::test_suite("unit")) {
   TempDir tmp;
   JournalFixture j(tmp.path());
   j.Run(0.1);
@@ -227,16 +260,20 @@ TEST_CASE("correlator: integrity findings counted in the window where the lost w
   j.Event(12000, "cut", "fault_reverted", {{"injector", "cut"}});
   // Found during the run (acknowledged in the fault) and by the read-back
   // (acknowledged before it, after it, and one without an ack time).
-  j.Event(10500, "loadgen", "lost_write", {{"acked_utc_ns", testing::At(9000)}, {"final_pass", false}}, "block at offset 4096 ...");
-  j.Event(20100, "loadgen", "lost_write", {{"acked_utc_ns", testing::At(5000)}, {"final_pass", true}}, "block at offset 8192 ...");
-  j.Event(20200, "loadgen", "misdirected_write", {{"acked_utc_ns", testing::At(13000)}, {"final_pass", true}});
+  j.Event(10500, "loadgen", "lost_write", {{"acked_utc_ns", testing::At(9000)}, {"final_pass", false}},
+          "block at offset 4096 ...");
+  j.Event(20100, "loadgen", "lost_write", {{"acked_utc_ns", testing::At(5000)}, {"final_pass", true}},
+          "block at offset 8192 ...");
+  j.Event(20200, "loadgen", "misdirected_write",
+          {{"acked_utc_ns", testing::At(13000)}, {"final_pass", true}});
   j.Event(20300, "loadgen", "corrupt_block", {{"final_pass", true}});
   j.Event(20400, "loadgen", "load_finished");
   j.Flush();
   // run.json as a verifying load leaves it.
   auto info = nlohmann::json::parse(ReadFile(tmp.path() + "/run.json").value());
   info["load"]["verify"] = {{"verify_block_bytes", 4096}};
-  info["load_summary"] = {{"verify", {{"blocks_written", 5000}, {"verified_blocks", 4990}, {"final_pass_complete", true}}}};
+  info["load_summary"] = {
+      {"verify", {{"blocks_written", 5000}, {"verified_blocks", 4990}, {"final_pass_complete", true}}}};
   REQUIRE(WriteFileAtomic(tmp.path() + "/run.json", info.dump()).ok());
 
   auto a = AnalyzeRun(tmp.path());
@@ -276,7 +313,7 @@ TEST_CASE("correlator: integrity findings counted in the window where the lost w
   CHECK(summary.find("acknowledged during cut#1") != std::string::npos);
 }
 
-TEST_CASE("correlator: a load without verify claims nothing about integrity") {
+TEST_CASE("correlator: a load without verify claims nothing about integrity" * doctest::test_suite("unit")) {
   TempDir tmp;
   WriteCutJournal(tmp.path());
   auto a = AnalyzeRun(tmp.path());

@@ -6,16 +6,24 @@
 #include <regex>
 
 #include "core/jsonl_writer.h"
-#include "reports/journal_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/journal_fixture.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb::reports {
 
 namespace {
 
 std::vector<std::string> Chromium(const std::string& profile) {
-  return {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-          "--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + profile};
+  return {"chromium",
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--no-first-run",
+          "--user-data-dir=" + profile};
 }
 
 std::string BodyAttr(const std::string& dom, const std::string& name) {
@@ -32,9 +40,10 @@ std::string BuildDir() {
 
 }  // namespace
 
-TEST_CASE("report.html: drawn in headless Chromium without errors, screenshot saved") {
+TEST_CASE("report.html: drawn in headless Chromium without errors, screenshot saved" *
+          doctest::test_suite("integration")) {
   if (!HaveCommand("chromium")) {
-    MESSAGE("skipped: chromium is not installed");
+    Skip("chromium is not installed");
     return;
   }
   TempDir tmp, profile;
@@ -49,7 +58,8 @@ TEST_CASE("report.html: drawn in headless Chromium without errors, screenshot sa
   CHECK(html->find("href=\"http") == std::string::npos);
 
   std::vector<std::string> argv = Chromium(profile.path());
-  argv.insert(argv.end(), {"--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom", url});
+  argv.insert(argv.end(),
+              {"--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom", url});
   auto dom = RunCommand(argv, {.timeout_ns = 90'000'000'000});
   REQUIRE(dom.ok());
   INFO(dom->err.substr(0, 2000));
@@ -62,7 +72,8 @@ TEST_CASE("report.html: drawn in headless Chromium without errors, screenshot sa
   CHECK(dom->err.find(":CONSOLE") == std::string::npos);
   // Both charts hold a canvas drawn by dygraphs.
   size_t canvases = 0;
-  for (size_t p = dom->out.find("<canvas"); p != std::string::npos; p = dom->out.find("<canvas", p + 1)) ++canvases;
+  for (size_t p = dom->out.find("<canvas"); p != std::string::npos; p = dom->out.find("<canvas", p + 1))
+    ++canvases;
   CHECK(canvases >= 2);
 
   std::string shot = BuildDir() + "/report_screenshot.png";

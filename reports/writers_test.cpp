@@ -6,8 +6,9 @@
 #include <fstream>
 
 #include "core/jsonl_writer.h"
-#include "reports/journal_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/journal_fixture.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb::reports {
 
@@ -31,7 +32,8 @@ bool HavePythonModule(const std::string& module) {
 
 }  // namespace
 
-TEST_CASE("faultbench report: all formats from a hand-made journal, exit 1 when an expectation fails") {
+TEST_CASE("faultbench report: all formats from a hand-made journal, exit 1 when an expectation fails" *
+          doctest::test_suite("integration")) {
   TempDir tmp;
   testing::WriteCutJournal(tmp.path());
   auto r = RunCli({"report", tmp.path()});
@@ -48,7 +50,7 @@ TEST_CASE("faultbench report: all formats from a hand-made journal, exit 1 when 
 
   SUBCASE("report.json validates against report.schema.json") {
     if (!HavePythonModule("jsonschema")) {
-      MESSAGE("skipped: python3-jsonschema is not installed");
+      Skip("python3-jsonschema is not installed");
       return;
     }
     auto v = Python(
@@ -66,7 +68,7 @@ TEST_CASE("faultbench report: all formats from a hand-made journal, exit 1 when 
   }
   SUBCASE("junit.xml parses with junitparser: one case per expectation, failures carry the measured value") {
     if (!HavePythonModule("junitparser")) {
-      MESSAGE("skipped: python3-junitparser is not installed");
+      Skip("python3-junitparser is not installed");
       return;
     }
     auto v = Python(
@@ -89,7 +91,8 @@ TEST_CASE("faultbench report: all formats from a hand-made journal, exit 1 when 
   }
 }
 
-TEST_CASE("faultbench report: bad input exits 2 with a clear message, --format picks one file") {
+TEST_CASE("faultbench report: bad input exits 2 with a clear message, --format picks one file" *
+          doctest::test_suite("integration")) {
   TempDir tmp;
   auto r = RunCli({"report", tmp.path() + "/missing"});
   CHECK(r.exit_code == 2);
@@ -108,7 +111,8 @@ TEST_CASE("faultbench report: bad input exits 2 with a clear message, --format p
   CHECK_FALSE(ReadFile(tmp.path() + "/report.html").ok());
 }
 
-TEST_CASE("faultbench report: a run that did not complete exits 3, compare puts two runs side by side") {
+TEST_CASE("faultbench report: a run that did not complete exits 3, compare puts two runs side by side" *
+          doctest::test_suite("integration")) {
   TempDir a, b;
   testing::WriteCutJournal(a.path());
   testing::WriteCutJournal(b.path(), /*recovers=*/false);

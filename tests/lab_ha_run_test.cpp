@@ -1,4 +1,4 @@
-// End-to-end test of an HA restart on the lab's pool (issue 10): a plan whose
+// End-to-end test of an HA restart on the lab's pool: a plan whose
 // load runs in an agent in vm-1 on host-1, driven over ssh; the plan pulls
 // host-1's "power" (faultbench lab host power-off); the HA simulator declares
 // it dead and restarts vm-1 on host-2, where `agent --boot` continues the run.
@@ -15,8 +15,9 @@
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
 #include "lab/pool.h"
-#include "tests/lab_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/lab_fixture.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb::labtest {
 namespace {
@@ -90,10 +91,11 @@ const json* FirstEvent(const std::vector<json>& events, const std::string& kind,
 
 }  // namespace
 
-TEST_CASE("lab e2e: host power pulled under an agent's load, HA restarts its VM elsewhere, no write lost") {
+TEST_CASE("lab e2e: host power pulled under an agent's load, HA restarts its VM elsewhere, no write lost" *
+          doctest::test_suite("slow")) {
   if (!CanRunLab()) return;
   if (access("/usr/sbin/sshd", X_OK) != 0) {
-    MESSAGE("skipped: needs /usr/sbin/sshd");
+    Skip("needs /usr/sbin/sshd");
     return;
   }
   lab::LabOptions o;
@@ -146,7 +148,10 @@ TEST_CASE("lab e2e: host power pulled under an agent's load, HA restarts its VM 
   std::vector<json> events = ReadJsonl(dir + "/events.jsonl");
   const json* lost = FirstEvent(events, "agent_lost", "vm-1");
   const json* host_down = FirstEvent(events, "host_down", "xapi");
+  // The xapi probe follows the master to host-2; if it is still blind when the
+  // VM halts and runs again, its resync sees the VM only moved (vm_moved).
   const json* vm_started = FirstEvent(events, "vm_started", "xapi");
+  if (!vm_started) vm_started = FirstEvent(events, "vm_moved", "xapi");
   const json* restarted = FirstEvent(events, "agent_restarted");
   const json* first = FirstEvent(events, "agent_first_completion", "vm-1");
   const json* checked = FirstEvent(events, "agent_disk_checked", "vm-1");
@@ -191,9 +196,16 @@ TEST_CASE("lab e2e: host power pulled under an agent's load, HA restarts its VM 
   CHECK(a["name"] == "vm-1");
   REQUIRE(a["downtimes"].size() >= 1);
   const json& d = a["downtimes"][0];
+  // Beside it, the events that explain it: the agent's own restart always;
+  // the pool's (host_down, vm_started or vm_moved) unless the probe's blind
+  // window after the master failover put them after the downtime's window.
   std::string around = d.dump();
-  CHECK_MESSAGE(around.find("host_down") != std::string::npos, around);
-  CHECK_MESSAGE(around.find("vm_started") != std::string::npos, around);
+  CHECK_MESSAGE(around.find("agent_restarted") != std::string::npos, around);
+  bool pool_seen =
+      around.find("host_down") != std::string::npos &&
+      (around.find("vm_started") != std::string::npos || around.find("vm_moved") != std::string::npos);
+  bool blind_late = host_down && (*host_down)["t_utc_ns"].get<int64_t>() > first_c + kNsPerSec;
+  CHECK_MESSAGE((pool_seen || blind_late), around);
   CHECK(report["integrity"]["lost"] == 0);
   CHECK(report["integrity"]["findings"].empty());
 }

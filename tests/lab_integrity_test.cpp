@@ -1,4 +1,4 @@
-// End-to-end test of data verification on the metro lab (issue 9): a plan
+// End-to-end test of data verification on the metro lab: a plan
 // whose faults really lose acknowledged writes, and the checks that every one
 // of them is found and placed in the right fault window. Root only; holds the
 // LabLock and takes the lab down in a guard.
@@ -19,8 +19,8 @@
 #include "core/jsonl_writer.h"
 #include "lab/tgt.h"
 #include "loadgen/ack_log.h"
-#include "tests/lab_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/lab_fixture.h"
+#include "tests/support/test_util.h"
 
 namespace fb::labtest {
 namespace {
@@ -99,7 +99,8 @@ const json* Expectation(const json& report, const std::string& scope, const std:
 
 }  // namespace
 
-TEST_CASE("lab e2e: a failover to a stale copy of the LUN loses writes, and every lost write is found") {
+TEST_CASE("lab e2e: a failover to a stale copy of the LUN loses writes, and every lost write is found" *
+          doctest::test_suite("integration")) {
   if (!CanRunLab()) return;
   lab::LabOptions opt;
   opt.lun_size_bytes = 16ull << 20;

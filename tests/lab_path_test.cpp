@@ -1,4 +1,4 @@
-// End-to-end tests on the metro lab (issue 3): the libiscsi engine through both
+// End-to-end tests on the metro lab: the libiscsi engine through both
 // portals while a path or the replication link is cut, checked from the run's
 // journal against the lab simulator's own event log. Root only; each test holds
 // the LabLock and takes the lab down in a guard, also when a check fails.
@@ -11,8 +11,8 @@
 #include "core/jsonl_writer.h"
 #include "lab/netns.h"
 #include "lab/topology.h"
-#include "tests/lab_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/lab_fixture.h"
+#include "tests/support/test_util.h"
 
 namespace fb::labtest {
 namespace {
@@ -136,7 +136,8 @@ std::string FlushCuts() {
 
 TEST_CASE(
     "lab e2e: a path cut on site A stalls its I/O, fails it over to site B without errors, then reinstates "
-    "it") {
+    "it" *
+    doctest::test_suite("integration")) {
   if (!CanRunLab()) return;
   lab::LabOptions opt;
   opt.lun_size_bytes = 64ull << 20;
@@ -215,7 +216,8 @@ TEST_CASE(
   CHECK(TimeOf(reinstated) - restored < 2500 * kMs);
 }
 
-TEST_CASE("lab e2e: the stall of a replication cut lines up with the simulator's pause within 20 ms") {
+TEST_CASE("lab e2e: the stall of a replication cut lines up with the simulator's pause within 20 ms" *
+          doctest::test_suite("slow")) {
   if (!CanRunLab()) return;
   lab::LabOptions opt;
   opt.lun_size_bytes = 64ull << 20;
@@ -282,7 +284,8 @@ TEST_CASE("lab e2e: the stall of a replication cut lines up with the simulator's
     // the pause in two: it begins with the first stall and ends with the one that
     // ends when the loser's path fails.
     auto last = stall;
-    for (auto next = StallFrom(j, End(*last)); next && Start(*next) < TimeOf(failed); next = StallFrom(j, End(*next))) {
+    for (auto next = StallFrom(j, End(*last)); next && Start(*next) < TimeOf(failed);
+         next = StallFrom(j, End(*next))) {
       last = next;
     }
     CHECK(std::abs(Start(*stall) - expect_start) <= kTolerance);

@@ -1,4 +1,4 @@
-// End-to-end test of a plan on the metro lab (issue 7): a short copy of
+// End-to-end test of a plan on the metro lab: a short copy of
 // plans/examples/lab-replication-cut.yaml run by `faultbench run`, its report
 // checked against the lab simulator's own event log, and the verdict of a plan
 // that passes and of one that must fail. Root only; holds the LabLock and
@@ -10,8 +10,8 @@
 
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
-#include "tests/lab_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/lab_fixture.h"
+#include "tests/support/test_util.h"
 
 namespace fb::labtest {
 namespace {
@@ -93,7 +93,8 @@ int Index(const json& chain, const std::string& kind, int from = 0, const std::s
 
 }  // namespace
 
-TEST_CASE("lab e2e: a short replication-cut plan, its report against the simulator, pass and fail verdicts") {
+TEST_CASE("lab e2e: a short replication-cut plan, its report against the simulator, pass and fail verdicts" *
+          doctest::test_suite("slow")) {
   if (!CanRunLab()) return;
   lab::LabOptions opt;
   opt.lun_size_bytes = 64ull << 20;

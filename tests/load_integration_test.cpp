@@ -6,33 +6,23 @@
 
 #include <filesystem>
 #include <fstream>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
-#include "tests/test_util.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
-namespace {
-
-std::string OnlyRunDir(const std::string& out) {
-  std::vector<std::string> dirs;
-  for (const auto& e : std::filesystem::directory_iterator(out)) dirs.push_back(e.path().string());
-  REQUIRE(dirs.size() == 1);
-  return dirs[0];
-}
-
-
-}  // namespace
-
-TEST_CASE("load on a new file: creates it, runs, and leaves a complete journal") {
+TEST_CASE("load on a new file: creates it, runs, and leaves a complete journal" *
+          doctest::test_suite("integration")) {
   TempDir tmp("/var/tmp");
   std::string file = tmp.path() + "/test.dat";
-  auto r = RunCli({"load", "--target", file, "--size", "64MiB", "--rw", "randrw", "--runtime", "2s", "--interval", "250ms",
-                   "--numjobs", "2", "--out", tmp.path() + "/runs", "--name", "itest"});
+  auto r =
+      RunCli({"load", "--target", file, "--size", "64MiB", "--rw", "randrw", "--runtime", "2s", "--interval",
+              "250ms", "--numjobs", "2", "--out", tmp.path() + "/runs", "--name", "itest"});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   struct stat st;
@@ -60,7 +50,8 @@ TEST_CASE("load on a new file: creates it, runs, and leaves a complete journal")
   CHECK(info["load_summary"]["errors_total"] == 0);
 }
 
-TEST_CASE("load rejects bad input with one clear line and exit 2, touching nothing") {
+TEST_CASE("load rejects bad input with one clear line and exit 2, touching nothing" *
+          doctest::test_suite("integration")) {
   TempDir tmp("/var/tmp");
   std::string file = tmp.path() + "/never.dat";
   struct Case {
@@ -97,44 +88,48 @@ TEST_CASE("load rejects bad input with one clear line and exit 2, touching nothi
   CHECK(beyond.exit_code == 2);
 }
 
-TEST_CASE("load on a loop device, and writes to a device with a filesystem refused") {
+TEST_CASE("load on a loop device, and writes to a device with a filesystem refused" *
+          doctest::test_suite("integration")) {
   if (!IsRoot()) {
-    MESSAGE("skipped: needs root for loop devices");
+    Skip("needs root for loop devices");
     return;
   }
   TempDir tmp("/dev/shm");
   std::string img = tmp.path() + "/disk.img";
   REQUIRE(RunChecked({"truncate", "-s", "128M", img}).ok());
   LoopDevice loop(img, false);
-  auto r = RunCli({"load", "--target", loop.path(), "--rw", "randrw", "--runtime", "2s", "--iodepth", "16", "--out",
-                   tmp.path() + "/runs"});
+  auto r = RunCli({"load", "--target", loop.path(), "--rw", "randrw", "--runtime", "2s", "--iodepth", "16",
+                   "--out", tmp.path() + "/runs"});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("write") != std::string::npos);
 
   REQUIRE(RunChecked({"mkfs.ext4", "-q", "-F", "-L", "precious", loop.path()}).ok());
-  auto refused = RunCli({"load", "--target", loop.path(), "--rw", "randwrite", "--runtime", "1s", "--out", tmp.path() + "/runs"});
+  auto refused = RunCli({"load", "--target", loop.path(), "--rw", "randwrite", "--runtime", "1s", "--out",
+                         tmp.path() + "/runs"});
   CHECK(refused.exit_code == 2);
   CHECK(refused.err.find("ext4") != std::string::npos);
   CHECK(refused.err.find("precious") != std::string::npos);
   CHECK(refused.err.find("--allow-destroy") != std::string::npos);
   // Reads never need the flag.
-  auto reads = RunCli({"load", "--target", loop.path(), "--rw", "randread", "--runtime", "1s", "--out", tmp.path() + "/runs"});
+  auto reads = RunCli({"load", "--target", loop.path(), "--rw", "randread", "--runtime", "1s", "--out",
+                       tmp.path() + "/runs"});
   CHECK(reads.exit_code == 0);
 
   std::string mnt = tmp.path() + "/mnt";
   std::filesystem::create_directory(mnt);
   REQUIRE(RunChecked({"mount", loop.path(), mnt}).ok());
-  auto mounted = RunCli({"load", "--target", loop.path(), "--rw", "randwrite", "--runtime", "1s",
-                         "--out", tmp.path() + "/runs"});
+  auto mounted = RunCli({"load", "--target", loop.path(), "--rw", "randwrite", "--runtime", "1s", "--out",
+                         tmp.path() + "/runs"});
   (void)RunCommand({"umount", mnt});
   CHECK(mounted.exit_code == 2);
   CHECK(mounted.err.find("mounted") != std::string::npos);
 }
 
-TEST_CASE("a device frozen for 700 ms shows as one stall, to the millisecond") {
+TEST_CASE("a device frozen for 700 ms shows as one stall, to the millisecond" *
+          doctest::test_suite("integration")) {
   if (!IsRoot() || !HaveCommand("bindfs")) {
-    MESSAGE("skipped: needs root and bindfs");
+    Skip("needs root and bindfs");
     return;
   }
   TempDir tmp("/dev/shm");
@@ -147,14 +142,21 @@ TEST_CASE("a device frozen for 700 ms shows as one stall, to the millisecond") {
 
   int64_t stop_utc = 0, cont_utc = 0;
   std::thread freezer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    // The freeze once the load has run three of its 100 ms intervals; 700 ms long.
+    WaitFor(
+        [&] {
+          std::string dir = OnlyRunDir(tmp.path() + "/runs");
+          return !dir.empty() && ReadJsonl(dir + "/samples.jsonl").size() >= 3;
+        },
+        30000, 5);
     stop_utc = UtcNs();
     kill(fuse.pid(), SIGSTOP);
     std::this_thread::sleep_for(std::chrono::milliseconds(700));
     cont_utc = UtcNs();
     kill(fuse.pid(), SIGCONT);
   });
-  auto r = RunCli({"load", "--target", loop.path(), "--runtime", "3s", "--interval", "100ms", "--out", tmp.path() + "/runs"});
+  auto r = RunCli({"load", "--target", loop.path(), "--runtime", "3s", "--interval", "100ms", "--out",
+                   tmp.path() + "/runs"});
   freezer.join();
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -171,7 +173,8 @@ TEST_CASE("a device frozen for 700 ms shows as one stall, to the millisecond") {
   // The intervals inside the freeze are explicit zero rows flagged as stalled.
   int zero_rows = 0;
   for (const auto& s : ReadJsonl(dir + "/samples.jsonl")) {
-    if (s["job"] == "all" && s["read"]["ios"] == 0 && s["stall"] == true && s["inflight"].get<int>() > 0) ++zero_rows;
+    if (s["job"] == "all" && s["read"]["ios"] == 0 && s["stall"] == true && s["inflight"].get<int>() > 0)
+      ++zero_rows;
   }
   CHECK(zero_rows >= 5);
 }

@@ -1,26 +1,26 @@
 // faultbench's exporter scraped by a real Prometheus server (Debian's
 // prometheus, loopback, 1 s scrapes, storage in a temp dir); then the queries
 // of the Grafana dashboard evaluated against what it stored.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <signal.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
-#include "tests/test_util.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -31,8 +31,8 @@ class PrometheusServer {
   PrometheusServer(const std::string& dir, int port, int target_port) : port_(port) {
     std::ofstream cfg(dir + "/prometheus.yml");
     cfg << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        << "scrape_configs:\n  - job_name: faultbench\n    static_configs:\n      - targets: ['127.0.0.1:" << target_port
-        << "']\n";
+        << "scrape_configs:\n  - job_name: faultbench\n    static_configs:\n      - targets: ['127.0.0.1:"
+        << target_port << "']\n";
     cfg.close();
     pid_ = fork();
     if (pid_ == 0) {
@@ -105,7 +105,8 @@ std::vector<std::string> DashboardExprs(const std::string& path) {
 std::vector<std::string> ListDir(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    out.push_back(e.path().filename().string());
   return out;
 }
 
@@ -127,9 +128,10 @@ double OneValue(const nlohmann::json& r) {
 
 }  // namespace
 
-TEST_CASE("Prometheus scrapes a run: ops grow, the histogram gives a p99, dashboard queries evaluate") {
+TEST_CASE("Prometheus scrapes a run: ops grow, the histogram gives a p99, dashboard queries evaluate" *
+          doctest::test_suite("integration")) {
   if (!HaveCommand("prometheus")) {
-    MESSAGE("skipped: prometheus is not installed (scripts/setup installs it)");
+    Skip("prometheus is not installed (scripts/setup installs it)");
     return;
   }
   TempDir tmp("/var/tmp");
@@ -139,10 +141,10 @@ TEST_CASE("Prometheus scrapes a run: ops grow, the histogram gives a p99, dashbo
   PrometheusServer prom(tmp.path(), prom_port, exporter_port);
   prom.WaitForFirstScrape();
 
-  CommandResult load = RunCli({"load", "--target", tmp.path() + "/t.dat", "--size", "32MiB", "--rw", "randrw",
-                               "--runtime", "8s", "--rate-iops", "3000", "--metrics",
-                               "127.0.0.1:" + std::to_string(exporter_port), "--name", "promtest", "--out",
-                               tmp.path() + "/runs"});
+  CommandResult load =
+      RunCli({"load", "--target", tmp.path() + "/t.dat", "--size", "32MiB", "--rw", "randrw", "--runtime",
+              "8s", "--rate-iops", "3000", "--metrics", "127.0.0.1:" + std::to_string(exporter_port),
+              "--name", "promtest", "--out", tmp.path() + "/runs"});
   INFO(load.out << load.err);
   REQUIRE(load.exit_code == 0);
   // Queries at the middle of the measured 8 s, whenever the load really started.
@@ -152,8 +154,8 @@ TEST_CASE("Prometheus scrapes a run: ops grow, the histogram gives a p99, dashbo
   double inc = OneValue(prom.Query("increase(faultbench_io_operations_total{op=\"read\"}[4s])", mid_s));
   CHECK(inc > 1000);  // 3000 IOPS * 70% reads over ~3-4 s
 
-  double p99_s =
-      OneValue(prom.Query("histogram_quantile(0.99, sum by (le) (rate(faultbench_io_latency_seconds_bucket[5s])))", mid_s));
+  double p99_s = OneValue(prom.Query(
+      "histogram_quantile(0.99, sum by (le) (rate(faultbench_io_latency_seconds_bucket[5s])))", mid_s));
   CHECK(p99_s > 0);
   CHECK(p99_s < 1);
 
@@ -176,9 +178,12 @@ TEST_CASE("Prometheus scrapes a run: ops grow, the histogram gives a p99, dashbo
   CHECK(with_data >= 10);
 }
 
-TEST_CASE("Prometheus scrapes a plan run: the fault shows in faults_active, probe events and the phase are counted") {
+TEST_CASE(
+    "Prometheus scrapes a plan run: the fault shows in faults_active, probe events and the phase are "
+    "counted" *
+    doctest::test_suite("integration")) {
   if (!HaveCommand("prometheus")) {
-    MESSAGE("skipped: prometheus is not installed (scripts/setup installs it)");
+    Skip("prometheus is not installed (scripts/setup installs it)");
     return;
   }
   TempDir tmp("/var/tmp");
@@ -193,20 +198,32 @@ TEST_CASE("Prometheus scrapes a plan run: the fault shows in faults_active, prob
   std::string marker = tmp.path() + "/fault-on", log = tmp.path() + "/probe.log";
   REQUIRE(WriteFileAtomic(log, "").ok());
   std::string plan = tmp.path() + "/plan.yaml";
-  REQUIRE(WriteFileAtomic(plan, "name: promplan\n"
-                          "target: " + tmp.path() + "/t.dat\n"
-                          "workload: {size: 16MiB, bs: 4k, rw: randread, queue_depth: 4, rate_iops: 1000, duration: 12s}\n"
-                          "injectors:\n"
-                          "  marker: {kind: command, inject: 'touch " + marker + " && echo PATHDOWN >> " + log + "',\n"
-                          "           revert: 'rm -f " + marker + "', check: 'test -e " + marker + "'}\n"
-                          "probes:\n"
-                          "  tail: {kind: log, path: " + log + ", unmatched: drop,\n"
-                          "         rules: [{match: PATHDOWN, kind: path_failed}]}\n"
-                          "steps:\n"
-                          "  - {at: 0s, phase: baseline}\n"
-                          "  - {at: 4s, phase: fault, inject: marker, max_duration: 10s}\n"
-                          "  - {at: 8s, phase: recovery, revert: marker}\n"
-                          "metrics: {listen: '127.0.0.1:" + std::to_string(exporter_port) + "'}\n").ok());
+  REQUIRE(WriteFileAtomic(plan,
+                          "name: promplan\n"
+                          "target: " +
+                              tmp.path() +
+                              "/t.dat\n"
+                              "workload: {size: 16MiB, bs: 4k, rw: randread, queue_depth: 4, rate_iops: "
+                              "1000, duration: 12s}\n"
+                              "injectors:\n"
+                              "  marker: {kind: command, inject: 'touch " +
+                              marker + " && echo PATHDOWN >> " + log +
+                              "',\n"
+                              "           revert: 'rm -f " +
+                              marker + "', check: 'test -e " + marker +
+                              "'}\n"
+                              "probes:\n"
+                              "  tail: {kind: log, path: " +
+                              log +
+                              ", unmatched: drop,\n"
+                              "         rules: [{match: PATHDOWN, kind: path_failed}]}\n"
+                              "steps:\n"
+                              "  - {at: 0s, phase: baseline}\n"
+                              "  - {at: 4s, phase: fault, inject: marker, max_duration: 10s}\n"
+                              "  - {at: 8s, phase: recovery, revert: marker}\n"
+                              "metrics: {listen: '127.0.0.1:" +
+                              std::to_string(exporter_port) + "'}\n")
+              .ok());
   CommandResult run = RunCli({"run", plan, "--out", tmp.path() + "/runs", "--quiet"});
   INFO(run.out << run.err);
   REQUIRE(run.exit_code == 0);
@@ -217,17 +234,21 @@ TEST_CASE("Prometheus scrapes a plan run: the fault shows in faults_active, prob
   CHECK(OneValue(prom.Query("faultbench_faults_active{injector=\"marker\"}", start_s + 6.5)) == 1);
   CHECK(OneValue(prom.Query("faultbench_faults_active{injector=\"marker\"}", start_s + 10.5)) == 0);
   CHECK(prom.Query("faultbench_faults_active{injector=\"marker\"}", start_s + 2)["data"]["result"].empty());
-  CHECK(OneValue(prom.Query("faultbench_probe_events_total{probe=\"tail\",kind=\"path_failed\"}", start_s + 10.5)) == 1);
+  CHECK(OneValue(prom.Query("faultbench_probe_events_total{probe=\"tail\",kind=\"path_failed\"}",
+                            start_s + 10.5)) == 1);
   CHECK(OneValue(prom.Query("faultbench_run_info{phase=\"fault\"} == 1", start_s + 6.5)) == 1);
   CHECK(OneValue(prom.Query("faultbench_run_info{phase=\"recovery\"} == 1", start_s + 10.5)) == 1);
-  CHECK(OneValue(prom.Query("increase(faultbench_io_operations_total{op=\"read\"}[4s])", start_s + 6)) > 1000);
+  CHECK(OneValue(prom.Query("increase(faultbench_io_operations_total{op=\"read\"}[4s])", start_s + 6)) >
+        1000);
 }
 
-TEST_CASE("run --metrics with a malformed or busy address is bad input before anything is touched") {
+TEST_CASE("run --metrics with a malformed or busy address is bad input before anything is touched" *
+          doctest::test_suite("integration")) {
   TempDir tmp("/var/tmp");
   std::string plan = tmp.path() + "/plan.yaml";
   REQUIRE(WriteFileAtomic(plan, "name: busy\ntarget: " + tmp.path() +
-                              "/t.dat\nworkload: {size: 4MiB, rw: randread, duration: 2s}\n").ok());
+                                    "/t.dat\nworkload: {size: 4MiB, rw: randread, duration: 2s}\n")
+              .ok());
   CommandResult bad = RunCli({"run", plan, "--out", tmp.path() + "/runs", "--metrics", "nonsense"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("nonsense") != std::string::npos);
@@ -239,12 +260,13 @@ TEST_CASE("run --metrics with a malformed or busy address is bad input before an
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
   REQUIRE(listen(fd, 1) == 0);
-  CommandResult busy = RunCli({"run", plan, "--out", tmp.path() + "/runs", "--metrics", "127.0.0.1:" + std::to_string(port)});
+  CommandResult busy =
+      RunCli({"run", plan, "--out", tmp.path() + "/runs", "--metrics", "127.0.0.1:" + std::to_string(port)});
   close(fd);
   CHECK(busy.exit_code == 2);
   CHECK(busy.err.find(std::to_string(port)) != std::string::npos);
-  CHECK(ListDir(tmp.path() + "/runs").empty());  // no run journal was started
-  CHECK(!std::filesystem::exists(tmp.path() + "/t.dat"));      // the target was not created
+  CHECK(ListDir(tmp.path() + "/runs").empty());            // no run journal was started
+  CHECK(!std::filesystem::exists(tmp.path() + "/t.dat"));  // the target was not created
   bad = RunCli({"validate", plan, "--set", "metrics.listen=nohost"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("metrics.listen") != std::string::npos);

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -115,7 +115,8 @@ std::string WritePlan(const TempDir& tmp, const std::string& log) {
 
 }  // namespace
 
-TEST_CASE("watch: prints a plan's probe events live, counts them for Prometheus, ends on SIGTERM") {
+TEST_CASE("watch: prints a plan's probe events live, counts them for Prometheus, ends on SIGTERM" *
+          doctest::test_suite("integration")) {
   TempDir tmp;
   std::string log = tmp.path() + "/daemon.log";
   Append(log, "Dec  1 07:00:00 xcp1 multipathd: old line, not shown\n");
@@ -159,7 +160,8 @@ TEST_CASE("watch: prints a plan's probe events live, counts them for Prometheus,
   CHECK(std::llabs(std::stoll(stamp.substr(20, 3))) < 1000);
 }
 
-TEST_CASE("watch: an unknown probe name exits 2 naming the plan and the closest probe") {
+TEST_CASE("watch: an unknown probe name exits 2 naming the plan and the closest probe" *
+          doctest::test_suite("integration")) {
   TempDir tmp;
   std::string plan = WritePlan(tmp, tmp.path() + "/daemon.log");
   CommandResult r = RunCli({"watch", "--plan", plan, "--probe", "mpth"}, 30 * kNsPerSec);
@@ -174,7 +176,8 @@ TEST_CASE("watch: an unknown probe name exits 2 naming the plan and the closest 
   CHECK(r.err.find("bad.yaml:") != std::string::npos);
 }
 
-TEST_CASE("watch: --duration ends it, --json prints one object per event") {
+TEST_CASE("watch: --duration ends it, --json prints one object per event" *
+          doctest::test_suite("integration")) {
   TempDir tmp;
   std::string plan = WritePlan(tmp, tmp.path() + "/daemon.log");
   int64_t t0 = MonoNs();
@@ -195,7 +198,7 @@ TEST_CASE("watch: --duration ends it, --json prints one object per event") {
   CHECK(r.err.find("watching 2 probe(s)") != std::string::npos);
 }
 
-TEST_CASE("watch: a probe that cannot start exits 3") {
+TEST_CASE("watch: a probe that cannot start exits 3" * doctest::test_suite("integration")) {
   TempDir tmp;
   std::string bin = tmp.path() + "/bin";
   REQUIRE(mkdir(bin.c_str(), 0755) == 0);

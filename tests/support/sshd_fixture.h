@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace fb {
 
@@ -25,7 +25,7 @@ class SshdFixture {
   const std::string& identity_file() const { return identity_; }
   const std::string& known_hosts() const { return known_hosts_; }
   const std::string& dir() const { return dir_.path(); }
-  // CommandTarget settings (injectors/command_target.h) that log in here as root.
+  // CommandTarget settings (plugin/command_target.h) that log in here as root.
   nlohmann::json Settings() const;
 
  private:

@@ -1,4 +1,4 @@
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -21,12 +21,38 @@ TempDir::~TempDir() {
 }
 
 std::vector<nlohmann::json> ReadJsonl(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  size_t line_no = 0;
+  for (size_t at = 0; at < text.size();) {
+    size_t nl = text.find('\n', at);
+    // A last line without its newline is still being written by another process: not yet a record.
+    if (nl == std::string::npos) break;
+    ++line_no;
+    std::string line = text.substr(at, nl - at);
+    at = nl + 1;
+    if (line.empty()) continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) {
+      throw std::runtime_error(path + ":" + std::to_string(line_no) +
+                               ": not a JSON record: " + line.substr(0, 120));
+    }
+    out.push_back(std::move(j));
   }
   return out;
+}
+
+std::string OnlyRunDir(const std::string& out_dir) {
+  std::string found;
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(out_dir, ec)) {
+    if (!e.is_directory()) continue;
+    found = e.path().string();
+    ++n;
+  }
+  return n == 1 ? found : "";
 }
 
 CommandResult RunCli(const std::vector<std::string>& args, int64_t timeout_ns) {
@@ -163,6 +189,43 @@ int FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   close(fd);
   return ntohs(a.sin_port);
+}
+
+}  // namespace fb
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+namespace fb {
+
+bool OpenAtEndElsewhere(const std::string& path) {
+  struct stat target;
+  if (stat(path.c_str(), &target) != 0) return false;
+  std::string self = std::to_string(getpid());
+  DIR* procs = opendir("/proc");
+  if (!procs) return false;
+  bool found = false;
+  while (dirent* p = readdir(procs)) {
+    std::string pid = p->d_name;
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos || pid == self) continue;
+    std::string fd_dir = "/proc/" + pid + "/fd";
+    DIR* fds = opendir(fd_dir.c_str());
+    if (!fds) continue;  // gone, or not ours to read
+    while (dirent* f = readdir(fds)) {
+      struct stat st;
+      if (f->d_name[0] == '.' || stat((fd_dir + "/" + f->d_name).c_str(), &st) != 0) continue;
+      if (st.st_ino != target.st_ino || st.st_dev != target.st_dev) continue;
+      std::ifstream info("/proc/" + pid + "/fdinfo/" + f->d_name);
+      for (std::string line; std::getline(info, line);) {
+        if (line.rfind("pos:", 0) == 0 && std::stoll(line.substr(4)) == int64_t(target.st_size)) found = true;
+      }
+      if (found) break;
+    }
+    closedir(fds);
+    if (found) break;
+  }
+  closedir(procs);
+  return found;
 }
 
 }  // namespace fb

@@ -1,4 +1,4 @@
-#include "tests/sshd_fixture.h"
+#include "tests/support/sshd_fixture.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -11,6 +11,7 @@
 
 #include "lab/lab.h"
 #include "lab/lab_lock.h"
+#include "tests/support/test_util.h"
 
 namespace fb::labtest {
 
@@ -40,8 +41,6 @@ class LabSession {
 // False (with a MESSAGE saying why) when the lab cannot run here: not root.
 bool CanRunLab();
 
-std::vector<json> ReadJsonl(const std::string& path);
-
 // The first record of `kind` (and `site`, when not empty) at or after since_utc_ns.
 std::optional<json> FindEvent(const std::vector<json>& events, const std::string& kind,
                               const std::string& site = "", int64_t since_utc_ns = 0);
@@ -49,8 +48,6 @@ int64_t TimeOf(const std::optional<json>& event);  // its t_utc_ns, 0 when absen
 
 // The journal directory `faultbench load` printed ("journal: DIR").
 std::string JournalDirOf(const std::string& cli_output);
-// The one run directory under out_dir ("" when there is not exactly one).
-std::string OnlyRunDir(const std::string& out_dir);
 
 // Polls the lab's event log until pred holds, at most timeout_ns.
 std::vector<json> WaitForLabEvents(const std::string& path, int64_t timeout_ns,

@@ -1,4 +1,4 @@
-#include "tests/lab_fixture.h"
+#include "tests/support/lab_fixture.h"
 
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -7,7 +7,8 @@
 #include <fstream>
 
 #include "core/clock.h"
-#include "tests/test_util.h"
+#include "tests/support/skip.h"
+#include "tests/support/test_util.h"
 
 namespace fb::labtest {
 
@@ -36,20 +37,10 @@ LabSession::~LabSession() {
 
 bool CanRunLab() {
   if (!IsRoot()) {
-    MESSAGE("skipped: the lab needs root");
+    Skip("the lab needs root");
     return false;
   }
   return true;
-}
-
-std::vector<json> ReadJsonl(const std::string& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line, nullptr, false);
-    if (!j.is_discarded()) out.push_back(std::move(j));
-  }
-  return out;
 }
 
 std::optional<json> FindEvent(const std::vector<json>& events, const std::string& kind,
@@ -70,18 +61,6 @@ std::string JournalDirOf(const std::string& cli_output) {
   if (at == std::string::npos) return "";
   std::string dir = cli_output.substr(at + 9);
   return dir.substr(0, dir.find('\n'));
-}
-
-std::string OnlyRunDir(const std::string& out_dir) {
-  std::string found;
-  int n = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(out_dir, ec)) {
-    if (!e.is_directory()) continue;
-    found = e.path().string();
-    ++n;
-  }
-  return n == 1 ? found : "";
 }
 
 std::vector<json> WaitForLabEvents(const std::string& path, int64_t timeout_ns,

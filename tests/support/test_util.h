@@ -1,10 +1,13 @@
 // Helpers shared by the tests: temporary directories and running the CLI.
 #pragma once
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/subprocess.h"
 
 namespace fb {
@@ -22,9 +25,13 @@ class TempDir {
   std::string path_;
 };
 
-// Every line of a JSON-lines file (a journal's samples, stalls, events...);
-// empty lines skipped, a line that is not JSON throws (the test fails on it).
+// Every record of a JSON-lines file (a journal's samples, stalls, events, the lab's log).
+// Empty lines are skipped; a last line without its newline is left out (its writer is
+// still writing it); any other line that is not JSON throws, naming the file and line.
 std::vector<nlohmann::json> ReadJsonl(const std::string& path);
+
+// The one run directory under out_dir: "" while there is none (or more than one).
+std::string OnlyRunDir(const std::string& out_dir);
 
 // Runs the faultbench binary built with the tests.
 CommandResult RunCli(const std::vector<std::string>& args, int64_t timeout_ns = 120'000'000'000);
@@ -82,5 +89,27 @@ HttpResponse HttpGet(const std::string& ip, int port, const std::string& path, i
 std::string UrlEncode(const std::string& s);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
+
+}  // namespace fb
+
+namespace fb {
+
+// Polls `pred` every `step_ms` until it holds or `timeout_ms` passed; returns
+// the monotonic time it first held, or 0. The deadline is only for an event
+// that never comes: wait for the event, never for a time.
+template <typename Pred>
+int64_t WaitFor(Pred pred, int timeout_ms, int step_ms = 2) {
+  int64_t deadline = MonoNs() + int64_t(timeout_ms) * kNsPerMs;
+  while (true) {
+    int64_t now = MonoNs();
+    if (pred()) return now;
+    if (now >= deadline) return 0;
+    usleep(useconds_t(step_ms) * 1000);
+  }
+}
+
+// Whether another process has `path` open with its offset at the file's end:
+// a follower (`tail -F -n 0`) that will see the next line appended.
+bool OpenAtEndElsewhere(const std::string& path);
 
 }  // namespace fb
