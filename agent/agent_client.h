@@ -76,7 +76,7 @@ struct AgentClientOptions {
   const ClockAnchor* anchor = nullptr;
 };
 
-struct ClockOffset {
+struct AgentClockOffset {
   int64_t offset_ns = 0;       // agent clock - controller clock
   int64_t uncertainty_ns = 0;  // rtt / 2 of the best round trip
   int64_t rtt_ns = 0;
@@ -100,7 +100,7 @@ class AgentClient {
   // Any thread: RunToEnd sends `stop` as soon as it can (also after a reconnect).
   void RequestStop();
 
-  const ClockOffset& clock() const { return clock_; }
+  const AgentClockOffset& clock() const { return clock_; }
   const std::string& agent_run_id() const { return agent_run_id_; }
   const std::string& agent_run_dir() const { return agent_run_dir_; }
   int agent_pid() const { return agent_pid_; }
@@ -152,7 +152,7 @@ class AgentClient {
   std::string token_;  // tcp: read at Connect()
   int to_agent_ = -1, from_agent_ = -1, err_fd_ = -1;
   std::string in_buf_, err_tail_;
-  ClockOffset clock_;
+  AgentClockOffset clock_;
   Journal journal_;
   bool journal_open_ = false;
   std::string agent_run_id_, agent_run_dir_;

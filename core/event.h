@@ -1,12 +1,11 @@
 // A normalized event on the run's timeline: {t, source, kind, severity, message,
-// attrs}. `kind` comes from the small vocabulary in DESIGN.md (fault_injected,
+// attrs}. `kind` comes from the small vocabulary in docs/design.md (fault_injected,
 // path_failed, stall, io_error, ...); unknown source lines stay as kind "log".
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace fb {
 

@@ -1,4 +1,4 @@
-// The run directory and its journal (layout in DESIGN.md):
+// The run directory and its journal (layout in docs/design.md):
 //   <base>/<name>-<UTC yyyymmddThhmmssZ>/
 //     run.json  plan.yaml  samples.jsonl  stalls.jsonl  events.jsonl
 // Records are appended and flushed as they happen. Every record carries
@@ -7,9 +7,8 @@
 #pragma once
 
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/clock.h"
 #include "core/event.h"

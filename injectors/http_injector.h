@@ -1,5 +1,5 @@
 // `http`: one REST call to inject and one to revert, e.g. disabling an array's
-// replication port (PLATFORM.md: PATCH /api/2.42/network-interfaces?names=<port>
+// replication port (docs/platform.md: PATCH /api/2.42/network-interfaces?names=<port>
 // with {"enabled": false}). Settings:
 //   base_url                  "https://array-a.example" (required)
 //   inject_method/path/body   method (POST), path (required), JSON body

@@ -16,19 +16,11 @@
 #include <vector>
 
 #include "core/status.h"
-#include "injectors/settings.h"
+#include "plugin/fault_context.h"
+#include "plugin/registry.h"
+#include "plugin/settings.h"
 
 namespace fb {
-
-// What the runner (or the guard) tells an instance about the fault it is about to
-// apply: the run it belongs to and its lease. Names derived from it (an nftables
-// table, an ssh control socket) must be the same when the guard rebuilds the
-// instance from the same settings and context, so the guard reverts exactly
-// what this run added.
-struct FaultContext {
-  std::string run_id = "manual";  // [A-Za-z0-9._-]
-  int64_t lease_ns = 0;           // 0 = unknown
-};
 
 // Optional capability: is the fault in effect right now?
 class FaultChecker {
@@ -54,22 +46,13 @@ class Injector {
   virtual std::string where() const = 0;
 };
 
-// Reads its settings (recording problems in `settings`); returns null when the
-// settings are unusable. `name` is the instance's name in the plan.
-using InjectorFactory = std::function<std::unique_ptr<Injector>(const std::string& name, Settings* settings)>;
+using InjectorFactory = KindFactory<Injector>;
 
-class InjectorRegistry {
+// The injector kinds (plugin/registry.h): Register, Has, Kinds, Create.
+class InjectorRegistry : public KindRegistry<Injector> {
  public:
+  InjectorRegistry() : KindRegistry("injector kind") {}
   static InjectorRegistry& Global();
-  void Register(const std::string& kind, InjectorFactory factory);
-  bool Has(const std::string& kind) const { return factories_.count(kind) != 0; }
-  std::vector<std::string> Kinds() const;
-  // Builds an instance; every problem with the settings is in settings->problems()
-  // (unknown keys included). Null if there was any problem or the kind is unknown.
-  std::unique_ptr<Injector> Create(const std::string& kind, const std::string& name, Settings* settings) const;
-
- private:
-  std::map<std::string, InjectorFactory> factories_;
 };
 
 // Fills InjectorRegistry::Global() with the built-in kinds, one line each.

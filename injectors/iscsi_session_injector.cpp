@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "injectors/command_target.h"
+#include "plugin/command_target.h"
 
 namespace fb {
 

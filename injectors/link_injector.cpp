@@ -1,6 +1,6 @@
 #include "injectors/link_injector.h"
 
-#include "injectors/command_target.h"
+#include "plugin/command_target.h"
 
 namespace fb {
 
@@ -13,8 +13,12 @@ class LinkInjector : public Injector, public FaultChecker {
 
   void Bind(const FaultContext& c) override { target_.Bind(c); }
   Status Prepare() override { return target_.Prepare(); }
-  Status Inject() override { return target_.RunOk("inject", {"ip", "link", "set", "dev", interface_, "down"}).status(); }
-  Status Revert() override { return target_.RunOk("revert", {"ip", "link", "set", "dev", interface_, "up"}).status(); }
+  Status Inject() override {
+    return target_.RunOk("inject", {"ip", "link", "set", "dev", interface_, "down"}).status();
+  }
+  Status Revert() override {
+    return target_.RunOk("revert", {"ip", "link", "set", "dev", interface_, "up"}).status();
+  }
   FaultChecker* checker() override { return this; }
   std::string where() const override { return target_.where(); }
 

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "injectors/command_target.h"
+#include "plugin/command_target.h"
 
 namespace fb {
 
@@ -10,7 +10,8 @@ namespace {
 
 class MultipathPathInjector : public Injector, public FaultChecker {
  public:
-  MultipathPathInjector(CommandTarget target, std::string path) : target_(std::move(target)), path_(std::move(path)) {}
+  MultipathPathInjector(CommandTarget target, std::string path)
+      : target_(std::move(target)), path_(std::move(path)) {}
 
   void Bind(const FaultContext& c) override { target_.Bind(c); }
   Status Prepare() override { return target_.Prepare(); }
@@ -38,7 +39,8 @@ class MultipathPathInjector : public Injector, public FaultChecker {
     if (!out.ok()) return out.status();
     std::string answer = *out;
     while (!answer.empty() && isspace(static_cast<unsigned char>(answer.back()))) answer.pop_back();
-    if (answer == "fail") return Status::Unavailable(target_.Describe(action, argv) + ": multipathd answered \"fail\"");
+    if (answer == "fail")
+      return Status::Unavailable(target_.Describe(action, argv) + ": multipathd answered \"fail\"");
     return Status::Ok();
   }
   CommandTarget target_;

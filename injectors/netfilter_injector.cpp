@@ -1,7 +1,7 @@
 #include "injectors/netfilter_injector.h"
 
 #include "core/clock.h"
-#include "injectors/command_target.h"
+#include "plugin/command_target.h"
 
 namespace fb {
 
@@ -57,36 +57,42 @@ class NetfilterInjector : public Injector, public FaultChecker {
     bool v6 = m_.address.find(':') != std::string::npos;
     bool prefix = m_.address.find('/') != std::string::npos;
     int64_t expire = m_.expire_ns >= 0 ? m_.expire_ns : lease_ns_ > 0 ? lease_ns_ + kExpiryGraceNs : 0;
-    std::string to = expire > 0 ? " timeout " + std::to_string((expire + kNsPerMs - 1) / kNsPerMs) + "ms" : "";
+    std::string to =
+        expire > 0 ? " timeout " + std::to_string((expire + kNsPerMs - 1) / kNsPerMs) + "ms" : "";
     std::string sets, addr_in, addr_out, port_rules_key;
     std::string family = v6 ? "ip6" : "ip";
     // The element with the timeout carries the expiry; other parts match directly.
     bool addr_set = !m_.address.empty() && !prefix && !to.empty();
     bool port_set = !m_.port.empty() && !addr_set && !to.empty();
-    if (addr_set) sets += "  set peers { type " + std::string(v6 ? "ipv6_addr" : "ipv4_addr") +
-                          "; flags timeout; elements = { " + m_.address + to + " } }\n";
-    if (port_set) sets += "  set ports { type inet_service; flags timeout; elements = { " + m_.port + to + " } }\n";
+    if (addr_set)
+      sets += "  set peers { type " + std::string(v6 ? "ipv6_addr" : "ipv4_addr") +
+              "; flags timeout; elements = { " + m_.address + to + " } }\n";
+    if (port_set)
+      sets += "  set ports { type inet_service; flags timeout; elements = { " + m_.port + to + " } }\n";
     std::string addr = addr_set ? "@peers" : m_.address;
     std::string port = port_set ? "@ports" : m_.port;
     auto chain = [&](const char* cname, const char* hook, bool in) {
       std::string base;
-      if (!m_.interface.empty()) base += std::string(in ? "iifname " : "oifname ") + "\"" + m_.interface + "\" ";
+      if (!m_.interface.empty())
+        base += std::string(in ? "iifname " : "oifname ") + "\"" + m_.interface + "\" ";
       if (!addr.empty()) base += family + (in ? " saddr " : " daddr ") + addr + " ";
       std::string rules;
       if (port.empty()) {
         rules = "    " + base + "counter drop\n";
       } else {
         for (const char* dir : {"sport", "dport"}) {
-          rules += "    " + base + "meta l4proto " + m_.protocol + " th " + dir + " " + port + " counter drop\n";
+          rules +=
+              "    " + base + "meta l4proto " + m_.protocol + " th " + dir + " " + port + " counter drop\n";
         }
       }
-      return "  chain " + std::string(cname) + " { type filter hook " + hook + " priority -300; policy accept;\n" +
-             rules + "  }\n";
+      return "  chain " + std::string(cname) + " { type filter hook " + hook +
+             " priority -300; policy accept;\n" + rules + "  }\n";
     };
     std::string body = sets;
     if (m_.direction != "out") body += chain("drop_in", "input", true);
     if (m_.direction != "in") body += chain("drop_out", "output", false);
-    return "table inet " + table_ + "\ndelete table inet " + table_ + "\ntable inet " + table_ + " {\n" + body + "}\n";
+    return "table inet " + table_ + "\ndelete table inet " + table_ + "\ntable inet " + table_ + " {\n" +
+           body + "}\n";
   }
 
  private:

@@ -1,6 +1,6 @@
 #include "injectors/scsi_device_injector.h"
 
-#include "injectors/command_target.h"
+#include "plugin/command_target.h"
 
 namespace fb {
 
@@ -26,7 +26,8 @@ class ScsiDeviceInjector : public Injector, public FaultChecker {
 
  private:
   Status Write(const char* action, const char* state) {
-    return target_.RunOk(action, {"sh", "-c", std::string("echo ") + state + " > " + ShellQuote(state_path_)}).status();
+    return target_.RunOk(action, {"sh", "-c", std::string("echo ") + state + " > " + ShellQuote(state_path_)})
+        .status();
   }
   CommandTarget target_;
   std::string state_path_;

@@ -1,6 +1,6 @@
 #include "injectors/ssh_injector.h"
 
-#include "injectors/command_target.h"
+#include "plugin/command_target.h"
 
 namespace fb {
 
@@ -9,7 +9,10 @@ namespace {
 class SshInjector : public Injector, public FaultChecker {
  public:
   SshInjector(CommandTarget target, std::string inject, std::string revert, std::string check)
-      : target_(std::move(target)), inject_(std::move(inject)), revert_(std::move(revert)), check_(std::move(check)) {}
+      : target_(std::move(target)),
+        inject_(std::move(inject)),
+        revert_(std::move(revert)),
+        check_(std::move(check)) {}
 
   void Bind(const FaultContext& c) override { target_.Bind(c); }
   Status Prepare() override { return target_.Prepare(); }

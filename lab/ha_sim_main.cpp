@@ -21,12 +21,12 @@
 
 #include "core/clock.h"
 #include "core/status.h"
+#include "fakes/xapi_service.h"
 #include "lab/ha_sim_node.h"
 #include "lab/ha_sim_statefile.h"
 #include "lab/lab_event_log.h"
 #include "lab/pool.h"
 #include "lab/udp.h"
-#include "lab/xapi_service.h"
 
 namespace fb::lab {
 namespace {

@@ -7,7 +7,7 @@
 // (SlotText / OnSlotWritten / OnSlot) and calls Tick each interval, with
 // CLOCK_MONOTONIC times (any clock in tests). Not thread-safe: one thread drives it.
 //
-// The database, as XAPI shows a failover (../shared/PLATFORM.md): pool (master),
+// The database, as XAPI shows a failover (docs/platform.md): pool (master),
 // host "host-i" (address, metrics), host_metrics (live), VM "vm-k" (power_state,
 // resident_on, ha_always_run, ha_restart_priority "restart"), messages; refs
 // "OpaqueRef:<uuid>" and uuids derived from the names, so they are the same in
@@ -29,8 +29,8 @@
 
 #include "core/event.h"
 #include "core/status.h"
+#include "fakes/xapi_service.h"
 #include "lab/ha_rules.h"
-#include "lab/xapi_service.h"
 
 namespace fb::lab {
 

@@ -2,7 +2,7 @@
 // site simulators. One record per line:
 //   {"t_utc_ns":..., "t":"2026-...Z", "source":"lab", "site":"site-a",
 //    "kind":"io_paused", "severity":"warning", "message":"...", "attrs":{...}}
-// `kind` is from DESIGN.md's vocabulary: replication_down, io_paused,
+// `kind` is from docs/design.md's vocabulary: replication_down, io_paused,
 // mediator_won, mediator_lost, io_resumed, replication_up, resync_start,
 // resync_done. Each line is one O_APPEND write, so several processes may share it.
 #pragma once

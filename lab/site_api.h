@@ -1,4 +1,4 @@
-// A site's HTTP API in the FlashArray REST 2.42 shapes of PLATFORM.md, served
+// A site's HTTP API in the FlashArray REST 2.42 shapes of docs/platform.md, served
 // by the site's simulator on its path address. Only what the lab simulates:
 // api_version, login/logout, pods, array-connections (and /path), alerts,
 // network-interfaces (GET, and PATCH enabled=false|true on repl0,

@@ -11,8 +11,8 @@ void RegisterBuiltinEngines() {
   if (done) return;
   done = true;
   auto& r = EngineRegistry::Global();
-  r.Register("libaio", NewAioEngine, PrepareLocalTarget);
-  r.Register("libiscsi", NewIscsiEngine, ProbeIscsiTarget);
+  r.Register("libaio", {NewAioEngine, PrepareLocalTarget});
+  r.Register("libiscsi", {NewIscsiEngine, ProbeIscsiTarget});
 }
 
 }  // namespace fb

@@ -7,29 +7,15 @@ EngineRegistry& EngineRegistry::Global() {
   return registry;
 }
 
-void EngineRegistry::Register(const std::string& name, Factory factory, Prober prober) {
-  entries_[name] = Entry{std::move(factory), std::move(prober)};
-}
-
 std::unique_ptr<Engine> EngineRegistry::Create(const std::string& name) const {
-  auto it = entries_.find(name);
-  return it == entries_.end() ? nullptr : it->second.factory();
+  const EngineEntry* e = Find(name);
+  return e ? e->factory() : nullptr;
 }
 
 Result<TargetInfo> EngineRegistry::Probe(const Workload& w) const {
-  auto it = entries_.find(w.engine);
-  if (it == entries_.end()) {
-    std::string known;
-    for (const auto& n : Names()) known += (known.empty() ? "" : ", ") + n;
-    return Status::InvalidInput("unknown engine \"" + w.engine + "\" (known: " + known + ")");
-  }
-  return it->second.prober(w);
-}
-
-std::vector<std::string> EngineRegistry::Names() const {
-  std::vector<std::string> names;
-  for (const auto& [name, entry] : entries_) names.push_back(name);
-  return names;
+  const EngineEntry* e = Find(w.engine);
+  if (!e) return Status::InvalidInput(UnknownMessage(w.engine));
+  return e->prober(w);
 }
 
 }  // namespace fb

@@ -14,6 +14,7 @@
 #include "core/event.h"
 #include "core/status.h"
 #include "loadgen/workload.h"
+#include "plugin/registry.h"
 
 namespace fb {
 
@@ -22,11 +23,11 @@ struct Io {
   uint64_t offset = 0;
   uint32_t length = 0;
   OpType op = OpType::kRead;
-  uint8_t* buffer = nullptr;  // aligned for O_DIRECT, `length` bytes
-  int64_t submit_ns = 0;      // MonoNs() when handed to the engine
-  int64_t sched_ns = 0;       // when it was due (rate-limited runs), else submit_ns
-  int64_t result = 0;         // bytes transferred, or -errno
-  uint32_t slot = 0;          // the job's index for this I/O
+  uint8_t* buffer = nullptr;    // aligned for O_DIRECT, `length` bytes
+  int64_t submit_ns = 0;        // MonoNs() when handed to the engine
+  int64_t sched_ns = 0;         // when it was due (rate-limited runs), else submit_ns
+  int64_t result = 0;           // bytes transferred, or -errno
+  uint32_t slot = 0;            // the job's index for this I/O
   void* engine_data = nullptr;  // engine-private, set in Open for each slot
 };
 
@@ -43,10 +44,10 @@ enum EngineCaps : uint32_t {
 // What an engine needs to know about the target, filled by PrepareTarget or by
 // the engine's own Probe for network targets.
 struct TargetInfo {
-  std::string name;             // as given: path or URL(s)
+  std::string name;                // as given: path or URL(s)
   std::vector<std::string> paths;  // one entry per path to the LUN
   bool is_block_device = false;
-  bool created = false;         // a file target that faultbench created
+  bool created = false;  // a file target that faultbench created
   uint64_t size_bytes = 0;
   uint32_t logical_block_bytes = 512;
 };
@@ -78,26 +79,22 @@ class Engine {
   virtual void SetEventCallback(EngineEventFn) {}
 };
 
-class EngineRegistry {
- public:
-  using Factory = std::function<std::unique_ptr<Engine>()>;
+struct EngineEntry {
+  std::function<std::unique_ptr<Engine>()> factory;
   // Probes a target before jobs start (size, block size, safety). Engines for
   // local paths use PrepareLocalTarget.
-  using Prober = std::function<Result<TargetInfo>(const Workload&)>;
+  std::function<Result<TargetInfo>(const Workload&)> prober;
+};
 
+// The engines (plugin/registry.h): Register, Has, Kinds, and:
+class EngineRegistry : public Registry<EngineEntry> {
+ public:
+  EngineRegistry() : Registry("engine") {}
   static EngineRegistry& Global();
-  void Register(const std::string& name, Factory factory, Prober prober);
-  bool Has(const std::string& name) const { return entries_.count(name) != 0; }
+  // Null when unknown.
   std::unique_ptr<Engine> Create(const std::string& name) const;
+  // The engine's prober for w.engine; an unknown engine is InvalidInput.
   Result<TargetInfo> Probe(const Workload& w) const;
-  std::vector<std::string> Names() const;
-
- private:
-  struct Entry {
-    Factory factory;
-    Prober prober;
-  };
-  std::map<std::string, Entry> entries_;
 };
 
 // Registers the built-in engines (libaio, libiscsi). Idempotent.

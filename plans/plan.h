@@ -1,4 +1,4 @@
-// The plan model: one YAML file (DESIGN.md, "Plans") that the loader fills and
+// The plan model: one YAML file (docs/design.md, "Plans") that the loader fills and
 // validates once. Durations are nanoseconds on the run's monotonic timeline,
 // relative to load start. A Plan that LoadPlan returned without problems is
 // consistent: every step names a declared injector, faults are reverted in
@@ -84,7 +84,7 @@ struct AgentSpec {
   std::string name;  // the events' source and the records' "agent"
   SourceLoc loc;
   std::map<std::string, SourceLoc> key_locs;  // "host", "workload.bs", ... -> where
-  // CommandTarget settings (injectors/command_target.h): host, user, ssh_port,
+  // CommandTarget settings (plugin/command_target.h): host, user, ssh_port,
   // identity_file, known_hosts; scalars as strings.
   nlohmann::json ssh = nlohmann::json::object();
   // "ssh" (ssh + command) or "tcp": `faultbench agent --listen` at ssh["host"]

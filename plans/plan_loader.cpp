@@ -257,8 +257,6 @@ void ParseTarget(PlanParser& p, const YAML::Node& node, Workload* w) {
 
 }  // namespace
 
-
-
 namespace {
 
 void ParseAccessSpecs(PlanParser& p, const YAML::Node& node, Workload* w) {
@@ -544,7 +542,7 @@ bool ApplyOverride(YAML::Node root, const std::string& path, const std::string& 
   return true;
 }
 
-// platform: the timeouts the platform is set up with (PLATFORM.md), kept as
+// platform: the timeouts the platform is set up with (docs/platform.md), kept as
 // written for the report's stall budgets (reports/plan_view.h).
 void ParsePlatform(PlanParser& p, const YAML::Node& node, Plan* plan) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> keys = {

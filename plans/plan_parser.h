@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "injectors/settings.h"
 #include "plans/plan_loader.h"
+#include "plugin/settings.h"
 
 namespace fb {
 

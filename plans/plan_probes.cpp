@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "injectors/settings.h"
+#include "plugin/settings.h"
 
 namespace fb {
 

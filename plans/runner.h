@@ -1,4 +1,4 @@
-// Executes a validated plan (DESIGN.md, "Plans"; issue: plans and the runner):
+// Executes a validated plan (docs/design.md, "A run"):
 // creates the run journal (with the plan as run, secrets never written), starts
 // the probes, runs the load on its own thread, executes the steps on time on
 // CLOCK_MONOTONIC relative to load start (a late step records how late), then

@@ -1,4 +1,4 @@
-// `array`: polls one FlashArray's REST 2.x API (../shared/PLATFORM.md) and turns
+// `array`: polls one FlashArray's REST 2.x API (docs/platform.md) and turns
 // what changed since the last poll into events.
 //
 // Settings:

@@ -7,7 +7,7 @@
 //   unit: NAME           the journal of one systemd unit (`journalctl -f -o json -u
 //                        NAME -n 0`); journal: true for the whole journal
 // With `host:` (and user, ssh_port, identity_file, known_hosts,
-// strict_host_key_checking, netns, timeout: injectors/command_target.h) the
+// strict_host_key_checking, netns, timeout: plugin/command_target.h) the
 // source is followed on that host through the OpenSSH client: `tail -F -n 0
 // PATH`, journalctl or the command. Start() then opens the ControlMaster
 // connection (an error if it cannot) and measures the host's clock offset.

@@ -1,5 +1,4 @@
 #include "probes/poll_probe.h"
-#include "probes/stop_signal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,8 +17,9 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "injectors/command_target.h"
+#include "plugin/command_target.h"
 #include "probes/poll_parsers.h"
+#include "probes/stop_signal.h"
 
 namespace fb {
 

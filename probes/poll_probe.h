@@ -15,7 +15,7 @@
 //   timeout: 5s           per command; when given, also the ssh ConnectTimeout and
 //                         the limit for opening the ssh master (else 30s)
 //   host, user, ssh_port, identity_file, known_hosts, strict_host_key_checking,
-//   netns                 where the command runs (injectors/command_target.h)
+//   netns                 where the command runs (plugin/command_target.h)
 //   kind: changed         key_value only: the kind of its events
 //   sysfs_root: /sys      iscsi_sessions only
 //
@@ -33,7 +33,7 @@
 //     attrs device, dm_state, chk_state, dev_state, previous_dm_state,
 //     previous_chk_state, previous_dev_state.
 //   multipathd_maps  `multipathd show maps status`: a header row, then one row per
-//     map. PLATFORM.md does not give this layout; it is upstream multipath-tools'
+//     map. docs/platform.md does not give this layout; it is upstream multipath-tools'
 //     PRINT_MAP_STATUS "%n %F %Q %N %t %r" with headers `name failback queueing
 //     paths dm-st write_prot`, each column left-aligned and padded to its widest
 //     value. Assumed: columns are found by the header words' positions (a value

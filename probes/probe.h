@@ -14,7 +14,8 @@
 
 #include "core/event.h"
 #include "core/status.h"
-#include "injectors/settings.h"
+#include "plugin/registry.h"
+#include "plugin/settings.h"
 
 namespace fb {
 
@@ -36,19 +37,13 @@ class Probe {
   virtual void Stop() = 0;
 };
 
-using ProbeFactory = std::function<std::unique_ptr<Probe>(const std::string& name, Settings* settings)>;
+using ProbeFactory = KindFactory<Probe>;
 
-class ProbeRegistry {
+// The probe kinds (plugin/registry.h): Register, Has, Kinds, Create.
+class ProbeRegistry : public KindRegistry<Probe> {
  public:
+  ProbeRegistry() : KindRegistry("probe kind") {}
   static ProbeRegistry& Global();
-  void Register(const std::string& kind, ProbeFactory factory);
-  bool Has(const std::string& kind) const { return factories_.count(kind) != 0; }
-  std::vector<std::string> Kinds() const;
-  // Null if the kind is unknown or there was any problem (all in settings->problems()).
-  std::unique_ptr<Probe> Create(const std::string& kind, const std::string& name, Settings* settings) const;
-
- private:
-  std::map<std::string, ProbeFactory> factories_;
 };
 
 // Fills ProbeRegistry::Global() with the built-in kinds, one line each. Idempotent.

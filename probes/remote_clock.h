@@ -14,7 +14,7 @@
 #include <cstdint>
 
 #include "core/status.h"
-#include "injectors/command_target.h"
+#include "plugin/command_target.h"
 
 namespace fb {
 

@@ -1,5 +1,5 @@
 // Rule packs shipped with faultbench: regex rules for the exact log lines of
-// ../shared/PLATFORM.md, named in a `log` probe's plan (`rules: [multipathd, iscsi,
+// docs/platform.md, named in a `log` probe's plan (`rules: [multipathd, iscsi,
 // kernel, xapi]`). A rule turns one line into one normalized event kind and names its
 // capture groups, so the event's attrs carry {map, device, dev_t, remaining, session,
 // connection, error_code, timeout_s, ...} instead of positional captures.
@@ -12,7 +12,7 @@
 
 #include "core/event.h"
 #include "core/status.h"
-#include "injectors/settings.h"
+#include "plugin/settings.h"
 
 namespace fb {
 

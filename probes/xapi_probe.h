@@ -1,5 +1,5 @@
 // `xapi`: follows an XCP-ng / XenServer pool through the pool master's JSON-RPC
-// API (`POST /jsonrpc`, ../shared/PLATFORM.md) with event.from long polls on
+// API (`POST /jsonrpc`, docs/platform.md) with event.from long polls on
 // host, host_metrics, pool, vm, pbd and message, and turns what changed into
 // events. Survives the master's death: it finds the new master among the listed
 // pool members and follows HOST_IS_SLAVE.

@@ -1,7 +1,7 @@
 // The `xapi` probe's model of a pool: it keeps the last known state of the
 // objects that matter (hosts, host_metrics, VMs, pools, PBDs) and turns each
 // change into a normalized event. Fed with event.from events and with
-// get_all_records results (../shared/PLATFORM.md, XAPI). Objects first seen are
+// get_all_records results (docs/platform.md, XAPI). Objects first seen are
 // recorded silently: only a change against a known state is an event, so the
 // first records of a run are a baseline and records read again after a blind gap
 // name what changed during it. Not thread-safe (the probe's thread owns it).

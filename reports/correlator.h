@@ -1,5 +1,5 @@
 // The correlator: lines the load's stalls and intervals up with the run's
-// events, fault by fault (issue: the correlator and the report). Reads the
+// events, fault by fault. Reads the
 // journal only. Definitions (also in README.md of this folder and
 // report.schema.json):
 //   fault window   fault_injected .. fault_reverted of one injector, then a

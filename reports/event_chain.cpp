@@ -14,9 +14,11 @@ namespace {
 bool InChain(const JournalEvent& e) { return e.kind != "step"; }
 
 bool IsBlindness(const JournalEvent& e) {
-  static const std::set<std::string> kKinds = {"probe_error", "probe_blind", "probe_dropped", "lines_dropped"};
+  // A probe that failed (probe_error) or fell behind and dropped lines
+  // (the log probe's probe_overflow, attrs.lines_dropped).
+  static const std::set<std::string> kKinds = {"probe_error", "probe_overflow"};
   if (kKinds.count(e.kind)) return true;
-  for (const char* k : {"dropped_lines", "dropped"}) {
+  for (const char* k : {"lines_dropped"}) {
     auto it = e.attrs.find(k);
     if (it != e.attrs.end() && it->is_number() && it->get<double>() > 0) return true;
   }
@@ -36,17 +38,19 @@ void BuildChain(const RunJournal& j, FaultWindow* f) {
   f->chain.clear();
   for (const auto& e : j.events) {
     if (e.t_utc_ns < t0 || e.t_utc_ns > t1 || !InChain(e)) continue;
-    f->chain.push_back({e.t_utc_ns, OffsetMs(e.t_utc_ns, t0), e.source, e.kind, e.severity, e.message, false});
+    f->chain.push_back(
+        {e.t_utc_ns, OffsetMs(e.t_utc_ns, t0), e.source, e.kind, e.severity, e.message, false});
   }
   for (auto& sv : f->stalls) {
     const Stall& s = sv.stall;
     char msg[160];
     snprintf(msg, sizeof msg, "job %d: %llu I/Os in flight", s.job, (unsigned long long)s.inflight);
-    f->chain.push_back({s.start_utc_ns, OffsetMs(s.start_utc_ns, t0), "loadgen", "stall_begins", "warning", msg, true});
+    f->chain.push_back(
+        {s.start_utc_ns, OffsetMs(s.start_utc_ns, t0), "loadgen", "stall_begins", "warning", msg, true});
     snprintf(msg, sizeof msg, "job %d: stall of %.3f ms%s", s.job, double(s.length_ns()) / 1e6,
              s.open ? " (still open when the load ended)" : "");
-    f->chain.push_back({s.end_utc_ns, OffsetMs(s.end_utc_ns, t0), "loadgen", s.open ? "stall_open" : "stall_ends",
-                        s.open ? "error" : "info", msg, true});
+    f->chain.push_back({s.end_utc_ns, OffsetMs(s.end_utc_ns, t0), "loadgen",
+                        s.open ? "stall_open" : "stall_ends", s.open ? "error" : "info", msg, true});
     // Bracketing events: the last at or before the start, the first at or after the end.
     sv.before.reset();
     sv.after.reset();

@@ -1,4 +1,4 @@
-// The integrity section (issue: data integrity): verify totals from run.json and
+// The integrity section: verify totals from run.json and
 // every finding from events.jsonl, counted in the window where its lost write
 // had been acknowledged. A run without verify has no section (verified = false):
 // nothing is claimed about data it never checked.
@@ -11,20 +11,26 @@ namespace fb::reports {
 namespace {
 
 bool IsFinding(const std::string& kind) {
-  return kind == "lost_write" || kind == "misdirected_write" || kind == "corrupt_block" || kind == "phantom_write";
+  return kind == "lost_write" || kind == "misdirected_write" || kind == "corrupt_block" ||
+         kind == "phantom_write";
 }
 
 uint64_t U64(const nlohmann::json& o, const char* key) {
   return o.contains(key) && o[key].is_number_unsigned() ? o[key].get<uint64_t>()
-         : o.contains(key) && o[key].is_number()       ? uint64_t(std::max(0.0, o[key].get<double>()))
-                                                       : 0;
+         : o.contains(key) && o[key].is_number()        ? uint64_t(std::max(0.0, o[key].get<double>()))
+                                                        : 0;
 }
 
-void Count(const std::string& kind, uint64_t* lost, uint64_t* misdirected, uint64_t* corrupt, uint64_t* phantom) {
-  if (kind == "lost_write") ++*lost;
-  else if (kind == "misdirected_write") ++*misdirected;
-  else if (kind == "corrupt_block") ++*corrupt;
-  else ++*phantom;
+void Count(const std::string& kind, uint64_t* lost, uint64_t* misdirected, uint64_t* corrupt,
+           uint64_t* phantom) {
+  if (kind == "lost_write")
+    ++*lost;
+  else if (kind == "misdirected_write")
+    ++*misdirected;
+  else if (kind == "corrupt_block")
+    ++*corrupt;
+  else
+    ++*phantom;
 }
 
 }  // namespace
@@ -89,7 +95,8 @@ Integrity ComputeIntegrity(const RunJournal& j, const std::vector<FaultWindow>& 
     for (auto& w : in.windows) {
       if (t >= w.start_utc_ns && t < w.end_utc_ns) hit = &w;
     }
-    if (!hit && !in.windows.empty()) hit = t < in.windows.front().start_utc_ns ? &in.windows.front() : &in.windows.back();
+    if (!hit && !in.windows.empty())
+      hit = t < in.windows.front().start_utc_ns ? &in.windows.front() : &in.windows.back();
     if (hit) {
       f.window = hit->name;
       Count(e.kind, &hit->lost, &hit->misdirected, &hit->corrupt, &hit->phantom);

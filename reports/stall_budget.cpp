@@ -1,5 +1,5 @@
 // Stall budgets: the pause each platform timeout the plan states allows
-// (PLATFORM.md). A silently lost iSCSI path is noticed after the NOP-Out
+// (docs/platform.md). A silently lost iSCSI path is noticed after the NOP-Out
 // interval plus its timeout, then the session waits replacement_timeout before
 // failing the I/O to multipath, which retries it on another path. When every
 // path is gone, multipath queues for no_path_retry x polling_interval ("queue":
@@ -27,13 +27,15 @@ std::vector<Budget> StallBudgets(const PlatformTimeouts& p) {
     }
     out.push_back(b);
   } else if (p.multipath_polling_interval_ns) {
-    out.push_back({"multipath_path_check", "multipath.polling_interval " + FormatDuration(*p.multipath_polling_interval_ns),
+    out.push_back({"multipath_path_check",
+                   "multipath.polling_interval " + FormatDuration(*p.multipath_polling_interval_ns),
                    *p.multipath_polling_interval_ns});
   }
   if (p.multipath_no_path_retry) {
     int n = *p.multipath_no_path_retry;
     if (n < 0) {
-      out.push_back({"multipath_no_path_retry", "multipath.no_path_retry queue (I/O queued until a path returns)", -1});
+      out.push_back(
+          {"multipath_no_path_retry", "multipath.no_path_retry queue (I/O queued until a path returns)", -1});
     } else if (p.multipath_polling_interval_ns) {
       out.push_back({"multipath_no_path_retry",
                      "multipath.no_path_retry " + std::to_string(n) + " x polling_interval " +
@@ -61,14 +63,15 @@ void ApplyBudgets(const std::vector<Budget>& budgets, StallView* v) {
   }
   if (smallest_cover) {
     v->explained_by = smallest_cover->name;
-    v->budget_note = "within " + smallest_cover->name + " (" +
-                     (smallest_cover->allows_ns < 0 ? "unbounded" : FormatDuration(smallest_cover->allows_ns)) +
-                     ": " + smallest_cover->settings + ")";
+    v->budget_note =
+        "within " + smallest_cover->name + " (" +
+        (smallest_cover->allows_ns < 0 ? "unbounded" : FormatDuration(smallest_cover->allows_ns)) + ": " +
+        smallest_cover->settings + ")";
   } else {
     v->over_budget = true;
     v->explained_by = largest->name;
-    v->budget_note = "exceeds " + largest->name + " (" + FormatDuration(largest->allows_ns) + ": " + largest->settings +
-                     ") by " + FormatDuration(len - largest->allows_ns);
+    v->budget_note = "exceeds " + largest->name + " (" + FormatDuration(largest->allows_ns) + ": " +
+                     largest->settings + ") by " + FormatDuration(len - largest->allows_ns);
   }
 }
 

@@ -1,4 +1,4 @@
-#include "injectors/settings.h"
+#include "plugin/settings.h"
 
 #include <algorithm>
 

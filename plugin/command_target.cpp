@@ -1,4 +1,4 @@
-#include "injectors/command_target.h"
+#include "plugin/command_target.h"
 
 #include <functional>
 
@@ -7,8 +7,9 @@
 namespace fb {
 
 std::string ShellQuote(const std::string& word) {
-  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=@%+,") ==
-                           std::string::npos) {
+  if (!word.empty() &&
+      word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=@%+,") ==
+          std::string::npos) {
     return word;
   }
   std::string out = "'";
@@ -76,7 +77,8 @@ CommandTarget& CommandTarget::operator=(CommandTarget&& o) noexcept {
 void CommandTarget::Bind(const FaultContext& context) {
   // Short and stable (sun_path holds 108 bytes): the same run and injector map
   // to the same socket, in the guard too.
-  size_t h = std::hash<std::string>{}(context.run_id + "\n" + owner_ + "\n" + user_ + "@" + host_ + ":" + ssh_port_);
+  size_t h =
+      std::hash<std::string>{}(context.run_id + "\n" + owner_ + "\n" + user_ + "@" + host_ + ":" + ssh_port_);
   char buf[64];
   snprintf(buf, sizeof buf, "/tmp/fb-ssh-%016zx", h);
   control_path_ = buf;
@@ -92,13 +94,12 @@ std::string CommandTarget::where() const {
 // ssh options and destination; the last element is the destination.
 std::vector<std::string> CommandTarget::SshArgs(bool master) const {
   if (host_.empty()) return {};
-  std::vector<std::string> a = {"ssh", "-o", "BatchMode=yes", "-o",
-                                std::string("StrictHostKeyChecking=") + (strict_ ? "yes" : "no"), "-o",
-                                "ConnectTimeout=" + std::to_string(std::max<int64_t>(1, timeout_ns_ / kNsPerSec)), "-o",
-                                // A host that dies silently ends the session within ~15 s.
-                                "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", "-o",
-                                "ControlPath=" + control_path_, "-o",
-                                master ? "ControlMaster=auto" : "ControlMaster=no"};
+  std::vector<std::string> a = {
+      "ssh", "-o", "BatchMode=yes", "-o", std::string("StrictHostKeyChecking=") + (strict_ ? "yes" : "no"),
+      "-o", "ConnectTimeout=" + std::to_string(std::max<int64_t>(1, timeout_ns_ / kNsPerSec)), "-o",
+      // A host that dies silently ends the session within ~15 s.
+      "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", "-o", "ControlPath=" + control_path_, "-o",
+      master ? "ControlMaster=auto" : "ControlMaster=no"};
   if (master) a.insert(a.end(), {"-o", "ControlPersist=" + std::to_string(persist_s_)});
   if (!known_hosts_.empty()) a.insert(a.end(), {"-o", "UserKnownHostsFile=" + known_hosts_});
   if (!identity_file_.empty()) a.insert(a.end(), {"-o", "IdentitiesOnly=yes", "-i", identity_file_});
@@ -127,12 +128,14 @@ Status CommandTarget::Prepare() {
   a.insert(a.end(), {"--", "true"});
   auto r = RunCommand(a, {.timeout_ns = timeout_ns_});
   if (!r.ok()) return r.status().With(owner_ + " on " + where() + ": open ssh connection");
-  if (!r->success()) return Status::Unavailable(Describe("open ssh connection", {"true"}) + ": " + r->Describe());
+  if (!r->success())
+    return Status::Unavailable(Describe("open ssh connection", {"true"}) + ": " + r->Describe());
   master_open_ = true;
   return Status::Ok();
 }
 
-Result<CommandResult> CommandTarget::Run(const std::vector<std::string>& argv, const std::string& stdin_text) const {
+Result<CommandResult> CommandTarget::Run(const std::vector<std::string>& argv,
+                                         const std::string& stdin_text) const {
   return RunCommand(Wrap(argv), {.timeout_ns = timeout_ns_, .stdin_text = stdin_text});
 }
 

@@ -1,4 +1,4 @@
-#include "probes/fake_xapi.h"
+#include "fakes/fake_xapi_pool.h"
 
 #include <vector>
 

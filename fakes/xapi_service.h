@@ -1,8 +1,8 @@
 // An XAPI pool database with its JSON-RPC front end, shared by the tests' fake
-// pool (probes/fake_xapi.h) and the lab's HA simulator (fb-ha-sim). It depends
+// pool (fakes/fake_xapi_pool.h) and the lab's HA simulator (fb-ha-sim). It depends
 // on nothing but core, cpp-httplib and nlohmann::json, so both may link it.
 //
-// Speaks the JSON-RPC of ../shared/PLATFORM.md on `POST /jsonrpc`:
+// Speaks the JSON-RPC of docs/platform.md on `POST /jsonrpc`:
 // session.login_with_password / session.logout, event.from (token "" = from now,
 // {"events","valid_ref_counts","token"}, events {id, timestamp "0.0", class,
 // operation, ref, snapshot}, no snapshot on del), <Class>.get_all_records,

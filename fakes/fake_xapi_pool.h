@@ -1,8 +1,8 @@
 // A fake XAPI pool for the tests (compiled into the test binary only): one
-// database (lab/xapi_service.h, which the lab's HA simulator serves too) served
+// database (fakes/xapi_service.h, which the lab's HA simulator serves too) served
 // by several pool members, each on its own loopback address (127.0.0.1,
 // 127.0.0.2, ...) and one common port, as real members all listen on the same
-// port. Speaks the JSON-RPC of ../shared/PLATFORM.md (see xapi_service.h). A
+// port. Speaks the JSON-RPC of docs/platform.md (see xapi_service.h). A
 // member that is not the master answers every call with HOST_IS_SLAVE
 // ["<master address>"]. Thread-safe.
 #pragma once
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "lab/xapi_service.h"
+#include "fakes/xapi_service.h"
 
 namespace fb {
 

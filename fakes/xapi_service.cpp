@@ -1,4 +1,4 @@
-#include "lab/xapi_service.h"
+#include "fakes/xapi_service.h"
 
 #include <chrono>
 #include <cstdio>

@@ -11,7 +11,8 @@
 // Over ssh every command runs in BatchMode (never prompts) through a
 // ControlMaster socket that Prepare() opens, so a revert does not pay for a new
 // handshake; keep-alives (ServerAliveInterval 5 s x 3) end a session whose host
-// died silently, so a follower over ssh reports it instead of hanging. Errors name the host, the command and its stderr.
+// died silently, so a follower over ssh reports it instead of hanging. Errors name the host, the command and
+// its stderr.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +20,8 @@
 #include <vector>
 
 #include "core/subprocess.h"
-#include "injectors/injector.h"
-#include "injectors/settings.h"
+#include "plugin/fault_context.h"
+#include "plugin/settings.h"
 
 namespace fb {
 

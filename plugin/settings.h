@@ -2,15 +2,14 @@
 // object whose scalars are strings (YAML scalars are untyped), read through typed
 // getters that record every problem against its key path ("rules[1].match"), so
 // the plan loader can report them all with file:line:col. Shared by injectors/
-// and probes/ (library fb_settings); depends on core only.
+// and probes/ (library fb_plugin); depends on core only.
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace fb {
 
