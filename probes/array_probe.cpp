@@ -2,14 +2,12 @@
 
 #include <httplib.h>
 
-#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <mutex>
-#include <thread>
 
 #include "core/clock.h"
+#include "probes/probe_base.h"
 
 namespace fb {
 
@@ -28,13 +26,13 @@ std::string Str(const json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
 
-class ArrayProbe : public Probe {
+class ArrayProbe : public ProbeBase {
  public:
-  explicit ArrayProbe(Config c) : c_(std::move(c)) {}
+  explicit ArrayProbe(Config c) : ProbeBase(c.name), c_(std::move(c)) {}
   ~ArrayProbe() override { Stop(); }
 
-  Status Start(EventSink* sink) override {
-    sink_ = sink;
+ private:
+  Status Setup() override {
     client_ = std::make_unique<httplib::Client>(c_.url);
     if (!client_->is_valid())
       return Status::InvalidInput("probe " + c_.name + ": bad url \"" + c_.url + "\"");
@@ -42,29 +40,12 @@ class ArrayProbe : public Probe {
     client_->set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(to));
     client_->set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(to));
     client_->set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(to));
-    thread_ = std::thread([this] { Run(); });
     return Status::Ok();
   }
 
-  void Stop() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void Run() {
+  void Run() override {
     int64_t next = MonoNs();
-    while (true) {
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait_for(lock, std::chrono::nanoseconds(std::max<int64_t>(0, next - MonoNs())),
-                     [this] { return stop_; });
-        if (stop_) break;
-      }
+    while (!WaitStop(next - MonoNs())) {
       next += c_.interval_ns;
       if (next < MonoNs()) next = MonoNs() + c_.interval_ns;  // fell behind: skip, do not burst
       Poll();
@@ -99,17 +80,9 @@ class ArrayProbe : public Probe {
     Alerts(*alerts, now, first);
   }
 
-  void Emit(int64_t t, const std::string& kind, Severity sev, const std::string& message, json attrs) {
-    Event e;
-    e.mono_ns = t;
-    e.source = c_.name;
-    e.kind = kind;
-    e.severity = sev;
-    e.message = message;
-    attrs["url"] = c_.url;
-    if (kind != "probe_error" && kind != "probe_recovered") attrs["window_ms"] = window_ms_;
-    e.attrs = std::move(attrs);
-    sink_->Emit(std::move(e));
+  void Decorate(const std::string& kind, json* attrs) const override {
+    (*attrs)["url"] = c_.url;
+    if (kind != "probe_error" && kind != "probe_recovered") (*attrs)["window_ms"] = window_ms_;
   }
 
   Status Login() {
@@ -237,17 +210,12 @@ class ArrayProbe : public Probe {
   }
 
   Config c_;
-  EventSink* sink_ = nullptr;
   std::unique_ptr<httplib::Client> client_;
   std::string session_;
   int64_t last_poll_ = 0, blind_since_ = 0;
   double window_ms_ = 0;
   std::map<std::string, std::map<std::string, std::string>> pod_status_;
   std::map<std::string, std::string> conn_status_, alert_state_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
 };
 
 }  // namespace

@@ -19,7 +19,7 @@
 #include "core/clock.h"
 #include "plugin/command_target.h"
 #include "probes/poll_parsers.h"
-#include "probes/stop_signal.h"
+#include "probes/probe_base.h"
 
 namespace fb {
 
@@ -39,35 +39,19 @@ struct Config {
   std::string kind, sysfs_root;
 };
 
-class PollProbe : public Probe {
+class PollProbe : public ProbeBase {
  public:
-  PollProbe(Config c, CommandTarget target) : c_(std::move(c)), target_(std::move(target)) {}
+  PollProbe(Config c, CommandTarget target)
+      : ProbeBase(c.name), c_(std::move(c)), target_(std::move(target)) {}
   ~PollProbe() override { Stop(); }
 
-  Status Start(EventSink* sink) override {
-    if (stop_.open()) return Status::Ok();
-    sink_ = sink;
-    FB_RETURN_IF_ERROR(stop_.Open("probe " + c_.name));
-    thread_ = std::thread([this] { Run(); });
-    return Status::Ok();
-  }
-
-  void Stop() override {
-    if (!stop_.open()) return;
-    stop_.Notify();
-    if (thread_.joinable()) thread_.join();
-    stop_.Close();
-  }
-
  private:
-  void Run() {
+  void Run() override {
     // A failed ssh master shows as the first poll's error; later polls connect anew.
     if (target_.remote() && !c_.argv.empty()) (void)target_.Prepare();
     int64_t next = MonoNs();
     while (true) {
-      pollfd p{stop_.fd(), POLLIN, 0};
-      int64_t wait_ms = std::max<int64_t>(0, (next - MonoNs() + kNsPerMs - 1) / kNsPerMs);
-      if (poll(&p, 1, int(wait_ms)) > 0) break;
+      if (WaitStop(next - MonoNs())) break;
       next += c_.interval_ns;
       if (next < MonoNs()) next = MonoNs() + c_.interval_ns;  // overran: skip, do not burst
       if (!Poll()) break;
@@ -77,7 +61,7 @@ class PollProbe : public Probe {
   // The raw output, or why there is none. Sets stopped_ when Stop() cut it short.
   Result<std::string> Fetch() {
     if (c_.argv.empty()) return ReadSessionsLocal(c_.sysfs_root);
-    auto r = RunCommand(target_.Wrap(c_.argv), {.timeout_ns = c_.timeout_ns, .stop_fd = stop_.fd()});
+    auto r = RunCommand(target_.Wrap(c_.argv), {.timeout_ns = c_.timeout_ns, .stop_fd = stop_fd()});
     if (!r.ok()) return r.status();
     if (r->stopped) {
       stopped_ = true;
@@ -281,29 +265,18 @@ class PollProbe : public Probe {
          a);
   }
 
-  void Emit(int64_t t, const std::string& kind, Severity sev, const std::string& message, json attrs) {
-    Event e;
-    e.mono_ns = t;
-    e.source = c_.name;
-    e.kind = kind;
-    e.severity = sev;
-    e.message = message;
+  void Decorate(const std::string& kind, json* attrs) const override {
     if (kind != "probe_error" && kind != "probe_recovered" && kind != "initial")
-      attrs["window_ms"] = window_ms_;
-    e.attrs = std::move(attrs);
-    sink_->Emit(std::move(e));
+      (*attrs)["window_ms"] = window_ms_;
   }
 
   Config c_;
   CommandTarget target_;
-  EventSink* sink_ = nullptr;
-  StopSignal stop_;
   bool stopped_ = false;
   int64_t last_poll_ = 0, blind_since_ = 0;
   double window_ms_ = 0;
   Table prev_;
   std::map<std::string, Health> health_;
-  std::thread thread_;
 };
 
 }  // namespace

@@ -1,5 +1,4 @@
 #include "probes/reach_probe.h"
-#include "probes/stop_signal.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -19,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/units.h"
+#include "probes/probe_base.h"
 
 namespace fb {
 
@@ -59,43 +59,15 @@ uint16_t Checksum(const uint8_t* data, size_t n) {
   return htons(uint16_t(~sum));
 }
 
-class ReachProbe : public Probe {
+class ReachProbe : public ProbeBase {
  public:
-  explicit ReachProbe(Config c) : c_(std::move(c)) {}
+  explicit ReachProbe(Config c) : ProbeBase(c.name), c_(std::move(c)) {}
   ~ReachProbe() override { Stop(); }
 
-  Status Start(EventSink* sink) override {
-    if (stop_.open()) return Status::Ok();
-    sink_ = sink;
-    FB_RETURN_IF_ERROR(stop_.Open("probe " + c_.name));
-    // The thread joins the namespace and opens the ICMP socket there; Start
-    // reports whether that worked.
-    std::promise<Status> ready;
-    std::future<Status> started = ready.get_future();
-    thread_ = std::thread([this, ready = std::move(ready)]() mutable {
-      Status st = Setup();
-      bool ok = st.ok();
-      ready.set_value(std::move(st));
-      if (ok) Loop();
-      Cleanup();
-    });
-    Status st = started.get();
-    if (!st.ok()) {
-      thread_.join();
-      stop_.Close();
-    }
-    return st;
-  }
-
-  void Stop() override {
-    if (!stop_.open()) return;
-    stop_.Notify();
-    if (thread_.joinable()) thread_.join();
-    stop_.Close();
-  }
-
  private:
-  Status Setup() {
+  // On the probe's thread: joins the namespace and opens the ICMP socket there;
+  // Start reports whether that worked.
+  Status Setup() override {
     if (!c_.netns.empty()) {
       std::string path = "/run/netns/" + c_.netns;
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -120,7 +92,7 @@ class ReachProbe : public Probe {
     return Status::Ok();
   }
 
-  void Cleanup() {
+  void Cleanup() override {
     for (Target& t : c_.targets) {
       if (t.fd >= 0) close(t.fd);
       t.fd = -1;
@@ -129,7 +101,7 @@ class ReachProbe : public Probe {
     icmp_fd_ = -1;
   }
 
-  void Loop() {
+  void Run() override {
     int64_t now = MonoNs();
     for (Target& t : c_.targets) t.next_ns = now;
     std::vector<pollfd> fds;
@@ -147,7 +119,7 @@ class ReachProbe : public Probe {
         }
         wake = std::min(wake, t.in_flight ? t.deadline_ns : t.next_ns);
       }
-      fds.assign({{stop_.fd(), POLLIN, 0}});
+      fds.assign({{stop_fd(), POLLIN, 0}});
       owner.assign({nullptr});
       if (icmp_fd_ >= 0) {
         fds.push_back({icmp_fd_, POLLIN, 0});
@@ -290,24 +262,10 @@ class ReachProbe : public Probe {
          t.text + " does not answer (" + err + ", " + std::to_string(t.misses) + " in a row)", a);
   }
 
-  void Emit(int64_t t, const std::string& kind, Severity sev, const std::string& message, json attrs) {
-    Event e;
-    e.mono_ns = t;
-    e.source = c_.name;
-    e.kind = kind;
-    e.severity = sev;
-    e.message = message;
-    e.attrs = std::move(attrs);
-    sink_->Emit(std::move(e));
-  }
-
   Config c_;
-  EventSink* sink_ = nullptr;
-  StopSignal stop_;
   int icmp_fd_ = -1;
   bool icmp_raw_ = false;
   uint16_t ident_ = 0, seq_ = 0;
-  std::thread thread_;
 };
 
 // "host:port", "[v6]:port", or (ICMP) "host".

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "probes/probe_base.h"
 #include "probes/xapi_tracker.h"
 
 namespace fb {
@@ -88,64 +89,31 @@ struct Reply {
   std::string text;  // for messages: names the method and the URL, never the params
 };
 
-class XapiProbe : public Probe {
+class XapiProbe : public ProbeBase {
  public:
   explicit XapiProbe(Config c)
-      : c_(std::move(c)),
+      : ProbeBase(c.name),
+        c_(std::move(c)),
         tracker_([this](const std::string& kind, Severity sev, const std::string& message, json attrs) {
           Emit(kind, sev, message, std::move(attrs));
         }) {}
   ~XapiProbe() override { Stop(); }
 
-  Status Start(EventSink* sink) override {
-    if (thread_.joinable()) return Status::InvalidInput("probe " + c_.name + ": already started");
-    sink_ = sink;
-    thread_ = std::thread([this] {
-      Run();
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-      cv_.notify_all();
-    });
-    return Status::Ok();
-  }
-
-  void Stop() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (!thread_.joinable()) return;
-    // Cut an event.from long poll short. A call may begin just after one stop(),
-    // so repeat until the thread is done (a stopped client reconnects on its next call).
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!done_) {
-      lock.unlock();
-      {
-        std::lock_guard<std::mutex> cl(client_mu_);
-        if (client_ && !closing_) client_->stop();
-      }
-      lock.lock();
-      cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return done_; });
-    }
-    lock.unlock();
-    thread_.join();
-  }
-
  private:
-  bool Stopping() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stop_;
+  // Cuts an event.from long poll short. A call may begin just after one stop(),
+  // so Stop() calls this again until Run returns (a stopped client reconnects on
+  // its next call).
+  void Interrupt() override {
+    std::lock_guard<std::mutex> cl(client_mu_);
+    if (client_ && !closing_) client_->stop();
   }
+
+  bool Stopping() const { return StopRequested(); }
 
   // Waits `ns` unless stopped; false when stopping.
-  bool Sleep(int64_t ns) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::nanoseconds(ns), [this] { return stop_; });
-    return !stop_;
-  }
+  bool Sleep(int64_t ns) const { return !WaitStop(ns); }
 
-  void Run() {
+  void Run() override {
     int64_t backoff = 0;
     while (!Stopping()) {
       if (session_.empty()) {
@@ -363,21 +331,13 @@ class XapiProbe : public Probe {
     blind_since_ = 0;
   }
 
-  void Emit(const std::string& kind, Severity sev, const std::string& message, json attrs) {
-    Event e;
-    e.mono_ns = MonoNs();
-    e.source = c_.name;
-    e.kind = kind;
-    e.severity = sev;
-    e.message = message;
-    attrs["url"] = url_;
-    e.attrs = std::move(attrs);
-    sink_->Emit(std::move(e));
+  void Emit(const std::string& kind, Severity sev, const std::string& message, json attrs) const {
+    ProbeBase::Emit(MonoNs(), kind, sev, message, std::move(attrs));
   }
+  void Decorate(const std::string&, json* attrs) const override { (*attrs)["url"] = url_; }
 
   Config c_;
   XapiTracker tracker_;
-  EventSink* sink_ = nullptr;
   // Owned by the probe thread; client_mu_ guards the pointer against Stop().
   std::unique_ptr<httplib::Client> client_;
   std::string client_url_, url_, preferred_, session_, token_;
@@ -385,10 +345,6 @@ class XapiProbe : public Probe {
   int64_t last_ok_utc_ = 0;  // the last time every change up to then had arrived
   std::mutex client_mu_;
   bool closing_ = false;  // under client_mu_
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false, done_ = false;  // under mu_
-  std::thread thread_;
 };
 
 void CheckUrl(Settings* s, const std::string& key, const std::string& url) {

@@ -125,19 +125,25 @@ TEST_CASE("lab e2e: a short replication-cut plan, its report against the simulat
   // The fault's stall. As in lab_path_test.cpp: the winner's pause lasts a
   // few ms (no stall); the load stalls from the loser's io_paused (or the
   // winner's io_resumed, when later) until the engine fails the loser's path.
+  // The longest freeze: stalls joined across a single late completion (the
+  // report's stalls are the time between completions).
   const json* longest = nullptr;
   for (const json& s : fault["stalls"]) {
     if (!longest || s["length_ms"].get<double>() > (*longest)["length_ms"].get<double>()) longest = &s;
   }
   REQUIRE(longest);
   CHECK((*longest)["open"] == false);
+  std::pair<int64_t, int64_t> freeze{(*longest)["start_utc_ns"].get<int64_t>(),
+                                     (*longest)["end_utc_ns"].get<int64_t>()};
+  for (const auto& f : FreezesOf(fault["stalls"].get<std::vector<json>>()))
+    if (f.first <= freeze.first && f.second >= freeze.second) freeze = f;
   const json& chain = fault["chain"];
   int failed_at = Index(chain, "path_failed");
   REQUIRE(failed_at >= 0);
   int64_t t_failed = chain[size_t(failed_at)]["t_utc_ns"].get<int64_t>();
   CHECK(chain[size_t(failed_at)]["message"].get<std::string>().find(
             loser == "site-a" ? "198.18.1.2" : "198.18.2.2") != std::string::npos);
-  int64_t start = (*longest)["start_utc_ns"].get<int64_t>(), end = (*longest)["end_utc_ns"].get<int64_t>();
+  int64_t start = freeze.first, end = freeze.second;
   int64_t expect_start = std::max(l_paused, w_resumed);
   MESSAGE("report: stall " << (*longest)["length_ms"] << " ms; start - loser's io_paused "
                            << Ms(start - expect_start) << " ms; end - path_failed " << Ms(end - t_failed)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -53,6 +54,23 @@ std::string OnlyRunDir(const std::string& out_dir) {
     ++n;
   }
   return n == 1 ? found : "";
+}
+
+std::vector<std::pair<int64_t, int64_t>> FreezesOf(const std::vector<nlohmann::json>& stalls,
+                                                   int64_t max_gap_ns) {
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  for (const auto& s : stalls)
+    spans.push_back({s["start_utc_ns"].get<int64_t>(), s["end_utc_ns"].get<int64_t>()});
+  std::sort(spans.begin(), spans.end());
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (const auto& sp : spans) {
+    if (!out.empty() && sp.first - out.back().second <= max_gap_ns) {
+      out.back().second = std::max(out.back().second, sp.second);
+    } else {
+      out.push_back(sp);
+    }
+  }
+  return out;
 }
 
 CommandResult RunCli(const std::vector<std::string>& args, int64_t timeout_ns) {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -29,6 +30,13 @@ class TempDir {
 // Empty lines are skipped; a last line without its newline is left out (its writer is
 // still writing it); any other line that is not JSON throws, naming the file and line.
 std::vector<nlohmann::json> ReadJsonl(const std::string& path);
+
+// One freeze of the target may show as two stalls when a single completion the
+// network delivered late lands inside it (the time between completions is
+// honest). The stalls (start_utc_ns, end_utc_ns) with those joined whose gap is
+// at most max_gap_ns: {start, end} per freeze, in order.
+std::vector<std::pair<int64_t, int64_t>> FreezesOf(const std::vector<nlohmann::json>& stalls,
+                                                   int64_t max_gap_ns = 10'000'000);
 
 // The one run directory under out_dir: "" while there is none (or more than one).
 std::string OnlyRunDir(const std::string& out_dir);
