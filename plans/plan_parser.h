@@ -70,4 +70,15 @@ inline std::string JoinPath(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
+// plan_workload.cpp: target: and workload: into `w`.
+void ParseTarget(PlanParser& p, const YAML::Node& node, Workload* w);
+void ParseWorkload(PlanParser& p, const YAML::Node& node, Workload* w);
+// Writes to a block device or a LUN destroy what is on it: the plan must say so.
+void CheckDestructive(PlanParser& p, const YAML::Node& target, const Workload& w);
+
+// plan_plugins.cpp: injectors: (`injectors` true) or probes:, one PluginSpec
+// per name, each checked by its kind's registry.
+void ParsePlugins(PlanParser& p, const YAML::Node& node, const std::string& section, bool injectors,
+                  std::vector<PluginSpec>* out);
+
 }  // namespace fb

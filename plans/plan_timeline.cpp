@@ -14,6 +14,24 @@ const std::vector<std::string> kStepKeys = {"at",   "after",    "phase", "inject
                                             "mark", "wait_for", "end",   "max_duration"};
 }  // namespace
 
+const char* StepActionName(StepAction a) {
+  switch (a) {
+    case StepAction::kNone:
+      return "phase";
+    case StepAction::kInject:
+      return "inject";
+    case StepAction::kRevert:
+      return "revert";
+    case StepAction::kMark:
+      return "mark";
+    case StepAction::kWaitFor:
+      return "wait_for";
+    case StepAction::kEnd:
+      return "end";
+  }
+  return "?";
+}
+
 void PlanParser::ParseSteps(const YAML::Node& node, Plan* plan) {
   if (!node.IsSequence()) {
     Problem(node, "steps", "must be a list of steps (- at: 30s ...)");
