@@ -9,8 +9,7 @@
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/units.h"
-#include "injectors/guard.h"
-#include "injectors/injector.h"
+#include "injectors/fault_lifecycle.h"
 #include "plans/plan_loader.h"
 
 namespace fb::cli {
@@ -123,40 +122,35 @@ int Inject(const FaultFlags& f) {
       return kExitRunFailed;
     }
   }
-  RegisterBuiltinInjectors();
-  Settings settings(spec->settings);
-  auto inj = InjectorRegistry::Global().Create(spec->kind, spec->name, &settings);
-  if (!inj) {
-    PrintError("injector " + f.name + " cannot be built");
+  FaultSpec fault{spec->name, spec->kind, "", spec->settings, lease_ns};
+  auto inj = BuildInjector(fault);
+  if (!inj.ok()) {
+    PrintError(inj.status().message());
     return kExitUsage;
   }
-  inj->Bind({run, lease_ns});
-  Status st = inj->Prepare();
-  if (!st.ok()) {
-    PrintError(st.message());
-    return kExitRunFailed;
-  }
   GuardClient guard;
-  st = guard.Start(run);
-  auto id = st.ok() ? guard.Arm({spec->name, spec->kind, inj->where(), spec->settings, lease_ns}) : Result<std::string>(st);
+  Status st = guard.Start(run);
+  auto id = st.ok() ? ArmFault(**inj, guard, fault, {run, lease_ns}) : Result<std::string>(st);
   if (!id.ok()) {
     PrintError(id.status().message() + "; nothing was injected");
+    (void)guard.Stop();
     return kExitRunFailed;
   }
-  st = inj->Inject();
-  if (!st.ok()) {
-    PrintError(st.message());
-    bool undone = inj->Revert().ok();
-    (void)guard.Disarm(*id, undone ? "reverted" : "unknown");
+  Applied applied = ApplyFault(**inj);
+  if (!applied.status.ok()) {
+    PrintError(applied.status.message());
+    (void)DisarmFault(guard, *id, RevertFault(**inj));
     (void)guard.Stop();
     return kExitRunFailed;
   }
   std::string verified;
-  if (FaultChecker* c = inj->checker()) {
-    auto in = c->InEffect();
-    verified = in.ok() ? (*in ? ", check confirms" : ", but the check says it is NOT in effect") : ", check failed: " + in.status().message();
+  switch (applied.check.kind) {
+    case CheckResult::Kind::kNoCheck: break;
+    case CheckResult::Kind::kInEffect: verified = ", check confirms"; break;
+    case CheckResult::Kind::kNotInEffect: verified = ", but the check says it is NOT in effect"; break;
+    case CheckResult::Kind::kFailed: verified = ", check failed: " + applied.check.error; break;
   }
-  printf("injected %s on %s%s; lease %s (guard pid %d, run %s)\n", f.name.c_str(), inj->where().c_str(),
+  printf("injected %s on %s%s; lease %s (guard pid %d, run %s)\n", f.name.c_str(), (*inj)->where().c_str(),
          verified.c_str(), FormatDuration(lease_ns).c_str(), guard.guard_pid(), run.c_str());
   fflush(stdout);
   if (!f.wait) {
@@ -176,15 +170,10 @@ int Inject(const FaultFlags& f) {
   int sig = sigtimedwait(&sigs, nullptr, &ts);
   int code = kExitOk;
   if (sig > 0) {
-    st = inj->Revert();
-    bool confirmed = st.ok();
-    if (confirmed && inj->checker()) {
-      auto in = inj->checker()->InEffect();
-      confirmed = in.ok() && !*in;
-    }
-    (void)guard.Disarm(*id, confirmed ? "reverted" : "unknown");
-    printf("%s %s\n", confirmed ? "reverted" : "revert not confirmed; the guard retries:", f.name.c_str());
-    if (!st.ok()) PrintError(st.message());
+    Reverted reverted = RevertFault(**inj);
+    (void)DisarmFault(guard, *id, reverted);  // "unknown": the guard retries it
+    printf("%s %s\n", reverted.confirmed() ? "reverted" : "revert not confirmed; the guard retries:", f.name.c_str());
+    if (!reverted.confirmed()) PrintError(reverted.Detail());
   }
   st = guard.Stop();  // after the lease: the guard has reverted it (or does now)
   if (!st.ok()) {
@@ -212,15 +201,16 @@ int Revert(const FaultFlags& f) {
   }
   if (pending == 0) {
     // Nothing recorded: run the plan's revert anyway (reverts are idempotent).
-    RegisterBuiltinInjectors();
-    Settings settings(spec->settings);
-    auto inj = InjectorRegistry::Global().Create(spec->kind, spec->name, &settings);
-    if (!inj) return kExitUsage;
-    inj->Bind({run, 0});
-    Status st = inj->Revert();
+    auto inj = BuildInjector({spec->name, spec->kind, "", spec->settings, 0});
+    if (!inj.ok()) {
+      PrintError(inj.status().message());
+      return kExitUsage;
+    }
+    (*inj)->Bind({run, 0});
+    Reverted reverted = RevertFault(**inj);
     printf("%s had no active fault under the guard; ran its revert anyway: %s\n", f.name.c_str(),
-           st.ok() ? "ok" : st.message().c_str());
-    return st.ok() ? kExitOk : kExitRunFailed;
+           reverted.Detail().c_str());
+    return reverted.confirmed() ? kExitOk : kExitRunFailed;
   }
   return unknown ? kExitRunFailed : kExitOk;
 }

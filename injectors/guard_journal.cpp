@@ -15,7 +15,7 @@
 #include "core/jsonl_writer.h"
 #include "injectors/guard.h"
 #include "injectors/guard_internal.h"
-#include "injectors/injector.h"
+#include "injectors/fault_lifecycle.h"
 
 namespace fb {
 
@@ -133,38 +133,23 @@ Result<std::vector<GuardedRun>> ListGuardedRuns() {
 
 FaultState RevertGuardedFault(const GuardedFault& f, const std::string& by, const std::string& reason,
                               std::string* detail) {
-  RegisterBuiltinInjectors();
   int64_t t0 = MonoNs();
-  Settings settings(f.spec.settings);
-  auto inj = InjectorRegistry::Global().Create(f.spec.kind, f.spec.injector, &settings);
+  auto inj = BuildInjector(f.spec);
   FaultState state = FaultState::kUnknown;
   bool verified = false;
   int attempts = 0;
-  if (!inj) {
-    *detail = "cannot rebuild injector " + f.spec.injector + " (" + f.spec.kind + ")" +
-              (settings.problems().empty() ? "" : ": " + settings.problems()[0].message);
+  if (!inj.ok()) {
+    *detail = inj.status().message();
   } else {
-    inj->Bind(FaultContext{f.run, f.spec.lease_ns});
+    (*inj)->Bind(FaultContext{f.run, f.spec.lease_ns});
     int64_t backoff_ns = 100 * kNsPerMs;
     for (attempts = 1; attempts <= kRevertAttempts; ++attempts) {
-      Status st = inj->Revert();
-      if (st.ok()) {
-        FaultChecker* c = inj->checker();
-        if (!c) {
-          state = FaultState::kReverted;
-          *detail = "revert succeeded (this kind has no check)";
-          break;
-        }
-        auto in = c->InEffect();
-        if (in.ok() && !*in) {
-          state = FaultState::kReverted;
-          verified = true;
-          *detail = "reverted, check confirms";
-          break;
-        }
-        *detail = in.ok() ? "revert ran but the check says the fault is still in effect" : in.status().message();
-      } else {
-        *detail = st.message();
+      Reverted reverted = RevertFault(**inj);
+      *detail = reverted.Detail();
+      if (reverted.confirmed()) {
+        state = FaultState::kReverted;
+        verified = reverted.check.kind == CheckResult::Kind::kNotInEffect;
+        break;
       }
       if (attempts < kRevertAttempts) {
         std::this_thread::sleep_for(std::chrono::nanoseconds(backoff_ns));

@@ -6,44 +6,36 @@ namespace fb {
 
 Status Runner::Impl::Inject(size_t i, int cycle) {
   const Step& s = plan_.steps[i];
+  const PluginSpec& spec = *plan_.FindInjector(s.injector);
   Injector* inj = injectors_.at(s.injector).get();
   // Guard: registered (fsynced) before it is applied, so the guard reverts it
-  // if this process dies; Prepare() opens what the revert must not wait for.
-  inj->Bind({guard_.run_id(), s.max_duration_ns});
-  Status armed = inj->Prepare();
-  Result<std::string> guard_fault =
-      armed.ok() ? guard_.Arm({s.injector, plan_.FindInjector(s.injector)->kind, inj->where(),
-                               plan_.FindInjector(s.injector)->settings, s.max_duration_ns})
-                 : Result<std::string>(armed);
+  // if this process dies (injectors/fault_lifecycle.h).
+  Result<std::string> guard_fault = ArmFault(*inj, guard_, {s.injector, spec.kind, "", spec.settings, 0},
+                                             {guard_.run_id(), s.max_duration_ns});
   if (!guard_fault.ok()) {
     Note("injector_error", Severity::kError, s.injector, guard_fault.status().message(),
          {{"injector", s.injector}, {"action", "arm"}, {"step", i}, {"cycle", cycle}});
     return guard_fault.status();
   }
-  int64_t t0 = MonoNs();
   // Recorded before it is applied: an abort during Inject() still reverts it.
-  active_.push_back({s.injector, inj, cycle, i, t0 + s.max_duration_ns, *guard_fault});
-  Status st = inj->Inject();
-  int64_t t1 = MonoNs();
+  active_.push_back({s.injector, inj, cycle, i, MonoNs() + s.max_duration_ns, *guard_fault});
+  Applied applied = ApplyFault(*inj);
   nlohmann::json attrs = {{"injector", s.injector},
-                          {"kind", plan_.FindInjector(s.injector)->kind},
+                          {"kind", spec.kind},
                           {"where", inj->where()},
                           {"step", i},
                           {"cycle", cycle},
                           {"lease_s", double(s.max_duration_ns) / 1e9},
-                          {"command_ms", double(t1 - t0) / 1e6}};
-  if (!st.ok()) {
+                          {"command_ms", applied.command_ms()}};
+  if (!applied.status.ok()) {
     attrs["action"] = "inject";
-    Note("injector_error", Severity::kError, s.injector, st.message(), attrs);
-    return st;
+    Note("injector_error", Severity::kError, s.injector, applied.status.message(), attrs);
+    return applied.status;
   }
-  if (FaultChecker* c = inj->checker()) {
-    auto in = c->InEffect();
-    attrs["verified"] = in.ok() ? nlohmann::json(*in) : nlohmann::json(in.status().message());
-  }
+  if (applied.check.kind != CheckResult::Kind::kNoCheck) attrs["verified"] = applied.check.Json();
   if (metrics_) metrics_->SetFaultActive(s.injector, true);
   Note("fault_injected", Severity::kWarning, s.injector, "injected " + s.injector + " on " + inj->where(),
-       attrs, t1);
+       attrs, applied.end_mono_ns);
   return Status::Ok();
 }
 
@@ -52,34 +44,33 @@ Status Runner::Impl::RevertFault(const std::string& injector, const char* reason
                          [&](const ActiveFault& f) { return f.injector == injector; });
   if (it == active_.end()) return Status::Ok();
   ActiveFault f = *it;
-  int64_t t0 = MonoNs();
-  Status st = f.impl->Revert();
-  int64_t t1 = MonoNs();
+  Reverted reverted = fb::RevertFault(*f.impl);
   nlohmann::json attrs = {{"injector", f.injector},
                           {"where", f.impl->where()},
                           {"cycle", f.cycle},
                           {"reason", reason},
-                          {"command_ms", double(t1 - t0) / 1e6}};
-  if (!st.ok()) {
+                          {"command_ms", reverted.command_ms()}};
+  if (!reverted.status.ok()) {
     attrs["action"] = "revert";
-    Note("injector_error", Severity::kCritical, f.injector, st.message(), attrs);
-    return st;
+    Note("injector_error", Severity::kCritical, f.injector, reverted.status.message(), attrs);
+    return reverted.status;
   }
-  if (FaultChecker* c = f.impl->checker()) {
-    auto in = c->InEffect();
-    attrs["verified"] = in.ok() ? nlohmann::json(!*in) : nlohmann::json(in.status().message());
-    if (in.ok() && *in) {
-      Note("injector_error", Severity::kCritical, f.injector,
-           "revert of " + f.injector + " ran but the fault is still in effect", attrs);
-      return Status::Unavailable("revert of " + f.injector + " ran but the fault is still in effect");
-    }
+  if (reverted.check.kind == CheckResult::Kind::kInEffect) {
+    attrs["verified"] = false;
+    std::string what = "revert of " + f.injector + " ran but the fault is still in effect";
+    Note("injector_error", Severity::kCritical, f.injector, what, attrs);
+    return Status::Unavailable(what);
   }
-  (void)guard_.Disarm(f.guard_fault, "reverted");  // guard: nothing left to do for it
+  // A check that failed leaves the fault "unknown" to the guard, which retries it.
+  if (reverted.check.kind == CheckResult::Kind::kNotInEffect) attrs["verified"] = true;
+  if (reverted.check.kind == CheckResult::Kind::kFailed) attrs["verified"] = reverted.check.error;
+  Status disarmed = DisarmFault(guard_, f.guard_fault, reverted);
+  if (!disarmed.ok()) attrs["guard"] = disarmed.message();  // the guard reverts it again at the end: harmless
   if (metrics_) metrics_->SetFaultActive(f.injector, false);
   active_.erase(std::find_if(active_.begin(), active_.end(),
                              [&](const ActiveFault& a) { return a.injector == injector; }));
   Note("fault_reverted", Severity::kInfo, f.injector,
-       std::string("reverted ") + f.injector + " (" + reason + ")", attrs, t1);
+       std::string("reverted ") + f.injector + " (" + reason + ")", attrs, reverted.end_mono_ns);
   return Status::Ok();
 }
 
