@@ -19,9 +19,9 @@
 #include "plugin/command_target.h"
 #include "probes/line_queue.h"
 #include "probes/line_time.h"
+#include "probes/probe_base.h"
 #include "probes/remote_clock.h"
 #include "probes/rule_packs.h"
-#include "probes/stop_signal.h"
 
 namespace fb {
 
@@ -63,16 +63,19 @@ std::string RemoteWatchdogScript(const std::vector<std::string>& words) {
 
 const char* const kJournaldFields[] = {"_SYSTEMD_UNIT", "_HOSTNAME", "PRIORITY", "SYSLOG_IDENTIFIER", "_PID"};
 
-class LogProbe : public Probe {
+// The probe's thread (ProbeBase) matches lines against the rules; a second
+// thread of its own reads the file or the command's output into the queue.
+// At Stop the reader reads what is already there, and the matcher keeps
+// matching what is queued for at most kStopDrainNs.
+class LogProbe : public ProbeBase {
  public:
   LogProbe(LogConfig config, CommandTarget target)
-      : c_(std::move(config)), target_(std::move(target)), queue_(c_.queue_lines) {}
+      : ProbeBase(config.name), c_(std::move(config)), target_(std::move(target)), queue_(c_.queue_lines) {}
   ~LogProbe() override { Stop(); }
 
-  Status Start(EventSink* sink) override {
-    sink_ = sink;
+ protected:
+  Status Setup() override {
     anchor_ = ClockAnchor::Take();
-    FB_RETURN_IF_ERROR(stop_.Open("probe " + c_.name));
     if (target_.remote()) {
       FB_RETURN_IF_ERROR(target_.Prepare().With("probe " + c_.name));
       MeasureClock();
@@ -87,17 +90,20 @@ class LogProbe : public Probe {
       FB_RETURN_IF_ERROR(Spawn(argv));
     }
     reader_ = std::thread([this] { fd_ >= 0 && child_ > 0 ? FollowCommand() : FollowFile(); });
-    matcher_ = std::thread([this] { MatchLines(); });
     return Status::Ok();
   }
 
-  void Stop() override {
-    if (!stop_.open()) return;
-    drain_deadline_ns_.store(MonoNs() + kStopDrainNs);
-    stop_.Notify();
+  void Run() override { MatchLines(); }
+
+  // Stop() was called: what is still queued is matched for a bounded time.
+  void Interrupt() override {
+    int64_t unset = 0;
+    drain_deadline_ns_.compare_exchange_strong(unset, MonoNs() + kStopDrainNs);
+  }
+
+  void Cleanup() override {
     if (reader_.joinable()) reader_.join();
     queue_.Close();
-    if (matcher_.joinable()) matcher_.join();
     if (stdin_w_ >= 0) close(stdin_w_);  // a remote follower's watchdog ends it
     stdin_w_ = -1;
     if (child_ > 0) {
@@ -116,7 +122,6 @@ class LogProbe : public Probe {
     }
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
-    stop_.Close();
   }
 
  private:
@@ -139,30 +144,23 @@ class LogProbe : public Probe {
   }
 
   void MeasureClock() {
-    Event e;
-    e.mono_ns = MonoNs();
-    e.source = c_.name;
     auto offset = MeasureClockOffset(target_);
     if (!offset.ok()) {
-      e.kind = "probe_error";
-      e.severity = Severity::kWarning;
-      e.message = "probe " + c_.name + ": " + offset.status().message() + "; line times are not corrected";
-      sink_->Emit(std::move(e));
+      Emit(MonoNs(), "probe_error", Severity::kWarning,
+           "probe " + c_.name + ": " + offset.status().message() + "; line times are not corrected",
+           nlohmann::json::object());
       return;
     }
     clock_offset_ns_ = offset->offset_ns;
     char text[160];
     snprintf(text, sizeof text, "clock of %s is %+.3f ms from ours (+/- %.3f ms)", target_.where().c_str(),
              double(offset->offset_ns) / 1e6, double(offset->uncertainty_ns) / 1e6);
-    e.kind = "clock_offset";
-    e.severity = Severity::kInfo;
-    e.message = text;
-    e.attrs = {{"host", target_.where()},
-               {"offset_ms", double(offset->offset_ns) / 1e6},
-               {"uncertainty_ms", double(offset->uncertainty_ns) / 1e6},
-               {"rtt_ms", double(offset->rtt_ns) / 1e6},
-               {"samples", offset->samples}};
-    sink_->Emit(std::move(e));
+    Emit(MonoNs(), "clock_offset", Severity::kInfo, text,
+         {{"host", target_.where()},
+          {"offset_ms", double(offset->offset_ns) / 1e6},
+          {"uncertainty_ms", double(offset->uncertainty_ns) / 1e6},
+          {"rtt_ms", double(offset->rtt_ns) / 1e6},
+          {"samples", offset->samples}});
   }
 
   Status Spawn(const std::vector<std::string>& argv) {
@@ -294,26 +292,20 @@ class LogProbe : public Probe {
           break;
       }
     }
-    if (end_event_) sink_->Emit(std::move(*end_event_));
+    if (end_event_) Emit(end_event_->mono_ns, end_event_->kind, end_event_->severity, end_event_->message,
+                         std::move(end_event_->attrs));
   }
 
   void ReportDropped(uint64_t n, int64_t first_drop_ns) {
-    Event e;
-    e.mono_ns = first_drop_ns;
-    e.source = c_.name;
-    e.kind = "probe_overflow";
-    e.severity = Severity::kWarning;
-    e.message = "probe " + c_.name + " fell behind: dropped the " + std::to_string(n) + " oldest line(s)";
-    e.attrs = {{"lines_dropped", n}, {"queue_lines", queue_.capacity()}};
-    sink_->Emit(std::move(e));
+    Emit(first_drop_ns, "probe_overflow", Severity::kWarning,
+         "probe " + c_.name + " fell behind: dropped the " + std::to_string(n) + " oldest line(s)",
+         {{"lines_dropped", n}, {"queue_lines", queue_.capacity()}});
   }
 
   void Line(QueuedLine queued) {
     std::string& line = queued.text;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    Event e;
-    e.mono_ns = queued.mono_ns;
-    e.source = c_.name;
+    int64_t t_ns = queued.mono_ns;
     std::string text = line;
     nlohmann::json attrs = {{"line", line}};
     std::optional<LineTime> t;
@@ -326,54 +318,41 @@ class LogProbe : public Probe {
       }
       t = rec->time;
     } else if (c_.line_times) {
-      t = ParseLineTime(line, anchor_.ToUtc(e.mono_ns) + clock_offset_ns_, &text);
+      t = ParseLineTime(line, anchor_.ToUtc(t_ns) + clock_offset_ns_, &text);
     }
-    if (c_.line_times && t) StampFromLine(*t, &e, &attrs);
+    if (c_.line_times && t) StampFromLine(*t, &t_ns, &attrs);
     for (size_t i = 0; i < c_.rules.size(); ++i) {
       std::smatch m;
       if (!std::regex_search(text, m, c_.rules[i].re)) continue;
-      e.kind = c_.rules[i].kind;
-      e.severity = c_.rules[i].severity;
-      e.message = c_.rules[i].message.empty() ? text : ExpandMessage(c_.rules[i].message, m, text);
       nlohmann::json caps = nlohmann::json::array();
       for (size_t g = 1; g < m.size(); ++g) caps.push_back(m[g].str());
       attrs["captures"] = caps;
       attrs["rule"] = int(i);
       AddRuleFields(c_.rules[i], m, &attrs);
-      e.attrs = std::move(attrs);
-      sink_->Emit(std::move(e));
+      Emit(t_ns, c_.rules[i].kind, c_.rules[i].severity,
+           c_.rules[i].message.empty() ? text : ExpandMessage(c_.rules[i].message, m, text), std::move(attrs));
       return;
     }
     if (!c_.keep_unmatched) return;
-    e.kind = "log";
-    e.severity = Severity::kDebug;
-    e.message = text;
-    e.attrs = std::move(attrs);
-    sink_->Emit(std::move(e));
+    Emit(t_ns, "log", Severity::kDebug, text, std::move(attrs));
   }
 
   // Places the event at the line's own time, corrected by the source host's
   // measured clock offset. A stamp of coarse resolution that the arrival falls
   // within keeps the (finer) arrival time; a line time that still differs from
   // arrival by more than the threshold is recorded as attrs.clock_offset_ms.
-  void StampFromLine(const LineTime& t, Event* e, nlohmann::json* attrs) {
-    int64_t arrival_utc = anchor_.ToUtc(e->mono_ns);
+  void StampFromLine(const LineTime& t, int64_t* mono_ns, nlohmann::json* attrs) {
+    int64_t arrival_utc = anchor_.ToUtc(*mono_ns);
     int64_t line_utc = t.utc_ns - clock_offset_ns_;
     (*attrs)["source_time"] = FormatUtcIso(t.utc_ns, 6);
     (*attrs)["time_format"] = t.format;
     if (clock_offset_ns_) (*attrs)["clock_correction_ms"] = double(-clock_offset_ns_) / double(kNsPerMs);
     bool within = arrival_utc >= line_utc && arrival_utc < line_utc + t.resolution_ns;
-    if (!within) e->mono_ns = anchor_.ToMono(line_utc);
+    if (!within) *mono_ns = anchor_.ToMono(line_utc);
     int64_t offset_ns = arrival_utc - line_utc;
     if (offset_ns > c_.clock_threshold_ns || offset_ns < -c_.clock_threshold_ns) {
       (*attrs)["clock_offset_ms"] = double(offset_ns) / double(kNsPerMs);
     }
-  }
-
-  // Returns true when asked to stop.
-  bool WaitStop(int64_t ns) {
-    pollfd p{stop_.fd(), POLLIN, 0};
-    return poll(&p, 1, int(ns / kNsPerMs)) > 0;
   }
 
   void FollowFile() {
@@ -408,7 +387,7 @@ class LogProbe : public Probe {
 
   void FollowCommand() {
     while (true) {
-      pollfd p[2] = {{stop_.fd(), POLLIN, 0}, {fd_, POLLIN, 0}};
+      pollfd p[2] = {{stop_fd(), POLLIN, 0}, {fd_, POLLIN, 0}};
       if (poll(p, 2, -1) < 0 && errno != EINTR) break;
       if (p[0].revents) {
         // Stopped: what the command had written is read (one pipe's worth at
@@ -423,7 +402,6 @@ class LogProbe : public Probe {
         child_ = -1;
         Event e;
         e.mono_ns = MonoNs();
-        e.source = c_.name;
         e.kind = "probe_error";
         e.severity = Severity::kWarning;
         std::string how = WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
@@ -448,8 +426,6 @@ class LogProbe : public Probe {
   std::string what_;             // the follow command, for messages
   int64_t clock_offset_ns_ = 0;  // the source host's clock minus ours
   ClockAnchor anchor_;
-  EventSink* sink_ = nullptr;
-  StopSignal stop_;
   int fd_ = -1, stdin_w_ = -1;
   pid_t child_ = -1;
   ino_t ino_ = 0;
@@ -457,7 +433,7 @@ class LogProbe : public Probe {
   std::string partial_;
   std::optional<Event> end_event_;
   std::atomic<int64_t> drain_deadline_ns_{0};
-  std::thread reader_, matcher_;
+  std::thread reader_;  // the probe's own thread (ProbeBase) is the matcher
 };
 
 }  // namespace
