@@ -16,6 +16,7 @@ void RegisterReportCommand(CLI::App& app, int* exit_code);  // report and compar
 void RegisterVerifyCommand(CLI::App& app, int* exit_code);
 void RegisterWatchCommand(CLI::App& app, int* exit_code);
 void RegisterAgentCommand(CLI::App& app, int* exit_code);
+void RegisterDiscoverCommand(CLI::App& app, int* exit_code);  // qualify/inventory.h
 
 // Prints "faultbench: <message>" to stderr.
 void PrintError(const std::string& message);

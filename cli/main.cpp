@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   fb::cli::RegisterVerifyCommand(app, &exit_code);
   fb::cli::RegisterWatchCommand(app, &exit_code);
   fb::cli::RegisterAgentCommand(app, &exit_code);
+  fb::cli::RegisterDiscoverCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

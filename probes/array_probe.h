@@ -3,11 +3,14 @@
 //
 // Settings:
 //   url: http://198.18.1.2:8080        the array's management address
-//   api_token: TOKEN | api_token_file: FILE | api_token_env: FB_ARRAY_API_TOKEN (default)
+//   api_token_env: FB_ARRAY_API_TOKEN (default) | api_token_file: FILE
+//   tls_verify: true                   (default) check https certificates and host names
+//   ca_file: FILE                      CA bundle for https (default: the system's)
 //   interval: 500ms                    time between polls
 //   timeout: 2s                        per request
-// Login is `POST /api/2.42/login` with `api-token`, then every call carries the
-// returned `x-auth-token`; a 401 logs in again. Events (stamped when the poll that
+// The REST session is platform/array_client.h's: `POST /api/2.42/login` with
+// `api-token`, then every call carries the returned `x-auth-token`; a 401 logs
+// in again; lists are read to their last page. Events (stamped when the poll that
 // saw the change returned; attrs.window_ms bounds how much earlier it happened):
 //   replication_down   a pod member left `online` while all were online
 //   mediator_lost      a member went `offline` (attrs.frozen_at); mediator_won names
