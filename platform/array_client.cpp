@@ -67,12 +67,7 @@ ArrayEndpoint ArrayEndpointFromSettings(Settings* s) {
   if (token.empty())
     s->Problem("api_token", "no API token (api_token_env: $" + env + " is not set, or api_token_file)");
   e.token = token;
-  e.tls_verify = s->Bool("tls_verify", true);
-  e.ca_file = s->String("ca_file");
-  if (!e.ca_file.empty() && !std::ifstream(e.ca_file))
-    s->Problem("ca_file", "cannot read \"" + e.ca_file + "\"");
-  e.timeout_ns = s->DurationNs("timeout", 2 * kNsPerSec);
-  if (e.timeout_ns < 10 * kNsPerMs) s->Problem("timeout", "must be at least 10ms");
+  ReadHttpsSettings(s, &e.tls_verify, &e.ca_file, &e.timeout_ns);
   return e;
 }
 

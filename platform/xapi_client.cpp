@@ -62,6 +62,14 @@ std::string CheckedBaseUrl(Settings* s, const std::string& key, std::string url)
   return url;
 }
 
+void ReadHttpsSettings(Settings* s, bool* tls_verify, std::string* ca_file, int64_t* timeout_ns) {
+  *tls_verify = s->Bool("tls_verify", true);
+  *ca_file = s->String("ca_file");
+  if (!ca_file->empty() && !std::ifstream(*ca_file)) s->Problem("ca_file", "cannot read \"" + *ca_file + "\"");
+  *timeout_ns = s->DurationNs("timeout", 2 * kNsPerSec);
+  if (*timeout_ns < 10 * kNsPerMs) s->Problem("timeout", "must be at least 10ms");
+}
+
 XapiEndpoint XapiEndpointFromSettings(Settings* s) {
   XapiEndpoint e;
   std::string url = s->String("url", /*required=*/true);
@@ -98,12 +106,7 @@ XapiEndpoint XapiEndpointFromSettings(Settings* s) {
     if (e.password.empty())
       s->Problem(env_given ? "password_env" : "", "no XAPI password: $" + env + " is not set");
   }
-  e.tls_verify = s->Bool("tls_verify", true);
-  e.ca_file = s->String("ca_file");
-  if (!e.ca_file.empty() && !std::ifstream(e.ca_file))
-    s->Problem("ca_file", "cannot read \"" + e.ca_file + "\"");
-  e.timeout_ns = s->DurationNs("timeout", 2 * kNsPerSec);
-  if (e.timeout_ns < 10 * kNsPerMs) s->Problem("timeout", "must be at least 10ms");
+  ReadHttpsSettings(s, &e.tls_verify, &e.ca_file, &e.timeout_ns);
   return e;
 }
 

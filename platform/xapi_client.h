@@ -117,6 +117,9 @@ std::string MasterUrl(const std::string& from, const std::string& address,
                       const std::vector<std::string>& listed);
 // An XAPI datetime: "20240101T12:00:00Z".
 std::string XapiTime(int64_t utc_ns);
+// The https keys every platform client shares: tls_verify (true), ca_file (must
+// be readable), timeout (2s, at least 10ms); problems go to `settings`.
+void ReadHttpsSettings(Settings* settings, bool* tls_verify, std::string* ca_file, int64_t* timeout_ns);
 // A URL setting: http(s)://host[:port] without a path; trailing slashes dropped.
 std::string CheckedBaseUrl(Settings* settings, const std::string& key, std::string url);
 
