@@ -65,7 +65,8 @@ std::string CheckedBaseUrl(Settings* s, const std::string& key, std::string url)
 void ReadHttpsSettings(Settings* s, bool* tls_verify, std::string* ca_file, int64_t* timeout_ns) {
   *tls_verify = s->Bool("tls_verify", true);
   *ca_file = s->String("ca_file");
-  if (!ca_file->empty() && !std::ifstream(*ca_file)) s->Problem("ca_file", "cannot read \"" + *ca_file + "\"");
+  if (!ca_file->empty() && !std::ifstream(*ca_file))
+    s->Problem("ca_file", "cannot read \"" + *ca_file + "\"");
   *timeout_ns = s->DurationNs("timeout", 2 * kNsPerSec);
   if (*timeout_ns < 10 * kNsPerMs) s->Problem("timeout", "must be at least 10ms");
 }
