@@ -71,6 +71,12 @@ int Discover(const DiscoverFlags& f) {
       inv["xapi"] = ReadXapiInventory(xapi, &problems);
       xapi.Logout();
     }
+    if (inv["xapi"].is_object()) {  // how it was reached, for plan new (names, never the secret)
+      inv["xapi"]["user"] = f.user;
+      inv["xapi"]["password_env"] = f.password_env;
+      inv["xapi"]["tls_verify"] = !f.no_tls_verify;
+      inv["xapi"]["ca_file"] = f.ca_file;
+    }
   }
   inv["arrays"] = nlohmann::json::array();
   for (const auto& u : f.arrays) {
@@ -83,8 +89,12 @@ int Discover(const DiscoverFlags& f) {
     ArrayClient array(e, "discover");
     fprintf(stderr, "discover: reading the array at %s ...\n", e.url.c_str());
     inv["arrays"].push_back(ReadArrayInventory(array, &problems));
+    inv["arrays"].back()["token_env"] = f.token_env;
+    inv["arrays"].back()["tls_verify"] = !f.no_tls_verify;
+    inv["arrays"].back()["ca_file"] = f.ca_file;
     array.Logout();
   }
+  LinkVolumesToSrs(&inv);
   inv["complete"] = problems.empty();
   inv["problems"] = problems;
 

@@ -23,6 +23,7 @@ struct LabFlags {
   std::string resync_time = "1s";
   int pool = 0;
   int vms = 0;
+  std::vector<std::string> pool_defects;
   std::string ha_timeout = "10s";
   std::string ha_heartbeat = "1s";
   std::string target;  // HOST or VM of lab host / lab vm
@@ -49,6 +50,7 @@ Status ParseOptions(const LabFlags& f, lab::LabOptions* o) {
   o->resync_ns = *resync;
   o->pool_hosts = f.pool;
   o->pool_vms = f.vms;
+  o->pool_defects = f.pool_defects;
   auto ha_timeout = ParseDuration(f.ha_timeout);
   if (!ha_timeout.ok()) return ha_timeout.status().With("--ha-timeout");
   o->ha_timeout_ns = *ha_timeout;
@@ -281,6 +283,9 @@ void RegisterLabCommand(CLI::App& app, int* exit_code) {
   up->add_option("--resync-time", flags->resync_time, "Simulated resync duration")->capture_default_str();
   up->add_option("--pool", flags->pool, "Pool hosts (2..4; 0 = no pool)")->capture_default_str();
   up->add_option("--vms", flags->vms, "Pool VMs (1..8; default one per host)");
+  up->add_option("--pool-defect", flags->pool_defects,
+                 "Make the pool's XAPI database wrong on purpose, for preflight: ha-off, unprotected:vm-K, "
+                 "local-cd:vm-K, one-path:host-I, dhcp-mgmt:host-I (repeatable)");
   up->add_option("--ha-timeout", flags->ha_timeout, "HA: host silence that counts as a failure")
       ->capture_default_str();
   up->add_option("--heartbeat", flags->ha_heartbeat, "HA heartbeat interval (network and statefile)")

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <set>
+#include <utility>
 
 #include "core/clock.h"
 
@@ -21,15 +23,28 @@ json Answer(json result, const json& id) {
   return {{"jsonrpc", "2.0"}, {"result", std::move(result)}, {"id", id}};
 }
 
-// "VM.get_all_records" -> "vm"; "" when `method` is not a get_all_records.
-std::string RecordsClass(const std::string& method) {
-  const std::string suffix = ".get_all_records";
-  if (method.size() <= suffix.size() ||
-      method.compare(method.size() - suffix.size(), suffix.size(), suffix) != 0)
-    return "";
-  std::string cls = method.substr(0, method.size() - suffix.size());
-  for (char& c : cls) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return cls;
+// The classes whose generic calls the service answers, as the wire spells them
+// (the database keys them in lower case, as event.from does).
+const char* const kWireClasses[] = {
+    "pool", "host", "host_metrics", "PIF", "PIF_metrics",      "Bond",    "network", "SR", "PBD", "VDI",
+    "VBD",  "VM",   "VM_metrics",   "VIF", "VM_guest_metrics", "message", "task"};
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// "VM.get_record" -> {"VM", "get_record"}; {"", ""} when `method` is not a
+// generic call of a known class.
+std::pair<std::string, std::string> GenericCall(const std::string& method) {
+  size_t dot = method.find('.');
+  if (dot == std::string::npos) return {"", ""};
+  std::string cls = method.substr(0, dot), call = method.substr(dot + 1);
+  for (const char* c : kWireClasses)
+    if (cls == c &&
+        (call == "get_all_records" || call == "get_record" || call == "get_by_uuid" || call == "get_all"))
+      return {cls, call};
+  return {"", ""};
 }
 
 // A stopped server whose listen() has not begun yet would miss stop(): wait for it.
@@ -266,6 +281,15 @@ json XapiService::Handle(int member, const json& req, std::unique_lock<std::mute
     return Error("INTERNAL_ERROR", json::array({"shut down"}), id);
   }
   if (method == "session.login_with_password") ++m.attempts;
+  // No session, and every member answers it (it reads no database).
+  if (method == "system.listMethods") {
+    json methods = json::array({"session.login_with_password", "session.logout", "event.from",
+                                "message.get_since", "system.listMethods"});
+    for (const char* c : kWireClasses)
+      for (const char* call : {"get_all_records", "get_record", "get_by_uuid", "get_all"})
+        methods.push_back(std::string(c) + "." + call);
+    return Answer(methods, id);
+  }
   if (m.address != master_address_) return Error("HOST_IS_SLAVE", json::array({master_address_}), id);
   if (method == "session.login_with_password") {
     if (!params.is_array() || params.size() != 4 || params[0] != user_ ||
@@ -296,9 +320,27 @@ json XapiService::Handle(int member, const json& req, std::unique_lock<std::mute
       if (rec.value("timestamp", "") >= params[1].get<std::string>()) out[ref] = rec;
     return Answer(out, id);
   }
-  std::string cls = RecordsClass(method);
-  if (!cls.empty() && cls != "message") return Answer(db_.count(cls) ? json(db_[cls]) : json::object(), id);
-  return Error("MESSAGE_METHOD_UNKNOWN", json::array({method}), id);
+  auto [wire, call] = GenericCall(method);
+  if (wire.empty()) return Error("MESSAGE_METHOD_UNKNOWN", json::array({method}), id);
+  const std::map<std::string, json>& table = db_[Lower(wire)];
+  size_t want = call == "get_all_records" || call == "get_all" ? 1 : 2;
+  if (params.size() != want)
+    return Error("MESSAGE_PARAMETER_COUNT_MISMATCH", json::array({method, want, params.size()}), id);
+  if (call == "get_all_records") return Answer(json(table), id);
+  if (call == "get_all") {
+    json refs = json::array();
+    for (const auto& [ref, rec] : table) refs.push_back(ref);
+    return Answer(refs, id);
+  }
+  std::string arg = params[1].is_string() ? params[1].get<std::string>() : "";
+  if (call == "get_record") {
+    auto it = table.find(arg);
+    if (it == table.end()) return Error("HANDLE_INVALID", json::array({wire, arg}), id);
+    return Answer(it->second, id);
+  }
+  for (const auto& [ref, rec] : table)  // get_by_uuid
+    if (rec.value("uuid", "") == arg) return Answer(ref, id);
+  return Error("UUID_INVALID", json::array({wire, arg}), id);
 }
 
 json XapiService::EventFrom(int member, const json& params, const json& id,

@@ -6,6 +6,9 @@
 // session.login_with_password / session.logout, event.from (token "" = from now,
 // {"events","valid_ref_counts","token"}, events {id, timestamp "0.0", class,
 // operation, ref, snapshot}, no snapshot on del), <Class>.get_all_records,
+// get_all, get_record (HANDLE_INVALID [class, ref]) and get_by_uuid
+// (UUID_INVALID [class, uuid]) for the classes of the XAPI reference that the
+// lab serves, system.listMethods (no session, on every member),
 // message.get_since [session, "20240101T12:00:00Z"], and errors
 // {"code":1,"message":NAME,"data":[...]}. One service serves one or more pool
 // members, each a listener on its own address and one common port; the member

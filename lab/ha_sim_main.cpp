@@ -26,6 +26,7 @@
 #include "lab/ha_sim_statefile.h"
 #include "lab/lab_event_log.h"
 #include "lab/pool.h"
+#include "lab/pool_net.h"
 #include "lab/udp.h"
 
 namespace fb::lab {
@@ -115,6 +116,13 @@ int Run(const std::string& state_dir, const std::string& host_name) {
   config.settle_ns = std::min<int64_t>(timeout / 4, kNsPerSec);
   config.restart_delay_ns = std::min<int64_t>(timeout / 4, kNsPerSec);
   config.db_path = PoolDir(state_dir) + "/xapi-db.json";
+  for (const PoolVm& v : pool->vms) config.db.vm_addrs.push_back(v.addr);
+  config.db.iqn = pool->iqn;
+  config.db.portals = {kPortalAddrA, kPortalAddrB};
+  config.db.lun_bytes = pool->lun_bytes;
+  config.db.statefile_bytes = kStatefileBytes;
+  config.db.ha_timeout_ns = timeout;
+  config.db.defects = pool->defects;
   PoolActions actions(state_dir);
   HaNode node(config, &xapi, &actions, log_fn);
   s = node.Start(MonoNs());

@@ -45,34 +45,12 @@ std::string HaRef(const std::string& name) { return "OpaqueRef:" + HaUuid(name);
 
 json HaInitialDatabase(int hosts, const std::vector<std::string>& mgmt_addrs, int vms,
                        const std::map<int, int>& placement) {
-  json records = json::object();
-  records["pool"][HaRef("pool")] = {{"uuid", HaUuid("pool")},
-                                    {"name_label", "fb-pool"},
-                                    {"master", HaRef(HaHostName(1))},
-                                    {"ha_enabled", true},
-                                    {"other_config", {{"ha_master_generation", "0"}}}};
-  for (int i = 1; i <= hosts; ++i) {
-    std::string n = HaHostName(i), m = n + "/metrics";
-    records["host_metrics"][HaRef(m)] = {{"uuid", HaUuid(m)}, {"live", true}};
-    records["host"][HaRef(n)] = {
-        {"uuid", HaUuid(n)}, {"name_label", n},
-        {"hostname", n},     {"address", i <= int(mgmt_addrs.size()) ? mgmt_addrs[i - 1] : ""},
-        {"enabled", true},   {"metrics", HaRef(m)}};
-  }
-  for (int k = 1; k <= vms; ++k) {
-    std::string n = HaVmName(k);
-    auto it = placement.find(k);
-    bool placed = it != placement.end() && it->second >= 1 && it->second <= hosts;
-    records["vm"][HaRef(n)] = {{"uuid", HaUuid(n)},
-                               {"name_label", n},
-                               {"power_state", placed ? "Running" : "Halted"},
-                               {"resident_on", placed ? HaRef(HaHostName(it->second)) : kXapiNullRef},
-                               {"is_control_domain", false},
-                               {"is_a_template", false},
-                               {"ha_always_run", true},
-                               {"ha_restart_priority", "restart"}};
-  }
-  return {{"records", records}, {"next", 0}, {"epoch", 1}};
+  PoolDbSpec spec;
+  spec.hosts = hosts;
+  spec.mgmt_addrs = mgmt_addrs;
+  spec.vms = vms;
+  spec.placement = placement;
+  return PoolDatabase(spec);
 }
 
 std::pair<int, int64_t> HaDatabaseMaster(const json& dump) {
@@ -133,7 +111,12 @@ Status HaNode::LoadDatabase() {
     dump = json::parse(*text, nullptr, false);
     if (dump.is_discarded()) return Status::InvalidInput(config_.db_path + ": not JSON");
   } else {
-    dump = HaInitialDatabase(hosts(), config_.mgmt_addrs, config_.vms, config_.initial_placement);
+    PoolDbSpec spec = config_.db;
+    spec.hosts = hosts();
+    spec.mgmt_addrs = config_.mgmt_addrs;
+    spec.vms = config_.vms;
+    spec.placement = config_.initial_placement;
+    dump = PoolDatabase(spec);
   }
   return xapi_->Load(dump).With(config_.db_path);
 }
@@ -360,6 +343,9 @@ void HaNode::HostBack(int host, const std::string& reason) {
 }
 
 void HaNode::RestartHalted(int64_t now_ns) {
+  // A pool with HA disabled (the lab's ha-off defect) restarts nothing.
+  json pool = xapi_->Record("pool", HaRef("pool"));
+  if (pool.is_object() && !pool.value("ha_enabled", true)) return;
   json vms = xapi_->Records("vm");
   std::set<int> alive = AliveHosts(last_input_);
   for (const auto& [ref, vm] : vms.items()) {

@@ -30,6 +30,7 @@
 #include "core/event.h"
 #include "core/status.h"
 #include "fakes/xapi_service.h"
+#include "lab/pool_db.h"
 #include "lab/ha_rules.h"
 
 namespace fb::lab {
@@ -54,6 +55,9 @@ struct HaNodeConfig {
   std::vector<std::string> mgmt_addrs;  // [i-1]: host i's XAPI / heartbeat address
   int vms = 0;
   std::map<int, int> initial_placement;  // vm -> host, for a database made from scratch
+  // The rest of a database made from scratch (VM addresses, the LUNs, defects:
+  // lab/pool_db.h); hosts, mgmt_addrs, vms and placement come from the fields above.
+  PoolDbSpec db;
   int64_t ha_timeout_ns = 0;
   int64_t reboot_ns = 0;         // a fenced host's "reboot" once its network is back
   std::string db_path;           // <state>/pool/xapi-db.json
@@ -70,8 +74,8 @@ std::string HaHostName(int host);             // "host-1"
 std::string HaVmName(int vm);                 // "vm-1"
 std::string HaUuid(const std::string& name);  // stable, uuid-shaped
 std::string HaRef(const std::string& name);   // "OpaqueRef:" + HaUuid(name)
-// The pool database made from scratch: every host live, VMs Running where placed
-// (Halted when not), host 1 the master.
+// The pool database made from scratch (lab/pool_db.h, without LUNs, addresses
+// or defects): every host live, VMs Running where placed (Halted when not), host 1 the master.
 nlohmann::json HaInitialDatabase(int hosts, const std::vector<std::string>& mgmt_addrs, int vms,
                                  const std::map<int, int>& placement);
 // The master named in a database (from pool.master) and its generation; {0, 0} when none.

@@ -11,6 +11,7 @@
 #include "core/jsonl_writer.h"
 #include "core/units.h"
 #include "lab/netns.h"
+#include "lab/pool.h"
 #include "lab/pool_net.h"
 #include "lab/tgt.h"
 #include "lab/token.h"
@@ -146,6 +147,7 @@ fb::Status LabOptions::Validate() const {
   }
   if (pool_hosts == 0) {
     if (pool_vms != 0) return fb::Status::InvalidInput("--vms " + std::to_string(pool_vms) + " needs --pool");
+    if (!pool_defects.empty()) return fb::Status::InvalidInput("--pool-defect needs --pool");
     return fb::Status::Ok();
   }
   if (pool_hosts < kMinPoolHosts || pool_hosts > kMaxPoolHosts) {
@@ -167,7 +169,7 @@ fb::Status LabOptions::Validate() const {
                                     ": the HA timeout must be at least 3 heartbeats (" +
                                     FormatDuration(3 * ha_heartbeat_interval_ns) + ") and at most 10m");
   }
-  return fb::Status::Ok();
+  return CheckPoolDefects(pool_defects, pool_hosts, PoolVmCount()).With("--pool-defect");
 }
 
 Result<LabInfo> Lab::Up(const LabOptions& options) {
@@ -312,7 +314,8 @@ fb::Status Lab::Build(const LabOptions& o, const std::string& sim, const std::st
   }
   if (o.pool_hosts == 0) return fb::Status::Ok();
   PoolBuildSpec pool{o.pool_hosts, o.PoolVmCount(), o.ha_timeout_ns, o.ha_heartbeat_interval_ns,
-                     o.iqn,        faultbench,      ha_sim};
+                     o.iqn,        faultbench,      ha_sim,           o.lun_size_bytes,
+                     o.pool_defects};
   return BuildPool(state_dir_, pool).With("pool");
 }
 

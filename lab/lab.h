@@ -51,6 +51,9 @@ struct LabOptions {
   // false: no fb-ha-sim even if built (tests of the pool's own controls).
   bool start_ha_sim = true;
 
+  // What the pool's XAPI database gets wrong on purpose (lab/pool_db.h), for preflight's tests.
+  std::vector<std::string> pool_defects;
+
   int PoolVmCount() const { return pool_vms > 0 ? pool_vms : pool_hosts; }
 
   // Checks ranges; errors are InvalidInput naming the setting.

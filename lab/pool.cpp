@@ -201,6 +201,26 @@ std::string PoolHaSimLog(const std::string& state_dir, int host) {
   return PoolDir(state_dir) + "/" + PoolHostName(host) + ".log";
 }
 
+Status CheckPoolDefects(const std::vector<std::string>& defects, int hosts, int vms) {
+  for (const std::string& d : defects) {
+    if (d == "ha-off") continue;
+    size_t colon = d.find(':');
+    std::string form = d.substr(0, colon), what = colon == std::string::npos ? "" : d.substr(colon + 1);
+    bool on_vm = form == "unprotected" || form == "local-cd";
+    bool on_host = form == "one-path" || form == "dhcp-mgmt";
+    if (!on_vm && !on_host)
+      return Status::InvalidInput("pool defect \"" + d +
+                                  "\": not one of ha-off, unprotected:vm-K, local-cd:vm-K, "
+                                  "one-path:host-I, dhcp-mgmt:host-I");
+    auto n = on_vm ? ParsePoolVmName(what) : ParsePoolHostName(what);
+    if (!n.ok() || *n < 1 || *n > (on_vm ? vms : hosts))
+      return Status::InvalidInput("pool defect \"" + d + "\": the pool has no " + (on_vm ? "VM" : "host") +
+                                  " \"" + what + "\" (" + std::to_string(on_vm ? vms : hosts) +
+                                  (on_vm ? " VMs" : " hosts") + ")");
+  }
+  return Status::Ok();
+}
+
 Result<PoolConfig> LoadPool(const std::string& state_dir) {
   std::string path = PoolJsonPath(state_dir);
   if (access(path.c_str(), F_OK) != 0) {
@@ -234,6 +254,9 @@ Result<PoolConfig> LoadPool(const std::string& state_dir) {
     p.ssh_key = j.at("ssh_key").get<std::string>();
     p.known_hosts = j.at("known_hosts").get<std::string>();
     p.events_file = j.at("events_file").get<std::string>();
+    p.iqn = j.value("iqn", "");
+    p.lun_bytes = j.value("lun_size_bytes", uint64_t(0));
+    p.defects = j.value("defects", std::vector<std::string>{});
   } catch (const nlohmann::json::exception& e) {
     return Status::IoError(path + ": " + e.what());
   }

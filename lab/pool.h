@@ -51,7 +51,9 @@ inline constexpr const char* kPoolNftTable = "fbpool";
 inline constexpr int kHaHeartbeatPort = 7200;  // UDP, on the management network
 inline constexpr int kXapiPort = 80;           // HTTP JSON-RPC, POST /jsonrpc
 inline constexpr int kStatefileLun = 2;        // on the same target as LUN 1
-inline constexpr uint64_t kStatefileBytes = 4ull << 20;
+// HA puts a 4 MiB statefile and a 256 MiB metadata volume on its heartbeat SR:
+// the lab's (LUN 2) is as large as a real one must be at least, and sparse.
+inline constexpr uint64_t kStatefileBytes = 512ull << 20;
 inline constexpr int kStatefileSlotBytes = 512;  // host i owns block i-1
 
 // Names and addresses (host in 1..4, vm in 1..8; no range check).
@@ -106,7 +108,15 @@ struct PoolConfig {
   std::string ssh_key;                      // <state>/pool/id_ed25519 (the controller's client key)
   std::string known_hosts;                  // <state>/pool/known_hosts (every VM's host key)
   std::string events_file;                  // <state>/events.jsonl
+  std::string iqn;                          // the lab's target
+  uint64_t lun_bytes = 0;                   // the stretched LUN (LUN 1)
+  std::vector<std::string> defects;         // what its XAPI database gets wrong (lab/pool_db.h)
 };
+
+// The forms of a pool defect (lab/pool_db.h): ha-off, unprotected:vm-K,
+// local-cd:vm-K, one-path:host-I, dhcp-mgmt:host-I. InvalidInput naming the
+// defect when it is none of them or names a host or VM outside the pool.
+Status CheckPoolDefects(const std::vector<std::string>& defects, int hosts, int vms);
 
 // Reads <state>/pool/pool.json. InvalidInput "the lab has no pool" when it is
 // missing (lab down, or up without --pool), IoError when unreadable.

@@ -43,6 +43,8 @@ struct PoolBuildSpec {
   std::string iqn;
   std::string faultbench_path;
   std::string ha_sim_path;  // "" = not built: no simulator is started
+  uint64_t lun_bytes = 0;   // the stretched LUN (the pool's data SR)
+  std::vector<std::string> defects;  // lab/pool_db.h
 };
 
 // Creates the pool's namespaces, links, keys, sshd configs and pool.json, then

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "lab/token.h"
@@ -179,6 +180,20 @@ void SiteApi::Routes() {
 
   srv.Get(kPrefix + "/pods", [this, &c](const httplib::Request&, httplib::Response& res) {
     Reply(res, 200, List(json::array({PodJson(c, site_->Snapshot())})));
+  });
+
+  // The stretched LUN as the pod's volume; its serial is what a host's SCSI id
+  // ends with ("3624a9370" + serial, lab/pool_db.cpp).
+  srv.Get(kPrefix + "/volumes", [&c](const httplib::Request&, httplib::Response& res) {
+    std::error_code ec;
+    auto bytes = std::filesystem::file_size(c.lun_file, ec);
+    Reply(res, 200,
+          List(json::array({{{"id", "fb-lab-volume-1"},
+                             {"name", "fb-pod::fb-metro-lun"},
+                             {"serial", kLabLunSerial},
+                             {"provisioned", ec ? 0 : int64_t(bytes)},
+                             {"pod", {{"id", "fb-lab-pod"}, {"name", "fb-pod"}}},
+                             {"destroyed", false}}})));
   });
 
   srv.Get(kPrefix + "/array-connections", [this, &c](const httplib::Request&, httplib::Response& res) {

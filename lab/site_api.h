@@ -21,6 +21,8 @@ class Server;
 namespace fb::lab {
 
 inline constexpr const char* kApiVersion = "2.42";
+// The stretched LUN's volume serial (24 hex digits, as a FlashArray's).
+inline constexpr const char* kLabLunSerial = "FB0000000000000000000001";
 
 class SiteApi {
  public:

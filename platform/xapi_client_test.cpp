@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "fakes/fake_xapi_pool.h"
 
 namespace fb {
@@ -41,6 +43,27 @@ TEST_CASE("xapi client: a member that is not the master sends the client to it, 
   auto hosts = xapi.AllRecords("host");
   REQUIRE(hosts.ok());
   CHECK(hosts->contains(host));
+
+  // The generic calls of the reference: get_record, get_by_uuid, get_all, and their errors.
+  XapiReply rec = xapi.CallS("host.get_record", {host});
+  REQUIRE(rec.ok);
+  CHECK(rec.result["name_label"] == "host-1");
+  XapiReply by_uuid = xapi.CallS("host.get_by_uuid", {rec.result["uuid"]});
+  REQUIRE(by_uuid.ok);
+  CHECK(by_uuid.result == host);
+  XapiReply all = xapi.CallS("host.get_all");
+  REQUIRE(all.ok);
+  CHECK(all.result == nlohmann::json::array({host}));
+  XapiReply bad_ref = xapi.CallS("VM.get_record", {"OpaqueRef:nothing"});
+  CHECK(bad_ref.error == "HANDLE_INVALID");
+  CHECK(bad_ref.data == nlohmann::json::array({"VM", "OpaqueRef:nothing"}));
+  XapiReply bad_uuid = xapi.CallS("SR.get_by_uuid", {"0000"});
+  CHECK(bad_uuid.error == "UUID_INVALID");
+  CHECK(bad_uuid.data == nlohmann::json::array({"SR", "0000"}));
+  XapiReply methods = xapi.Call("system.listMethods", nlohmann::json::array(), 2000000000);
+  REQUIRE(methods.ok);
+  CHECK(std::count(methods.result.begin(), methods.result.end(), nlohmann::json("VM.get_by_uuid")) == 1);
+  CHECK(std::count(methods.result.begin(), methods.result.end(), nlohmann::json("event.from")) == 1);
 
   XapiReply unknown = xapi.CallS("host.no_such_method");
   CHECK(!unknown.ok);

@@ -13,8 +13,8 @@ namespace {
 using nlohmann::json;
 
 // The XAPI classes discover reads, as get_all_records spells them.
-const char* const kClasses[] = {"pool", "host", "host_metrics", "PIF", "Bond", "network",
-                                "SR",   "PBD",  "VDI",          "VBD", "VM",   "VIF"};
+const char* const kClasses[] = {"pool", "host", "host_metrics", "PIF", "Bond", "network",         "SR",
+                                "PBD",  "VDI",  "VBD",          "VM",  "VIF",  "VM_guest_metrics"};
 
 std::string Str(const json& r, const char* key) {
   return r.is_object() && r.contains(key) && r[key].is_string() ? r[key].get<std::string>() : "";
@@ -107,10 +107,17 @@ json FoldPool(const Db& db, std::set<std::string>* heartbeat_srs) {
 json FoldHosts(const Db& db, const std::string& master_ref) {
   json hosts = json::array();
   for (const auto& [ref, h] : db.Class("host").items()) {
-    json management = nullptr;
+    json management = nullptr, other_ips = json::array();
     for (const json& pif_ref : Refs(h, "PIFs")) {
       const json& pif = db.Get("PIF", pif_ref.is_string() ? pif_ref.get<std::string>() : "");
-      if (!Bool(pif, "management")) continue;
+      if (!Bool(pif, "management")) {
+        // Another way into dom0 than the management network (for an injector that cuts it).
+        if (!Str(pif, "IP").empty())
+          other_ips.push_back({{"device", Str(pif, "device")},
+                               {"ip", Str(pif, "IP")},
+                               {"network", db.Name("network", Str(pif, "network"))}});
+        continue;
+      }
       management = {{"device", Str(pif, "device")},
                     {"mode", Str(pif, "ip_configuration_mode")},
                     {"ip", Str(pif, "IP")},
@@ -118,13 +125,21 @@ json FoldHosts(const Db& db, const std::string& master_ref) {
                     {"bonded", !Refs(pif, "bond_master_of").empty()}};
     }
     const json& metrics = db.Get("host_metrics", Str(h, "metrics"));
+    // The BMC XAPI knows of (host.power_on_mode "IPMI" / "DRAC" with power_on_ip, power_on_user).
+    json bmc = nullptr;
+    if (!Str(h, "power_on_mode").empty())
+      bmc = {{"mode", Str(h, "power_on_mode")},
+             {"address", Str(Map(h, "power_on_config"), "power_on_ip")},
+             {"user", Str(Map(h, "power_on_config"), "power_on_user")}};
     hosts.push_back({{"name", Str(h, "name_label")},
                      {"uuid", Str(h, "uuid")},
                      {"address", Str(h, "address")},
                      {"enabled", Bool(h, "enabled")},
                      {"live", metrics.is_null() ? json(nullptr) : json(Bool(metrics, "live"))},
                      {"master", ref == master_ref},
-                     {"management", management}});
+                     {"management", management},
+                     {"other_ips", other_ips},
+                     {"bmc", bmc}});
   }
   return hosts;
 }
@@ -245,8 +260,11 @@ json FoldVms(const Db& db) {
     }
     std::string priority = Str(vm, "ha_restart_priority");
     json why = NotAgile(db, vm);
+    // The guest's first address as its tools report it (VM_guest_metrics.networks "0/ip").
+    std::string address = Str(Map(db.Get("VM_guest_metrics", Str(vm, "guest_metrics")), "networks"), "0/ip");
     vms.push_back({{"name", Str(vm, "name_label")},
                    {"uuid", Str(vm, "uuid")},
+                   {"address", address},
                    {"power_state", Str(vm, "power_state")},
                    {"host", IsRef(Str(vm, "resident_on")) ? db.Name("host", Str(vm, "resident_on")) : ""},
                    {"ha_restart_priority", priority},
@@ -385,6 +403,32 @@ json ReadArrayInventory(ArrayClient& array, std::vector<std::string>* problems) 
   return out;
 }
 
+void LinkVolumesToSrs(json* inv) {
+  if (!inv->contains("arrays") || !(*inv)["arrays"].is_array()) return;
+  const json* srs = nullptr;
+  if (inv->contains("xapi") && (*inv)["xapi"].is_object() && (*inv)["xapi"]["srs"].is_array())
+    srs = &(*inv)["xapi"]["srs"];
+  auto lower = [](std::string s) {
+    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  for (json& array : (*inv)["arrays"]) {
+    if (!array.is_object() || !array["volumes"].is_array()) continue;
+    for (json& vol : array["volumes"]) {
+      std::string serial = lower(Str(vol, "serial"));
+      vol["sr"] = nullptr;
+      if (serial.empty() || !srs) continue;
+      for (const json& sr : *srs) {
+        for (const json& pbd : Refs(sr, "pbds")) {
+          std::string id = lower(Str(pbd, "scsi_id"));
+          if (id.size() > serial.size() && id.compare(id.size() - serial.size(), serial.size(), serial) == 0)
+            vol["sr"] = Str(sr, "name");
+        }
+      }
+    }
+  }
+}
+
 std::string InventoryTables(const json& inv) {
   std::string out;
   const json& x = inv.contains("xapi") ? inv["xapi"] : json(nullptr);
@@ -425,11 +469,11 @@ std::string InventoryTables(const json& inv) {
     for (const json& vm : x["vms"]) {
       std::string srs;
       for (const json& d : vm["disks"]) srs += (srs.empty() ? "" : ",") + Cell(d["sr"]);
-      rows.push_back({Cell(vm["name"]), Cell(vm["power_state"]), Cell(vm["host"]),
-                      Cell(vm["ha_restart_priority"]), Cell(vm["order"]),
+      rows.push_back({Cell(vm["name"]), Cell(vm.value("address", "")), Cell(vm["power_state"]),
+                      Cell(vm["host"]), Cell(vm["ha_restart_priority"]), Cell(vm["order"]),
                       vm["agile"].get<bool>() ? "yes" : "NO: " + Cell(vm["not_agile"][0]), srs});
     }
-    out += Table({"VM", "POWER", "HOST", "HA", "ORDER", "AGILE", "DISK SRS"}, rows);
+    out += Table({"VM", "ADDRESS", "POWER", "HOST", "HA", "ORDER", "AGILE", "DISK SRS"}, rows);
   }
   for (const json& a : inv.value("arrays", json::array())) {
     std::vector<std::vector<std::string>> rows;
@@ -437,6 +481,12 @@ std::string InventoryTables(const json& inv) {
       for (const json& m : pod["arrays"])
         rows.push_back({Cell(pod["name"]), Cell(m["name"]), Cell(m["status"]), Cell(m["mediator_status"])});
     out += "\narray " + Cell(a["url"]) + "\n" + Table({"POD", "ARRAY", "STATUS", "MEDIATOR"}, rows);
+    rows.clear();
+    for (const json& v : a.value("volumes", json::array()))
+      if (v.is_object())
+        rows.push_back(
+            {Cell(v["name"]), Cell(v["pod"]), Cell(v["size_bytes"]), Cell(v.value("sr", json(nullptr)))});
+    if (!rows.empty()) out += Table({"VOLUME", "POD", "SIZE_BYTES", "SR"}, rows);
   }
   if (!inv.value("complete", true)) {
     out += "\nINCOMPLETE:\n";

@@ -33,6 +33,10 @@ nlohmann::json FoldXapiRecords(const nlohmann::json& records, const std::string&
 // Reads pods, array-connections, network-interfaces and volumes of one array.
 nlohmann::json ReadArrayInventory(ArrayClient& array, std::vector<std::string>* problems);
 
+// Names each array volume's SR ("sr"): the SR whose SCSI id ends with the
+// volume's serial (a FlashArray LUN's id is "3624a9370" + serial, lower case).
+void LinkVolumesToSrs(nlohmann::json* inventory);
+
 // The inventory as tables for a terminal: pool, hosts, SRs, VMs, pods.
 std::string InventoryTables(const nlohmann::json& inventory);
 
