@@ -17,6 +17,7 @@ void RegisterVerifyCommand(CLI::App& app, int* exit_code);
 void RegisterWatchCommand(CLI::App& app, int* exit_code);
 void RegisterAgentCommand(CLI::App& app, int* exit_code);
 void RegisterDiscoverCommand(CLI::App& app, int* exit_code);  // qualify/inventory.h
+void RegisterPlanCommand(CLI::App& app, int* exit_code);      // qualify/plan_new.h
 
 // Prints "faultbench: <message>" to stderr.
 void PrintError(const std::string& message);

@@ -188,6 +188,8 @@ Result<int> ParsePoolVmName(const std::string& name) { return ParseNumbered(name
 
 std::string PoolDir(const std::string& state_dir) { return state_dir + "/pool"; }
 std::string PoolJsonPath(const std::string& state_dir) { return PoolDir(state_dir) + "/pool.json"; }
+
+std::string PoolSitePath(const std::string& state_dir) { return PoolDir(state_dir) + "/site.yaml"; }
 std::string PoolVmDir(const std::string& state_dir, int vm) {
   return PoolDir(state_dir) + "/" + PoolVmName(vm);
 }

@@ -71,6 +71,7 @@ Result<int> ParsePoolVmName(const std::string& name);
 // Files of the pool in the lab's state directory.
 std::string PoolDir(const std::string& state_dir);                     // <state>/pool
 std::string PoolJsonPath(const std::string& state_dir);                // <state>/pool/pool.json
+std::string PoolSitePath(const std::string& state_dir);                // <state>/pool/site.yaml (plan new --site)
 std::string PoolVmDir(const std::string& state_dir, int vm);           // <state>/pool/vm-k (the VM's "disk")
 std::string PoolVmAgentDir(const std::string& state_dir, int vm);      // <state>/pool/vm-k/agent
 std::string PoolHaSimPidFile(const std::string& state_dir, int host);  // <state>/pool/host-i.pid

@@ -116,6 +116,56 @@ Status AddHostStorageRoutes(const std::string& host_ns, int host) {
                       "dev", kHostStorageIfB});
 }
 
+// The site file `faultbench plan new --site` reads (qualify/plan_new.h): what
+// the pool's XAPI cannot tell about the lab, in JSON (which is YAML).
+static std::string PoolSiteYaml(const std::string& state_dir, const PoolBuildSpec& spec,
+                                const std::string& key) {
+  using nlohmann::json;
+  const std::string fb = spec.faultbench_path + " lab --state-dir " + state_dir;
+  json agents = json::object();
+  for (int k = 1; k <= spec.vms; ++k) agents[PoolVmName(k)] = {{"state_dir", PoolVmAgentDir(state_dir, k)}};
+  auto lun = [&](const char* portal) { return "iscsi://" + std::string(portal) + "/" + spec.iqn + "/1"; };
+  std::string out =
+      "# The lab pool's site file for `faultbench plan new --site` (written by lab up):\n"
+      "# what its XAPI cannot tell. The VMs load the stretched LUN through both portals\n"
+      "# (libiscsi, via the host they run on); the host controls are `faultbench lab host`.\n";
+  auto line = [&](const char* key, const json& v) { out += std::string(key) + ": " + v.dump() + "\n"; };
+  line("timing", {{"baseline", "10s"}, {"margin", "10s"}});
+  line("agent_defaults", {{"identity_file", key},
+                          {"known_hosts", PoolDir(state_dir) + "/known_hosts"},
+                          {"clock_every", "10s"},
+                          {"target", {{"paths", {lun(kPortalAddrA), lun(kPortalAddrB)}}}}});
+  line("agents", agents);
+  line("workload", {{"engine", "libiscsi"},
+                    {"rwmixread", 50},
+                    {"queue_depth", 4},
+                    {"rate_iops", 500},
+                    {"interval", "100ms"},
+                    {"path_policy", "round-robin"},
+                    {"io_timeout", "2s"},
+                    {"checker_interval", "500ms"},
+                    {"no_path_timeout", "30s"}});
+  line(
+      "probes",
+      {{"xapi", {{"poll_timeout", "1s"}, {"timeout", "500ms"}, {"retry", "100ms"}, {"retry_max", "300ms"}}}});
+  line("expect", {{"max_stall", "10s"}});
+  line("injectors",
+       {{"host-power-loss",
+         {{"kind", "command"},
+          {"inject", fb + " host power-off {host}"},
+          {"revert", fb + " host power-on {host}"},
+          {"check", "test -e " + PoolDir(state_dir) + "/{host}.off"},
+          {"timeout", "20s"}}},
+        {"mgmt-nic-loss",
+         {{"kind", "command"},
+          {"inject", fb + " host cut-mgmt {host}"},
+          {"revert", fb + " host restore-mgmt {host}"},
+          {"check", "ip netns exec fb-{host} nft list chain inet fbpool cut_mgmt | grep -q drop"},
+          {"timeout", "20s"}}},
+        {"path-loss", {{"kind", "link"}, {"netns", "fb-{host}"}, {"interface", "sto-a"}}}});
+  return out;
+}
+
 Status BuildPool(const std::string& state_dir, const PoolBuildSpec& spec) {
   std::string dir = PoolDir(state_dir);
   std::error_code ec;
@@ -186,6 +236,7 @@ Status BuildPool(const std::string& state_dir, const PoolBuildSpec& spec) {
       {"events_file", state_dir + "/events.jsonl"},
       {"created_utc_ns", UtcNs()}};
   FB_RETURN_IF_ERROR(WriteFileAtomic(PoolJsonPath(state_dir), j.dump(2) + "\n"));
+  FB_RETURN_IF_ERROR(WriteFileAtomic(PoolSitePath(state_dir), PoolSiteYaml(state_dir, spec, key)));
 
   for (int k = 1; k <= spec.vms; ++k) FB_RETURN_IF_ERROR(StartVm(state_dir, k, (k - 1) % spec.hosts + 1));
   if (!spec.ha_sim_path.empty()) {
