@@ -18,6 +18,7 @@ void RegisterWatchCommand(CLI::App& app, int* exit_code);
 void RegisterAgentCommand(CLI::App& app, int* exit_code);
 void RegisterDiscoverCommand(CLI::App& app, int* exit_code);  // qualify/inventory.h
 void RegisterPlanCommand(CLI::App& app, int* exit_code);      // qualify/plan_new.h
+void RegisterPreflightCommand(CLI::App& app, int* exit_code); // qualify/preflight.h
 
 // Prints "faultbench: <message>" to stderr.
 void PrintError(const std::string& message);

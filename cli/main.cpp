@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   fb::cli::RegisterAgentCommand(app, &exit_code);
   fb::cli::RegisterDiscoverCommand(app, &exit_code);
   fb::cli::RegisterPlanCommand(app, &exit_code);
+  fb::cli::RegisterPreflightCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

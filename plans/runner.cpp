@@ -110,6 +110,17 @@ int Runner::Impl::Run(std::string* run_dir) {
                                 {"host", host},
                                 {"faultbench_version", "0.1.0"}});
   (void)WriteFileAtomic(journal_.PathOf("plan.yaml"), WritePlan(plan_));
+  if (!opt_.preflight.is_null()) {
+    (void)journal_.UpdateRunInfo({{"preflight", opt_.preflight}});
+    bool skipped = opt_.preflight.value("skipped", false);
+    std::string msg = skipped ? "preflight skipped (--skip-preflight): the platform was not checked"
+                              : "preflight: " + std::to_string(opt_.preflight.value("pass", 0)) + " pass, " +
+                                    std::to_string(opt_.preflight.value("warn", 0)) + " warn, " +
+                                    std::to_string(opt_.preflight.value("fail", 0)) + " fail, " +
+                                    std::to_string(opt_.preflight.value("unchecked", 0)) + " unchecked";
+    Note("preflight", skipped ? Severity::kWarning : Severity::kInfo, "runner", msg,
+         {{"skipped", skipped}, {"fail", opt_.preflight.value("fail", 0)}});
+  }
 
   JournalSink journal_sink(&journal_);
   bool tty = isatty(fileno(opt_.out));

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "plans/plan.h"
@@ -29,6 +30,9 @@ struct RunOptions {
   // `finished` (reconnects included) before they count as never come back.
   int64_t agent_grace_ns = 60'000'000'000;
   FILE* out = stdout;
+  // What preflight (qualify/preflight.h) said before the run, or {"skipped": true}
+  // for --skip-preflight; null when none ran. Kept in run.json and as an event.
+  nlohmann::json preflight;
 };
 
 class Runner {

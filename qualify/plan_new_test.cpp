@@ -8,11 +8,8 @@
 
 #include <fstream>
 
-#include "fakes/xapi_service.h"
-#include "lab/pool.h"
-#include "lab/pool_db.h"
 #include "plans/plan_loader.h"
-#include "qualify/inventory.h"
+#include "qualify/test_pool.h"
 #include "tests/support/rigs.h"
 #include "tests/support/test_util.h"
 
@@ -22,64 +19,11 @@ namespace {
 
 using nlohmann::json;
 
-lab::PoolDbSpec Spec(std::vector<std::string> defects = {}) {
-  lab::PoolDbSpec s;
-  s.hosts = 3;
-  s.mgmt_addrs = {"198.18.10.11", "198.18.10.12", "198.18.10.13"};
-  s.vms = 2;
-  s.placement = {{1, 1}, {2, 2}};  // vm-1 on the master
-  s.vm_addrs = {"198.18.51.2", "198.18.52.2"};
-  s.iqn = "iqn.2026-11.test.faultbench:lun";
-  s.portals = {"198.18.1.2", "198.18.2.2"};
-  s.lun_bytes = 1ull << 30;
-  s.statefile_bytes = lab::kStatefileBytes;
-  s.ha_timeout_ns = 2'000'000'000;
-  s.defects = std::move(defects);
-  return s;
-}
+lab::PoolDbSpec Spec(std::vector<std::string> defects = {}) { return testing::PoolSpec(std::move(defects)); }
 
-// What discover writes for that pool and one array holding the SR's volume.
-json Inventory(const lab::PoolDbSpec& spec) {
-  XapiService svc("root", "");
-  REQUIRE(svc.Serve({"127.0.0.1"}, 0).ok());
-  REQUIRE(svc.Load(lab::PoolDatabase(spec)).ok());
-  XapiEndpoint e;
-  e.urls = {"http://127.0.0.1:" + std::to_string(svc.port())};
-  e.password = "any";
-  e.timeout_ns = 2'000'000'000;
-  XapiClient xapi(e, "discover");
-  REQUIRE(xapi.Connect().ok());
-  std::vector<std::string> problems;
-  json inv = {{"complete", true}, {"problems", json::array()}};
-  inv["xapi"] = ReadXapiInventory(xapi, &problems);
-  REQUIRE(problems.empty());
-  inv["xapi"]["password_env"] = "FB_XAPI_PASSWORD";
-  inv["arrays"] = json::array({{{"url", "http://198.18.1.2:8080"},
-                                {"token_env", "FB_ARRAY_API_TOKEN"},
-                                {"pods", json::array({{{"name", "fb-pod"}}})},
-                                {"network_interfaces", json::array({{{"name", "repl0"}, {"enabled", true}}})},
-                                {"volumes", json::array({{{"name", "fb-pod::fb-metro-lun"},
-                                                          {"serial", "FB0000000000000000000001"},
-                                                          {"pod", "fb-pod"}}})}}});
-  LinkVolumesToSrs(&inv);
-  return inv;
-}
+json Inventory(const lab::PoolDbSpec& spec) { return testing::ServedPool(spec).inventory; }
 
-// A site file like the lab's: keys that exist, the LUN as the agents' target.
-json Site(const TempDir& dir) {
-  std::ofstream(dir.path() + "/id") << "key\n";
-  std::ofstream(dir.path() + "/known_hosts") << "\n";
-  return json::parse(R"({"timing": {"baseline": "10s", "margin": "10s"},
-    "agent_defaults": {"identity_file": ")" +
-                     dir.path() + R"(/id", "known_hosts": ")" + dir.path() +
-                     R"(/known_hosts",
-      "target": {"paths": ["iscsi://198.18.1.2/iqn.2026-11.test.faultbench:lun/1",
-                           "iscsi://198.18.2.2/iqn.2026-11.test.faultbench:lun/1"]}},
-    "workload": {"engine": "libiscsi", "interval": "100ms", "io_timeout": "2s", "path_policy": "round-robin"},
-    "injectors": {"host-power-loss": {"kind": "command", "inject": "echo off {host}", "revert": "echo on {host}"},
-                  "mgmt-nic-loss": {"kind": "command", "inject": "echo cut {host}", "revert": "echo back {host}"},
-                  "path-loss": {"kind": "link", "netns": "fb-{host}", "interface": "sto-a"}}})");
-}
+json Site(const TempDir& dir) { return testing::LabLikeSite(dir.path()); }
 
 PlanNewRequest Request(const std::string& scenario, const json& site) {
   PlanNewRequest r;

@@ -71,7 +71,8 @@ std::string AgentsText(const Analysis& a) {
 
 std::string EventText(const std::optional<JournalEvent>& e, int64_t from) {
   if (!e) return "none";
-  return Off(double(e->t_utc_ns - from) / 1e6) + " " + e->kind + (e->source.empty() ? "" : " (" + e->source + ")");
+  return Off(double(e->t_utc_ns - from) / 1e6) + " " + e->kind +
+         (e->source.empty() ? "" : " (" + e->source + ")");
 }
 
 }  // namespace
@@ -85,10 +86,13 @@ std::string FormatSummary(const Analysis& a, bool color) {
   std::string s;
   bool good = a.verdict == "pass";
   s += Fmt("%sVerdict: %s%s%s  (%s, %s, %zu expectation(s))\n", bold, good ? green : red,
-           a.verdict == "pass" ? "PASS" : a.verdict == "fail" ? "FAIL" : ("RUN " + a.verdict).c_str(), off,
-           a.run_name.c_str(), j.status.empty() ? "no status" : j.status.c_str(), a.verdicts.size());
-  s += Fmt("Load:     %.3fs, %zu intervals of %s, %zu stall(s)\n", double(j.load_end_utc_ns - j.load_start_utc_ns) / 1e9,
-           j.samples.size(), FormatDuration(j.interval_ns).c_str(), j.stalls.size());
+           a.verdict == "pass"   ? "PASS"
+           : a.verdict == "fail" ? "FAIL"
+                                 : ("RUN " + a.verdict).c_str(),
+           off, a.run_name.c_str(), j.status.empty() ? "no status" : j.status.c_str(), a.verdicts.size());
+  s += Fmt("Load:     %.3fs, %zu intervals of %s, %zu stall(s)\n",
+           double(j.load_end_utc_ns - j.load_start_utc_ns) / 1e9, j.samples.size(),
+           FormatDuration(j.interval_ns).c_str(), j.stalls.size());
   const Baseline& b = a.baseline;
   s += Fmt("Baseline: %s, %d intervals: %.0f IOPS (sd %.0f), p99 %.3f ms%s (sd %.3f), max %.3f ms\n",
            b.source.c_str(), b.total.iops.n, b.total.iops.mean, b.total.iops.stddev,
@@ -108,10 +112,12 @@ std::string FormatSummary(const Analysis& a, bool color) {
   for (const auto& f : a.faults) {
     s += Fmt("\nFault %s#%d: injected %s, %s\n", f.injector.c_str(), f.cycle + 1,
              Fmt("+%.3fs", double(f.inject_utc_ns - j.load_start_utc_ns) / 1e9).c_str(),
-             f.revert_utc_ns ? ("reverted after " + MsText(double(*f.revert_utc_ns - f.inject_utc_ns) / 1e6)).c_str()
-                             : "never reverted");
+             f.revert_utc_ns
+                 ? ("reverted after " + MsText(double(*f.revert_utc_ns - f.inject_utc_ns) / 1e6)).c_str()
+                 : "never reverted");
     s += Fmt("  %-22s %s\n", "first impact", MsText(f.first_impact_ms).c_str());
-    s += Fmt("  %-22s %s\n", "first completion", f.first_completion_ms ? MsText(f.first_completion_ms).c_str() : "no pause");
+    s += Fmt("  %-22s %s\n", "first completion",
+             f.first_completion_ms ? MsText(f.first_completion_ms).c_str() : "no pause");
     s += Fmt("  %-22s %zu, longest %s\n", "stalls", f.stalls.size(), MsText(f.longest_stall_ms).c_str());
     s += Fmt("  %-22s %s (baseline p99 %s)\n", "latency max / p99",
              (MsText(f.max_latency_us ? std::optional(*f.max_latency_us / 1e3) : std::nullopt) + " / " +
@@ -123,7 +129,9 @@ std::string FormatSummary(const Analysis& a, bool color) {
     std::string errs = std::to_string(f.errors);
     for (const auto& [k, n] : f.errors_by_kind) errs += " " + k + "=" + std::to_string(n);
     s += Fmt("  %-22s %s\n", "errors", errs.c_str());
-    if (f.degraded_iops_pct) s += Fmt("  %-22s %.0f IOPS (%.0f%% of baseline)\n", "degraded", *f.degraded_iops, *f.degraded_iops_pct);
+    if (f.degraded_iops_pct)
+      s +=
+          Fmt("  %-22s %.0f IOPS (%.0f%% of baseline)\n", "degraded", *f.degraded_iops, *f.degraded_iops_pct);
     s += Fmt("  %-22s %s\n", "recovered after revert",
              f.recovered_ms ? MsText(f.recovered_ms).c_str() : f.recovery_note.c_str());
     if (f.repair_iops_pct) {
@@ -140,7 +148,8 @@ std::string FormatSummary(const Analysis& a, bool color) {
     }
     if (!f.chain.empty()) s += "  chain:\n";
     for (const auto& c : f.chain) {
-      s += Fmt("    %10s  %-16s %-12s %s\n", Off(c.offset_ms).c_str(), c.kind.c_str(), c.source.c_str(), c.message.c_str());
+      s += Fmt("    %10s  %-16s %-12s %s\n", Off(c.offset_ms).c_str(), c.kind.c_str(), c.source.c_str(),
+               c.message.c_str());
     }
     for (const auto& p : f.blind_probes) s += Fmt("  %sblind probe%s %s\n", red, off, p.c_str());
   }
@@ -149,20 +158,22 @@ std::string FormatSummary(const Analysis& a, bool color) {
   if (!in.verified) {
     s += "\nIntegrity: not checked (the load ran without verify)\n";
   } else {
-    s += Fmt("\nIntegrity: %s%llu finding(s)%s; %llu blocks written, %llu verified%s\n", in.total() ? red : green,
-             (unsigned long long)in.total(), off, (unsigned long long)in.blocks_written,
-             (unsigned long long)in.verified_blocks,
-             in.final_pass_complete ? ", read-back after the run complete" : ", read-back after the run INCOMPLETE");
+    s += Fmt("\nIntegrity: %s%llu finding(s)%s; %llu blocks written, %llu verified%s\n",
+             in.total() ? red : green, (unsigned long long)in.total(), off,
+             (unsigned long long)in.blocks_written, (unsigned long long)in.verified_blocks,
+             in.final_pass_complete ? ", read-back after the run complete"
+                                    : ", read-back after the run INCOMPLETE");
     if (in.total()) {
       s += Fmt("  lost %llu, misdirected %llu, corrupt %llu, phantom %llu\n", (unsigned long long)in.lost,
-               (unsigned long long)in.misdirected, (unsigned long long)in.corrupt, (unsigned long long)in.phantom);
+               (unsigned long long)in.misdirected, (unsigned long long)in.corrupt,
+               (unsigned long long)in.phantom);
     }
     for (const auto& w : in.windows) {
       if (!w.total() && in.total()) continue;  // with findings, only the windows that hold some
       s += Fmt("  %-36s %llu%s\n", ("acknowledged " + w.name).c_str(), (unsigned long long)w.total(),
-               w.total() ? Fmt(" (lost %llu, misdirected %llu, corrupt %llu, phantom %llu)", (unsigned long long)w.lost,
-                               (unsigned long long)w.misdirected, (unsigned long long)w.corrupt,
-                               (unsigned long long)w.phantom)
+               w.total() ? Fmt(" (lost %llu, misdirected %llu, corrupt %llu, phantom %llu)",
+                               (unsigned long long)w.lost, (unsigned long long)w.misdirected,
+                               (unsigned long long)w.corrupt, (unsigned long long)w.phantom)
                                .c_str()
                          : "");
     }
@@ -172,20 +183,31 @@ std::string FormatSummary(const Analysis& a, bool color) {
                f.placed_by_ack ? "" : " (no ack time: placed where found)");
     }
     if (in.findings.size() > 5) s += Fmt("  ... and %zu more in events.jsonl\n", in.findings.size() - 5);
-    if (in.acks_dropped) s += Fmt("  %s%llu acknowledgement(s) not written to the ack log%s\n", red, (unsigned long long)in.acks_dropped, off);
+    if (in.acks_dropped)
+      s += Fmt("  %s%llu acknowledgement(s) not written to the ack log%s\n", red,
+               (unsigned long long)in.acks_dropped, off);
   }
   if (!a.cycles.empty()) {
     s += "\nCycles (min / median / max):\n";
     for (const auto& c : a.cycles) {
-      s += Fmt("  %-14s %-18s %10.3f %10.3f %10.3f  (n=%d)\n", c.injector.c_str(), c.metric.c_str(), c.min, c.median, c.max, c.n);
+      s += Fmt("  %-14s %-18s %10.3f %10.3f %10.3f  (n=%d)\n", c.injector.c_str(), c.metric.c_str(), c.min,
+               c.median, c.max, c.n);
     }
   }
   if (!a.verdicts.empty()) {
     s += "\nExpectations:\n";
     for (const auto& v : a.verdicts) {
-      s += Fmt("  %s%s%s  %-16s %-12s %s: %s\n", v.pass ? green : red, v.pass ? "PASS" : "FAIL", off, v.scope.c_str(),
-               v.check.c_str(), v.limit.c_str(), v.measured.c_str());
+      s += Fmt("  %s%s%s  %-16s %-12s %s: %s\n", v.pass ? green : red, v.pass ? "PASS" : "FAIL", off,
+               v.scope.c_str(), v.check.c_str(), v.limit.c_str(), v.measured.c_str());
     }
+  }
+  if (j.run_info.contains("preflight") && j.run_info["preflight"].is_object()) {
+    const nlohmann::json& p = j.run_info["preflight"];
+    if (p.value("skipped", false))
+      s += "Preflight: SKIPPED (--skip-preflight): the platform was not checked before the run\n";
+    else
+      s += Fmt("Preflight: %d pass, %d warn, %d fail, %d unchecked\n", p.value("pass", 0), p.value("warn", 0),
+               p.value("fail", 0), p.value("unchecked", 0));
   }
   if (j.run_info.contains("failure") && j.run_info["failure"].is_string()) {
     s += "Failure: " + j.run_info["failure"].get<std::string>() + "\n";
