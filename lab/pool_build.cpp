@@ -122,8 +122,16 @@ static std::string PoolSiteYaml(const std::string& state_dir, const PoolBuildSpe
                                 const std::string& key) {
   using nlohmann::json;
   const std::string fb = spec.faultbench_path + " lab --state-dir " + state_dir;
+  // Every VM loads the one stretched LUN: each in a region of its own, as its
+  // own virtual disk on the SR would be (a verified load must not see another's writes).
+  const uint64_t region = spec.vms > 0 ? (spec.lun_bytes / uint64_t(spec.vms)) & ~((1ull << 20) - 1) : 0;
   json agents = json::object();
-  for (int k = 1; k <= spec.vms; ++k) agents[PoolVmName(k)] = {{"state_dir", PoolVmAgentDir(state_dir, k)}};
+  for (int k = 1; k <= spec.vms; ++k) {
+    agents[PoolVmName(k)] = {{"state_dir", PoolVmAgentDir(state_dir, k)}};
+    if (region > 0)
+      agents[PoolVmName(k)]["workload"] = {{"offset", std::to_string(uint64_t(k - 1) * region)},
+                                           {"size", std::to_string(region)}};
+  }
   auto lun = [&](const char* portal) { return "iscsi://" + std::string(portal) + "/" + spec.iqn + "/1"; };
   std::string out =
       "# The lab pool's site file for `faultbench plan new --site` (written by lab up):\n"

@@ -55,7 +55,7 @@ void Runner::Impl::FinishAgents() {
     std::string why;
     if (!a->result.ok())
       why = a->result.message();
-    else if (status != "completed" && !(Aborted() && status == "interrupted"))
+    else if (status != "completed" && !((Aborted() || ended_by_step_) && status == "interrupted"))
       why = "its load ended " + status;
     if (!why.empty()) {
       r["finding"] = why;

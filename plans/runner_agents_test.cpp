@@ -562,3 +562,31 @@ TEST_CASE("runner agents: a local load and an agent on one timeline, the longer 
 }
 
 }  // namespace fb
+
+namespace fb {
+
+TEST_CASE("runner agents: an end step stops the agents' load as planned, no finding, exit 0" *
+          doctest::test_suite("integration")) {
+  if (!SshdFixture::Available()) {
+    Skip("needs root and /usr/sbin/sshd");
+    return;
+  }
+  SshdFixture sshd;
+  TempDir tmp;
+  // 30 s of load, ended by the plan after 1 s: the agent's load ends "interrupted", as planned.
+  Plan plan = LoadOk(PlanHead("agent-end", "30s") + AgentYaml("a1", sshd, tmp.path()) +
+                         "steps:\n  - {at: 0s, phase: baseline}\n  - {at: 1s, end: true}\n",
+                     "agent-end.yaml");
+  Runner runner(plan, QuietRun(tmp));
+  int64_t t0 = MonoNs();
+  int code = runner.Run();
+  CHECK(MonoNs() - t0 < 20 * kNsPerSec);
+  CHECK(code == 0);
+  nlohmann::json info = ReadJson(runner.run_dir() + "/run.json");
+  REQUIRE(info["agent_results"].size() == 1);
+  CHECK(info["agent_results"][0]["status"] == "interrupted");
+  CHECK_FALSE(info["agent_results"][0].contains("finding"));
+  for (const auto& e : ReadJsonl(runner.run_dir() + "/events.jsonl")) CHECK(e["kind"] != "agent_unfinished");
+}
+
+}  // namespace fb

@@ -132,6 +132,7 @@ class Runner::Impl {
   std::vector<ActiveFault> active_;  // in injection order
   int64_t load_start_ = 0;
   bool failed_ = false;
+  std::atomic<bool> ended_by_step_{false};  // an `end: true` step stopped the load: as planned
   std::string failure_;
 };
 

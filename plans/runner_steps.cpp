@@ -165,6 +165,7 @@ bool Runner::Impl::ExecuteSteps() {
           break;
         }
         case StepAction::kEnd:
+          ended_by_step_ = true;
           RequestLoadStop();
           return true;
         case StepAction::kNone:

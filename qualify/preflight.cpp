@@ -75,7 +75,9 @@ const json* AgentVm(const json& x, const AgentSpec& a) {
 
 void CheckPool(const Plan& plan, const json& x, Checks* c) {
   const json& pool = Obj(x, "pool");
-  const json& hosts = Arr(x, "hosts");
+  json hosts = Arr(x, "hosts");
+  std::sort(hosts.begin(), hosts.end(),
+            [](const json& a, const json& b) { return Str(a, "name") < Str(b, "name"); });
   for (const json& h : hosts) {
     std::string n = Str(h, "name");
     if (!h.value("enabled", false) || h["live"] != true)
@@ -227,7 +229,10 @@ void CheckStorage(const Plan& plan, const json& x, Checks* c) {
   for (const json& sr : Arr(x, "srs")) {
     std::string n = Str(sr, "name");
     if (!srs.count(n)) continue;
-    for (const json& p : Arr(sr, "pbds")) {
+    json pbds = Arr(sr, "pbds");
+    std::sort(pbds.begin(), pbds.end(),
+              [](const json& a, const json& b) { return Str(a, "host") < Str(b, "host"); });
+    for (const json& p : pbds) {
       std::string check = "storage.paths." + Str(p, "host") + "." + n;
       if (!p.value("attached", false)) {
         c->Add(R::kFail, check, "SR " + n + " NOT attached on " + Str(p, "host"), "xe pbd-plug");

@@ -197,12 +197,27 @@ TEST_CASE(
     if (Start(s) != Start(*stall)) CHECK_MESSAGE(s["duration_ms"].get<double>() < 300, s.dump());
   }
 
-  // I/O goes on through site B alone, and no error reaches the workload.
+  // I/O goes on through site B alone: every 100 ms interval from path_failed to
+  // the restore completes I/O (with no stall but the cut's, above), and no error
+  // reaches the workload. How much of the schedule one path carries depends on
+  // what else the two cores run (tgtd, the simulators): printed, not judged
+  // (a run once saw 46 % while the usual is 85-95 %; the benchmarks judge speed).
   uint64_t ios_on_b = IosBetween(j, t_failed, restored, 100 * kMs);
   double expected = 3000.0 * Ms(restored - t_failed) / 1e3;
   MESSAGE("after path_failed, before the restore: " << ios_on_b << " I/Os (schedule: " << int(expected)
                                                     << ")");
-  CHECK(double(ios_on_b) > 0.6 * expected);
+  int intervals = 0;
+  for (const json& s : j.samples) {
+    int64_t end = s["t_utc_ns"].get<int64_t>();
+    if (s["job"] != "all" || end - 100 * kMs < t_failed + 100 * kMs || end > restored) continue;
+    uint64_t n = 0;
+    for (const char* op : {"read", "write"})
+      if (s.contains(op) && s[op].contains("ios")) n += s[op]["ios"].get<uint64_t>();
+    CHECK_MESSAGE(
+        n > 0, "no I/O completed in the interval ending " << Ms(end - t_failed) << " ms after path_failed");
+    ++intervals;
+  }
+  CHECK(intervals >= 10);  // about 2 s of them
   CHECK(Errors(j) == 0);
   auto run_text = ReadFile(j.dir + "/run.json");
   REQUIRE(run_text.ok());
