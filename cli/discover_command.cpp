@@ -16,10 +16,13 @@ namespace fb::cli {
 
 namespace {
 
+using nlohmann::json;
+
 struct DiscoverFlags {
   std::vector<std::string> xapi, arrays;
   std::string user = "root", password_env = "FB_XAPI_PASSWORD", token_env = "FB_ARRAY_API_TOKEN";
   std::string ca_file, timeout = "5s", out = "inventory.yaml";
+  std::string ssh_user = "root", identity_file, known_hosts;  // dom0 over ssh: multipath
   bool no_tls_verify = false;
 };
 
@@ -70,6 +73,30 @@ int Discover(const DiscoverFlags& f) {
       if (xapi.url() != e.urls[0]) fprintf(stderr, "discover: %s is the pool master\n", xapi.url().c_str());
       inv["xapi"] = ReadXapiInventory(xapi, &problems);
       xapi.Logout();
+    }
+    // Each host's dom0 over ssh, when given a key: what dm-multipath sees.
+    if (inv["xapi"].is_object() && !f.identity_file.empty()) {
+      for (json& h : inv["xapi"]["hosts"]) {
+        std::string addr = h.value("address", "");
+        if (addr.empty()) continue;
+        Settings s(json{{"host", addr},
+                        {"user", f.ssh_user},
+                        {"identity_file", f.identity_file},
+                        {"known_hosts", f.known_hosts},
+                        {"timeout", f.timeout}});
+        CommandTarget dom0 = CommandTarget::FromSettings("discover", &s);
+        fprintf(stderr, "discover: reading multipath on %s (%s) ...\n", h.value("name", "").c_str(),
+                addr.c_str());
+        dom0.Bind({"discover", 0});
+        Status st = dom0.Prepare();
+        auto mp = st.ok() ? ReadMultipath(dom0, inv["xapi"]["srs"]) : Result<json>(st);
+        if (mp.ok()) {
+          h["multipath"] = *mp;
+        } else {
+          h["multipath"] = nullptr;
+          problems.push_back(h.value("name", "") + " (" + addr + "): " + mp.status().message());
+        }
+      }
     }
     if (inv["xapi"].is_object()) {  // how it was reached, for plan new (names, never the secret)
       inv["xapi"]["user"] = f.user;
@@ -138,6 +165,11 @@ void RegisterDiscoverCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--ca-file", f->ca_file, "CA bundle for https (default: the system's)");
   cmd->add_flag("--no-tls-verify", f->no_tls_verify, "Do not check https certificates (labs only)");
+  cmd->add_option("--identity-file", f->identity_file,
+                  "ssh key for each host's dom0: also read its multipath state (multipathd show paths)");
+  cmd->add_option("--known-hosts", f->known_hosts,
+                  "known_hosts file with the hosts' keys (unknown keys are refused)");
+  cmd->add_option("--ssh-user", f->ssh_user, "dom0 user for ssh")->capture_default_str();
   cmd->add_option("--timeout", f->timeout, "Limit of each call")->capture_default_str();
   cmd->add_option("--out", f->out, "Inventory file (YAML)")->capture_default_str();
   cmd->callback([f, exit_code] {

@@ -403,6 +403,53 @@ json ReadArrayInventory(ArrayClient& array, std::vector<std::string>* problems) 
   return out;
 }
 
+json ParseMultipathPaths(const std::string& out, const json& srs) {
+  std::map<std::string, json> maps;  // wwid -> map, in wwid order
+  int skipped = 0;
+  size_t start = 0;
+  while (start < out.size()) {
+    size_t end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    std::string line = out.substr(start, end - start);
+    start = end + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.empty()) continue;
+    std::vector<std::string> f;
+    for (size_t a = 0;;) {
+      size_t b = line.find('|', a);
+      f.push_back(line.substr(a, b == std::string::npos ? std::string::npos : b - a));
+      if (b == std::string::npos) break;
+      a = b + 1;
+    }
+    // A path with no map (wwid "" or "undef"), or any other shape, is not a map's path.
+    if (f.size() != 6 || f[0].empty() || f[0] == "undef" || f[1].empty()) {
+      ++skipped;
+      continue;
+    }
+    json& m = maps[f[0]];
+    if (m.is_null()) {
+      m = {{"wwid", f[0]}, {"sr", nullptr}, {"active", 0}, {"failed", 0}, {"paths", json::array()}};
+      for (const json& sr : srs.is_array() ? srs : json::array())
+        for (const json& pbd : Refs(sr, "pbds"))
+          if (Str(pbd, "scsi_id") == f[0]) m["sr"] = Str(sr, "name");
+    }
+    bool active = f[3] == "active" && f[4] == "ready";
+    m[active ? "active" : "failed"] = m[active ? "active" : "failed"].get<int>() + 1;
+    m["paths"].push_back(
+        {{"dev", f[1]}, {"dev_t", f[2]}, {"dm_state", f[3]}, {"checker", f[4]}, {"state", f[5]}});
+  }
+  json list = json::array();
+  for (auto& [wwid, m] : maps) list.push_back(std::move(m));
+  return {{"maps", list}, {"skipped", skipped}};
+}
+
+Result<json> ReadMultipath(const CommandTarget& dom0, const json& srs) {
+  auto out =
+      dom0.RunOk("read the paths", {"multipathd", "show", "paths", "raw", "format", "%w|%d|%D|%t|%T|%o"});
+  if (!out.ok()) return out.status();
+  return ParseMultipathPaths(*out, srs);
+}
+
 void LinkVolumesToSrs(json* inv) {
   if (!inv->contains("arrays") || !(*inv)["arrays"].is_array()) return;
   const json* srs = nullptr;
@@ -429,6 +476,20 @@ void LinkVolumesToSrs(json* inv) {
   }
 }
 
+// "2 maps, 4 active, 0 failed", "not read", or "-" when discover had no ssh key.
+static std::string MultipathCell(const json& host) {
+  if (!host.contains("multipath")) return "-";
+  const json& mp = host["multipath"];
+  if (!mp.is_object()) return "NOT READ";
+  int active = 0, failed = 0;
+  for (const json& m : Refs(mp, "maps")) {
+    active += m.value("active", 0);
+    failed += m.value("failed", 0);
+  }
+  return std::to_string(Refs(mp, "maps").size()) + " maps, " + std::to_string(active) + " active, " +
+         std::to_string(failed) + " failed";
+}
+
 std::string InventoryTables(const json& inv) {
   std::string out;
   const json& x = inv.contains("xapi") ? inv["xapi"] : json(nullptr);
@@ -449,9 +510,11 @@ std::string InventoryTables(const json& inv) {
                       h["master"].get<bool>() ? "master" : "",
                       m.is_object() ? Cell(m["device"]) + " " + Cell(m["mode"]) +
                                           (m["bonded"].get<bool>() ? " bond" : "")
-                                    : "?"});
+                                    : "?",
+                      MultipathCell(h)});
     }
-    out += Table({"HOST", "ADDRESS", "ENABLED", "LIVE", "ROLE", "MANAGEMENT"}, rows) + "\n";
+    out +=
+        Table({"HOST", "ADDRESS", "ENABLED", "LIVE", "ROLE", "MANAGEMENT", "MULTIPATH (dom0)"}, rows) + "\n";
     rows.clear();
     for (const json& sr : x["srs"]) {
       std::string paths;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "platform/array_client.h"
+#include "plugin/command_target.h"
 #include "platform/xapi_client.h"
 
 namespace fb {
@@ -32,6 +33,16 @@ nlohmann::json FoldXapiRecords(const nlohmann::json& records, const std::string&
 
 // Reads pods, array-connections, network-interfaces and volumes of one array.
 nlohmann::json ReadArrayInventory(ArrayClient& array, std::vector<std::string>* problems);
+
+// The dm-multipath state of one host's dom0, from `multipathd show paths raw
+// format "%w|%d|%D|%t|%T|%o"` run through `dom0` (ssh, or local in tests):
+// {"maps": [{"wwid", "sr" (the SR whose SCSI id it is, or null), "active",
+// "failed", "paths": [{"dev", "dev_t", "dm_state", "checker", "state"}]}]}.
+// An error names the host and the command; lines of another shape are skipped
+// and counted ("skipped").
+Result<nlohmann::json> ReadMultipath(const CommandTarget& dom0, const nlohmann::json& srs);
+// The same, from the command's output (the parsing alone).
+nlohmann::json ParseMultipathPaths(const std::string& out, const nlohmann::json& srs);
 
 // Names each array volume's SR ("sr"): the SR whose SCSI id ends with the
 // volume's serial (a FlashArray LUN's id is "3624a9370" + serial, lower case).

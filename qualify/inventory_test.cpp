@@ -249,4 +249,54 @@ TEST_CASE(
   CHECK(text->find("No secret is in this file") != std::string::npos);
 }
 
+TEST_CASE("inventory: a dom0's multipath paths by map, named by SR, other shapes skipped" *
+          doctest::test_suite("unit")) {
+  json srs = json::array({{{"name", "metro-lun"}, {"pbds", json::array({{{"scsi_id", "3624a9370aa01"}}})}}});
+  json mp = ParseMultipathPaths(
+      "3624a9370aa01|sdb|8:16|active|ready|running\n"
+      "3624a9370aa01|sdc|8:32|failed|faulty|running\n"
+      "3624a9370bb02|sdd|8:48|active|ready|running\n"
+      "|sde|8:64|undef|ready|running\n"  // a path with no map
+      "not a path line\n",
+      srs);
+  REQUIRE(mp["maps"].size() == 2);
+  const json& m = mp["maps"][0];
+  CHECK(m["wwid"] == "3624a9370aa01");
+  CHECK(m["sr"] == "metro-lun");
+  CHECK(m["active"] == 1);
+  CHECK(m["failed"] == 1);
+  CHECK(m["paths"][1] == json{{"dev", "sdc"},
+                              {"dev_t", "8:32"},
+                              {"dm_state", "failed"},
+                              {"checker", "faulty"},
+                              {"state", "running"}});
+  CHECK(mp["maps"][1]["sr"].is_null());
+  CHECK(mp["skipped"] == 2);
+}
+
+TEST_CASE("inventory: multipath is read with the exact multipathd command, a refusal names host and command" *
+          doctest::test_suite("unit")) {
+  // A stand-in multipathd on PATH (no device-mapper here) that answers only the exact command line.
+  TempDir tmp;
+  WriteScript(tmp.path() + "/multipathd",
+              "if [ \"$*\" = 'show paths raw format %w|%d|%D|%t|%T|%o' ]; then\n"
+              "  echo '3624a9370aa01|sdb|8:16|active|ready|running'\n"
+              "  echo '3624a9370aa01|sdc|8:32|active|ready|running'\n"
+              "else echo \"unknown command: $*\" >&2; exit 1; fi\n");
+  ScopedEnv path("PATH", tmp.path() + ":" + std::string(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin"));
+  Settings s(json::object());
+  CommandTarget local = CommandTarget::FromSettings("discover", &s);
+  auto mp = ReadMultipath(local, json::array());
+  REQUIRE_MESSAGE(mp.ok(), mp.status().message());
+  REQUIRE((*mp)["maps"].size() == 1);
+  CHECK((*mp)["maps"][0]["active"] == 2);
+
+  WriteScript(tmp.path() + "/multipathd", "echo 'ux_socket_connect: Connection refused' >&2; exit 1\n");
+  auto refused = ReadMultipath(local, json::array());
+  REQUIRE(!refused.ok());
+  CHECK(refused.status().message().find("localhost") != std::string::npos);
+  CHECK(refused.status().message().find("multipathd show paths raw format") != std::string::npos);
+  CHECK(refused.status().message().find("Connection refused") != std::string::npos);
+}
+
 }  // namespace fb
