@@ -6,9 +6,8 @@
 
 #include <doctest/doctest.h>
 
-#include "fakes/xapi_service.h"
 #include "lab/pool.h"
-#include "qualify/inventory.h"
+#include "qualify/test_pool.h"
 
 namespace fb::lab {
 
@@ -16,36 +15,12 @@ namespace {
 
 using nlohmann::json;
 
-// Serves the database on 127.0.0.1 and reads it back through discover's code.
-json Discover(const PoolDbSpec& spec) {
-  XapiService svc("root", "");
-  REQUIRE(svc.Serve({"127.0.0.1"}, 0).ok());
-  REQUIRE(svc.Load(PoolDatabase(spec)).ok());
-  XapiEndpoint e;
-  e.urls = {"http://127.0.0.1:" + std::to_string(svc.port())};
-  e.password = "any";
-  e.timeout_ns = 2'000'000'000;
-  XapiClient xapi(e, "discover");
-  REQUIRE(xapi.Connect().ok());
-  std::vector<std::string> problems;
-  json inv = ReadXapiInventory(xapi, &problems);
-  CHECK(problems.empty());
-  return inv;
-}
+// Served on 127.0.0.1 and read back through discover's code (qualify/test_pool.h).
+json Discover(const PoolDbSpec& spec) { return testing::ServedPool(spec).inventory["xapi"]; }
 
 PoolDbSpec Spec(std::vector<std::string> defects = {}) {
-  PoolDbSpec s;
-  s.hosts = 3;
-  s.mgmt_addrs = {"198.18.10.11", "198.18.10.12", "198.18.10.13"};
-  s.vms = 2;
-  s.placement = {{1, 1}, {2, 2}};
-  s.vm_addrs = {"198.18.51.2", "198.18.52.2"};
-  s.iqn = "iqn.2026-11.test.faultbench:lun";
-  s.portals = {"198.18.1.2", "198.18.2.2"};
-  s.lun_bytes = 1ull << 30;
-  s.statefile_bytes = kStatefileBytes;
+  PoolDbSpec s = testing::PoolSpec(std::move(defects));
   s.ha_timeout_ns = 2'500'000'000;
-  s.defects = std::move(defects);
   return s;
 }
 

@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "qualify/json_fields.h"
+
 namespace fb {
 
 namespace {
@@ -16,9 +18,10 @@ using nlohmann::json;
 const char* const kClasses[] = {"pool", "host", "host_metrics", "PIF", "Bond", "network",         "SR",
                                 "PBD",  "VDI",  "VBD",          "VM",  "VIF",  "VM_guest_metrics"};
 
-std::string Str(const json& r, const char* key) {
-  return r.is_object() && r.contains(key) && r[key].is_string() ? r[key].get<std::string>() : "";
-}
+using fields::Arr;
+using fields::Obj;
+using fields::Str;
+
 bool Bool(const json& r, const char* key) {
   if (!r.is_object() || !r.contains(key)) return false;
   const json& v = r[key];
@@ -36,14 +39,6 @@ json Int(const json& r, const char* key) {
     }
   }
   return nullptr;
-}
-const json& Map(const json& r, const char* key) {
-  static const json kEmpty = json::object();
-  return r.is_object() && r.contains(key) && r[key].is_object() ? r[key] : kEmpty;
-}
-const json& Refs(const json& r, const char* key) {
-  static const json kEmpty = json::array();
-  return r.is_object() && r.contains(key) && r[key].is_array() ? r[key] : kEmpty;
 }
 bool IsRef(const std::string& ref) { return !ref.empty() && ref != "OpaqueRef:NULL"; }
 
@@ -70,10 +65,10 @@ json FoldPool(const Db& db, std::set<std::string>* heartbeat_srs) {
   if (pools.empty()) return nullptr;
   const json& p = pools.begin().value();
   // HA timeout precedence: ha_configuration:timeout, other_config:default_ha_timeout, 60 s.
-  std::string timeout = Str(Map(p, "ha_configuration"), "timeout");
+  std::string timeout = Str(Obj(p, "ha_configuration"), "timeout");
   std::string source = "ha_configuration:timeout";
   if (timeout.empty()) {
-    timeout = Str(Map(p, "other_config"), "default_ha_timeout");
+    timeout = Str(Obj(p, "other_config"), "default_ha_timeout");
     source = "other_config:default_ha_timeout";
   }
   json timeout_s = 60;
@@ -88,7 +83,7 @@ json FoldPool(const Db& db, std::set<std::string>* heartbeat_srs) {
   }
   // pool.ha_statefiles holds VDI refs; the heartbeat SR is their VDI's SR.
   json statefile_srs = json::array();
-  for (const json& vdi : Refs(p, "ha_statefiles")) {
+  for (const json& vdi : Arr(p, "ha_statefiles")) {
     if (!vdi.is_string()) continue;
     std::string sr = Str(db.Get("VDI", vdi.get<std::string>()), "SR");
     if (IsRef(sr) && heartbeat_srs->insert(sr).second) statefile_srs.push_back(db.Name("SR", sr));
@@ -108,7 +103,7 @@ json FoldHosts(const Db& db, const std::string& master_ref) {
   json hosts = json::array();
   for (const auto& [ref, h] : db.Class("host").items()) {
     json management = nullptr, other_ips = json::array();
-    for (const json& pif_ref : Refs(h, "PIFs")) {
+    for (const json& pif_ref : Arr(h, "PIFs")) {
       const json& pif = db.Get("PIF", pif_ref.is_string() ? pif_ref.get<std::string>() : "");
       if (!Bool(pif, "management")) {
         // Another way into dom0 than the management network (for an injector that cuts it).
@@ -122,15 +117,15 @@ json FoldHosts(const Db& db, const std::string& master_ref) {
                     {"mode", Str(pif, "ip_configuration_mode")},
                     {"ip", Str(pif, "IP")},
                     {"network", db.Name("network", Str(pif, "network"))},
-                    {"bonded", !Refs(pif, "bond_master_of").empty()}};
+                    {"bonded", !Arr(pif, "bond_master_of").empty()}};
     }
     const json& metrics = db.Get("host_metrics", Str(h, "metrics"));
     // The BMC XAPI knows of (host.power_on_mode "IPMI" / "DRAC" with power_on_ip, power_on_user).
     json bmc = nullptr;
     if (!Str(h, "power_on_mode").empty())
       bmc = {{"mode", Str(h, "power_on_mode")},
-             {"address", Str(Map(h, "power_on_config"), "power_on_ip")},
-             {"user", Str(Map(h, "power_on_config"), "power_on_user")}};
+             {"address", Str(Obj(h, "power_on_config"), "power_on_ip")},
+             {"user", Str(Obj(h, "power_on_config"), "power_on_user")}};
     hosts.push_back({{"name", Str(h, "name_label")},
                      {"uuid", Str(h, "uuid")},
                      {"address", Str(h, "address")},
@@ -155,8 +150,8 @@ json FoldSrs(const Db& db, const std::set<std::string>& heartbeat_srs) {
     json pbds = json::array();
     for (const auto& [pref, pbd] : db.Class("PBD").items()) {
       if (Str(pbd, "SR") != ref) continue;
-      const json& dc = Map(pbd, "device_config");
-      const json& oc = Map(pbd, "other_config");
+      const json& dc = Obj(pbd, "device_config");
+      const json& oc = Obj(pbd, "other_config");
       json entry = {{"host", db.Name("host", Str(pbd, "host"))},
                     {"attached", Bool(pbd, "currently_attached")},
                     {"target", Str(dc, "target")},
@@ -198,7 +193,7 @@ json NotAgile(const Db& db, const json& vm) {
   for (const auto& [ref, h] : db.Class("host").items())
     if (Bool(h, "enabled")) enabled.insert(ref);
   json why = json::array();
-  for (const json& vbd_ref : Refs(vm, "VBDs")) {
+  for (const json& vbd_ref : Arr(vm, "VBDs")) {
     const json& vbd = db.Get("VBD", vbd_ref.is_string() ? vbd_ref.get<std::string>() : "");
     if (vbd.is_null() || Bool(vbd, "empty")) continue;
     std::string sr_ref = Str(db.Get("VDI", Str(vbd, "VDI")), "SR");
@@ -215,7 +210,7 @@ json NotAgile(const Db& db, const json& vm) {
     for (const std::string& h : enabled)
       if (!plugged.count(h)) why.push_back(what + " is not attached on " + db.Name("host", h));
   }
-  for (const json& vif_ref : Refs(vm, "VIFs")) {
+  for (const json& vif_ref : Arr(vm, "VIFs")) {
     const json& vif = db.Get("VIF", vif_ref.is_string() ? vif_ref.get<std::string>() : "");
     std::string net = Str(vif, "network");
     std::set<std::string> hosts_with_pif;
@@ -238,7 +233,7 @@ json FoldVms(const Db& db) {
   for (const auto& [ref, vm] : db.Class("VM").items()) {
     if (Bool(vm, "is_control_domain") || Bool(vm, "is_a_template") || Bool(vm, "is_a_snapshot")) continue;
     json disks = json::array(), cds = json::array(), vifs = json::array();
-    for (const json& vbd_ref : Refs(vm, "VBDs")) {
+    for (const json& vbd_ref : Arr(vm, "VBDs")) {
       const json& vbd = db.Get("VBD", vbd_ref.is_string() ? vbd_ref.get<std::string>() : "");
       if (vbd.is_null()) continue;
       const json& vdi = db.Get("VDI", Str(vbd, "VDI"));
@@ -254,14 +249,14 @@ json FoldVms(const Db& db) {
         disks.push_back(std::move(d));
       }
     }
-    for (const json& vif_ref : Refs(vm, "VIFs")) {
+    for (const json& vif_ref : Arr(vm, "VIFs")) {
       const json& vif = db.Get("VIF", vif_ref.is_string() ? vif_ref.get<std::string>() : "");
       vifs.push_back({{"device", Str(vif, "device")}, {"network", db.Name("network", Str(vif, "network"))}});
     }
     std::string priority = Str(vm, "ha_restart_priority");
     json why = NotAgile(db, vm);
     // The guest's first address as its tools report it (VM_guest_metrics.networks "0/ip").
-    std::string address = Str(Map(db.Get("VM_guest_metrics", Str(vm, "guest_metrics")), "networks"), "0/ip");
+    std::string address = Str(Obj(db.Get("VM_guest_metrics", Str(vm, "guest_metrics")), "networks"), "0/ip");
     vms.push_back({{"name", Str(vm, "name_label")},
                    {"uuid", Str(vm, "uuid")},
                    {"address", address},
@@ -370,7 +365,7 @@ json ReadArrayInventory(ArrayClient& array, std::vector<std::string>* problems) 
     for (const json& item : *r) {
       if (key == "pods") {
         json arrays = json::array();
-        for (const json& a : Refs(item, "arrays"))
+        for (const json& a : Arr(item, "arrays"))
           arrays.push_back({{"name", Str(a, "name")},
                             {"status", Str(a, "status")},
                             {"mediator_status", Str(a, "mediator_status")},
@@ -384,7 +379,7 @@ json ReadArrayInventory(ArrayClient& array, std::vector<std::string>* problems) 
             {{"name", Str(item, "name")}, {"status", Str(item, "status")}, {"type", Str(item, "type")}});
       } else if (key == "network_interfaces") {
         // The replication ports are what a replication cut disables.
-        json services = Refs(item, "services");
+        json services = Arr(item, "services");
         bool replication = std::any_of(services.begin(), services.end(), [](const json& s) {
           return s.is_string() && s.get<std::string>() == "replication";
         });
@@ -394,7 +389,7 @@ json ReadArrayInventory(ArrayClient& array, std::vector<std::string>* problems) 
       } else {
         items.push_back({{"name", Str(item, "name")},
                          {"serial", Str(item, "serial")},
-                         {"pod", Str(Map(item, "pod"), "name")},
+                         {"pod", Str(Obj(item, "pod"), "name")},
                          {"size_bytes", Int(item, "provisioned")}});
       }
     }
@@ -430,7 +425,7 @@ json ParseMultipathPaths(const std::string& out, const json& srs) {
     if (m.is_null()) {
       m = {{"wwid", f[0]}, {"sr", nullptr}, {"active", 0}, {"failed", 0}, {"paths", json::array()}};
       for (const json& sr : srs.is_array() ? srs : json::array())
-        for (const json& pbd : Refs(sr, "pbds"))
+        for (const json& pbd : Arr(sr, "pbds"))
           if (Str(pbd, "scsi_id") == f[0]) m["sr"] = Str(sr, "name");
     }
     bool active = f[3] == "active" && f[4] == "ready";
@@ -466,7 +461,7 @@ void LinkVolumesToSrs(json* inv) {
       vol["sr"] = nullptr;
       if (serial.empty() || !srs) continue;
       for (const json& sr : *srs) {
-        for (const json& pbd : Refs(sr, "pbds")) {
+        for (const json& pbd : Arr(sr, "pbds")) {
           std::string id = lower(Str(pbd, "scsi_id"));
           if (id.size() > serial.size() && id.compare(id.size() - serial.size(), serial.size(), serial) == 0)
             vol["sr"] = Str(sr, "name");
@@ -482,11 +477,11 @@ static std::string MultipathCell(const json& host) {
   const json& mp = host["multipath"];
   if (!mp.is_object()) return "NOT READ";
   int active = 0, failed = 0;
-  for (const json& m : Refs(mp, "maps")) {
+  for (const json& m : Arr(mp, "maps")) {
     active += m.value("active", 0);
     failed += m.value("failed", 0);
   }
-  return std::to_string(Refs(mp, "maps").size()) + " maps, " + std::to_string(active) + " active, " +
+  return std::to_string(Arr(mp, "maps").size()) + " maps, " + std::to_string(active) + " active, " +
          std::to_string(failed) + " failed";
 }
 

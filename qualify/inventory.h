@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "platform/array_client.h"
-#include "plugin/command_target.h"
 #include "platform/xapi_client.h"
+#include "plugin/command_target.h"
 
 namespace fb {
 

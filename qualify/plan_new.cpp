@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/units.h"
 #include "platform/xapi_client.h"
+#include "qualify/json_fields.h"
 
 namespace fb {
 
@@ -18,17 +19,10 @@ using ojson = nlohmann::ordered_json;
 
 constexpr int64_t kSec = 1'000'000'000;
 
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
-const json& Obj(const json& j, const char* key) {
-  static const json kEmpty = json::object();
-  return j.is_object() && j.contains(key) && j[key].is_object() ? j[key] : kEmpty;
-}
-const json& Arr(const json& j, const char* key) {
-  static const json kEmpty = json::array();
-  return j.is_object() && j.contains(key) && j[key].is_array() ? j[key] : kEmpty;
-}
+using fields::Arr;
+using fields::Obj;
+using fields::Str;
+
 // "2m", "90s", "500ms": as a person writes them in a plan.
 std::string D(int64_t ns) {
   if (ns == 0) return "0s";

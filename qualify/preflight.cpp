@@ -10,6 +10,7 @@
 #include "plans/agent_fleet.h"
 #include "plugin/settings.h"
 #include "qualify/inventory.h"
+#include "qualify/json_fields.h"
 
 namespace fb {
 
@@ -22,17 +23,10 @@ constexpr int64_t kMiB = 1024 * 1024;
 constexpr int64_t kHeartbeatMinBytes = 356 * kMiB;       // 4 MiB statefile + 256 MiB metadata, with room
 constexpr int64_t kHeartbeatAdvisedBytes = 4096 * kMiB;  // the current XCP-ng documentation's minimum
 
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
-const json& Arr(const json& j, const char* key) {
-  static const json kEmpty = json::array();
-  return j.is_object() && j.contains(key) && j[key].is_array() ? j[key] : kEmpty;
-}
-const json& Obj(const json& j, const char* key) {
-  static const json kEmpty = json::object();
-  return j.is_object() && j.contains(key) && j[key].is_object() ? j[key] : kEmpty;
-}
+using fields::Arr;
+using fields::Obj;
+using fields::Str;
+
 std::string Num(const json& j) { return j.is_number() ? j.dump() : "?"; }
 std::string Bytes(const json& j) {
   if (!j.is_number()) return "?";
