@@ -44,6 +44,9 @@ class FakeXapiPool {
     return svc_.AddMessage(name, priority, cls, obj_uuid, body);
   }
   nlohmann::json Record(const std::string& cls, const std::string& ref) { return svc_.Record(cls, ref); }
+  nlohmann::json Records(const std::string& cls) { return svc_.Records(cls); }
+  // The service itself, e.g. for InstallXapiOperations (fakes/xapi_ops.h).
+  XapiService* service() { return &svc_; }
 
   // `member` becomes the master (the others now name it in HOST_IS_SLAVE) and the
   // pool record's master field is set to `host_ref` (a mod event), in one step.

@@ -54,6 +54,12 @@ void StopServer(httplib::Server& srv) {
   srv.stop();
 }
 
+// "20240101T12:00:00Z", XAPI's datetime.
+std::string XapiTimeNow() {
+  std::string ts = FormatUtcCompact(UtcNs());  // "20240101T120000Z"
+  return ts.substr(0, 11) + ":" + ts.substr(11, 2) + ":" + ts.substr(13);
+}
+
 }  // namespace
 
 XapiService::XapiService(std::string user, std::string password)
@@ -110,16 +116,68 @@ Status XapiService::Serve(const std::vector<std::string>& addresses, int port) {
 }
 
 void XapiService::Stop() {
+  std::vector<std::thread> tasks;
   {
     std::lock_guard<std::mutex> lock(mu_);
     shutdown_ = true;
+    tasks.swap(tasks_);
   }
   cv_.notify_all();
+  for (auto& t : tasks) t.join();
   for (auto& m : members_) {
     if (!m->thread.joinable()) continue;
     if (!m->dead) StopServer(m->srv);  // a killed member's listener is already closed
     m->thread.join();
   }
+}
+
+void XapiService::SetHandler(const std::string& method, Handler handler) {
+  std::lock_guard<std::mutex> lock(mu_);
+  handlers_[method] = std::move(handler);
+}
+
+json XapiService::CallHandler(const std::string& method, const json& params, const json& id,
+                              std::unique_lock<std::mutex>& lock) {
+  bool async = method.rfind("Async.", 0) == 0;
+  std::string name = async ? method.substr(6) : method;
+  Handler h = handlers_.at(name);
+  json args = json::array();
+  for (size_t i = 1; i < params.size(); ++i) args.push_back(params[i]);
+  if (!async) {
+    lock.unlock();
+    XapiAnswer a = h(args);
+    lock.lock();
+    return a.error.empty() ? Answer(a.result, id) : Error(a.error, a.params, id);
+  }
+  // A task record, then the work on a thread of its own; its end is a mod event.
+  std::string now = XapiTimeNow();
+  int64_t n = ++next_;
+  std::string ref = "OpaqueRef:task-" + std::to_string(n);
+  db_["task"][ref] = {{"uuid", "task-uuid-" + std::to_string(n)},
+                      {"name_label", method},
+                      {"status", "pending"},
+                      {"progress", 0.0},
+                      {"created", now},
+                      {"finished", "19700101T00:00:00Z"},
+                      {"result", ""},
+                      {"error_info", json::array()}};
+  Append("task", "add", ref, db_["task"][ref]);
+  tasks_.emplace_back([this, h, args, ref] {
+    XapiAnswer a = h(args);
+    json patch = {
+        {"status", a.error.empty() ? "success" : "failure"},
+        {"progress", 1.0},
+        {"finished", XapiTimeNow()},
+        {"result", a.error.empty() ? (a.result.is_string() ? a.result : json(a.result.dump())) : json("")}};
+    json info = json::array();
+    if (!a.error.empty()) {
+      info.push_back(a.error);
+      for (const json& p : a.params) info.push_back(p.is_string() ? p : json(p.dump()));
+    }
+    patch["error_info"] = info;
+    Mod("task", ref, patch);
+  });
+  return Answer(ref, id);
 }
 
 std::string XapiService::Add(const std::string& cls, json record) {
@@ -157,8 +215,7 @@ void XapiService::Del(const std::string& cls, const std::string& ref) {
 
 std::string XapiService::AddMessage(const std::string& name, int priority, const std::string& cls,
                                     const std::string& obj_uuid, const std::string& body) {
-  std::string ts = FormatUtcCompact(UtcNs());                            // "20240101T120000Z"
-  ts = ts.substr(0, 11) + ":" + ts.substr(11, 2) + ":" + ts.substr(13);  // "20240101T12:00:00Z"
+  std::string ts = XapiTimeNow();
   std::string ref = Add("message", {{"name", name},
                                     {"priority", priority},
                                     {"cls", cls},
@@ -288,6 +345,8 @@ json XapiService::Handle(int member, const json& req, std::unique_lock<std::mute
     for (const char* c : kWireClasses)
       for (const char* call : {"get_all_records", "get_record", "get_by_uuid", "get_all"})
         methods.push_back(std::string(c) + "." + call);
+    methods.push_back("task.destroy");
+    for (const auto& [name, h] : handlers_) methods.push_back(name);
     return Answer(methods, id);
   }
   if (m.address != master_address_) return Error("HOST_IS_SLAVE", json::array({master_address_}), id);
@@ -312,6 +371,13 @@ json XapiService::Handle(int member, const json& req, std::unique_lock<std::mute
     return Answer("", id);
   }
   if (method == "event.from") return EventFrom(member, params, id, lock);
+  if (method == "task.destroy") {
+    std::string ref = params.size() == 2 && params[1].is_string() ? params[1].get<std::string>() : "";
+    if (!db_["task"].count(ref)) return Error("HANDLE_INVALID", json::array({"task", ref}), id);
+    db_["task"].erase(ref);
+    Append("task", "del", ref, nullptr);
+    return Answer("", id);
+  }
   if (method == "message.get_since") {
     if (params.size() != 2 || !params[1].is_string())
       return Error("MESSAGE_PARAMETER_COUNT_MISMATCH", json::array({method, 2, params.size()}), id);
@@ -320,6 +386,8 @@ json XapiService::Handle(int member, const json& req, std::unique_lock<std::mute
       if (rec.value("timestamp", "") >= params[1].get<std::string>()) out[ref] = rec;
     return Answer(out, id);
   }
+  std::string base = method.rfind("Async.", 0) == 0 ? method.substr(6) : method;
+  if (handlers_.count(base)) return CallHandler(method, params, id, lock);
   auto [wire, call] = GenericCall(method);
   if (wire.empty()) return Error("MESSAGE_METHOD_UNKNOWN", json::array({method}), id);
   const std::map<std::string, json>& table = db_[Lower(wire)];

@@ -20,6 +20,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,17 @@
 namespace fb {
 
 inline constexpr const char* kXapiNullRef = "OpaqueRef:NULL";
+
+// What a call answers: a result, or an XAPI error (its code and parameters).
+struct XapiAnswer {
+  nlohmann::json result = "";
+  std::string error;  // "" = success
+  nlohmann::json params = nlohmann::json::array();
+  static XapiAnswer Ok(nlohmann::json r) { return {std::move(r), "", nlohmann::json::array()}; }
+  static XapiAnswer Fail(std::string code, nlohmann::json params) {
+    return {"", std::move(code), std::move(params)};
+  }
+};
 
 class XapiService {
  public:
@@ -69,6 +81,15 @@ class XapiService {
   // A copy of one record (null when missing) or of one class (ref -> record).
   nlohmann::json Record(const std::string& cls, const std::string& ref);
   nlohmann::json Records(const std::string& cls);
+
+  // A call beyond the generic ones (`VM.pool_migrate`, `host.disable`, ...; see
+  // fakes/xapi_ops.h): params after the session. Runs without the service's
+  // lock (it may call Mod, Record, ...), on the caller's thread; its `Async.`
+  // twin runs it on a task thread and answers a task ref at once: a `task`
+  // record (name_label, status pending|success|failure, progress 0..1, created,
+  // finished, result, error_info [code, params...]) with its events.
+  using Handler = std::function<XapiAnswer(const nlohmann::json& args)>;
+  void SetHandler(const std::string& method, Handler handler);
 
   // The address members name in HOST_IS_SLAVE; the member with that address (if
   // any) answers. With a pool_ref the pool record's master becomes host_ref (a
@@ -112,6 +133,9 @@ class XapiService {
   };
 
   nlohmann::json Handle(int member, const nlohmann::json& req, std::unique_lock<std::mutex>& lock);
+  // A handler's call (and its Async. twin); the lock is released meanwhile.
+  nlohmann::json CallHandler(const std::string& method, const nlohmann::json& params,
+                             const nlohmann::json& id, std::unique_lock<std::mutex>& lock);
   nlohmann::json EventFrom(int member, const nlohmann::json& params, const nlohmann::json& id,
                            std::unique_lock<std::mutex>& lock);
   bool SessionOk(int member, const nlohmann::json& params) const;
@@ -131,6 +155,8 @@ class XapiService {
   std::map<std::string, int> sessions_;                              // session ref -> member it was made on
   std::map<std::string, std::map<std::string, nlohmann::json>> db_;  // class -> ref -> record
   std::vector<Change> changes_;
+  std::map<std::string, Handler> handlers_;
+  std::vector<std::thread> tasks_;  // Async. calls; joined at Stop
   int64_t last_id_ = 0;
 };
 

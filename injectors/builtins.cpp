@@ -10,6 +10,7 @@
 #include "injectors/process_injector.h"
 #include "injectors/scsi_device_injector.h"
 #include "injectors/ssh_injector.h"
+#include "injectors/xapi_injector.h"
 
 namespace fb {
 
@@ -25,6 +26,7 @@ void RegisterBuiltinInjectors() {
   r.Register("multipath_path", NewMultipathPathInjector);
   r.Register("scsi_device", NewScsiDeviceInjector);
   r.Register("ipmi", NewIpmiInjector);
+  r.Register("xapi", NewXapiInjector);
 }
 
 }  // namespace fb

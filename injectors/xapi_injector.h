@@ -1,0 +1,42 @@
+// `xapi`: a platform operation through XAPI (JSON-RPC, docs/platform.md), with
+// the xapi probe's session handling (platform/xapi_client.h: login on the
+// master, HOST_IS_SLAVE followed, fallback members, TLS verified by default,
+// the password from the environment). Settings:
+//   url, fallback_urls, user, password_env | password_file, tls_verify, ca_file,
+//   timeout (per call, 2s)      as the xapi probe's
+//   action                      vm_migrate | host_evacuate | designate_master |
+//                               pbd_unplug | vm_hard_shutdown | vm_hard_reboot
+//   vm                          the VM (name_label or uuid): vm_migrate, vm_hard_*
+//   host                        the host (name_label, hostname or uuid): host_evacuate,
+//                               designate_master, pbd_unplug
+//   to                          vm_migrate's destination host, or "another" (default:
+//                               the first enabled host by name other than the VM's)
+//   sr                          pbd_unplug: the SR whose PBD on `host` is unplugged
+//   revert                      vm_migrate: back (default) | none
+//   task_timeout                a long call's limit (10m)
+// Actions and their reverts (each revert checks the state first: it is idempotent):
+//   vm_migrate        VM.assert_can_boot_here, Async.VM.pool_migrate {live: true};
+//                     revert: back to the host it ran on at Prepare
+//   host_evacuate     host.disable, Async.host.evacuate (an evacuation that fails
+//                     enables the host again and names host.get_vms_which_prevent_
+//                     evacuation); revert: host.enable
+//   designate_master  Async.pool.designate_new_master; revert: the old master back
+//   pbd_unplug        PBD.unplug; revert: PBD.plug
+//   vm_hard_shutdown  VM.hard_shutdown; revert: VM.start if it is halted
+//   vm_hard_reboot    VM.hard_reboot; no revert
+// Long calls run as tasks (task.get_record polled until success or failure, then
+// task.destroy). An XAPI error is reported with its code and parameters
+// (VM_REQUIRES_SR [vm, sr], HOST_DISABLED [host], ...). What Prepare resolved
+// (the origin host, the old master, the refs) is kept in a state file named by
+// run and injector, so the guard's revert after a dead runner knows it too.
+// Check: the VM not on its origin host, the host disabled, the new master
+// master, the PBD unplugged, the VM halted.
+#pragma once
+
+#include "injectors/injector.h"
+
+namespace fb {
+
+std::unique_ptr<Injector> NewXapiInjector(const std::string& name, Settings* settings);
+
+}  // namespace fb
