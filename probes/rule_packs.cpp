@@ -110,11 +110,18 @@ const std::vector<PackLine>& Iscsid() {
   return k;
 }
 
+// device-mapper's pair, in both forms: with the map's dev_t (newer kernels,
+// "multipath: 254:0: Failing path 8:16.") and without it (older ones,
+// "multipath: Failing path 8:16."); `map` is set only when the line has it.
 const std::vector<PackLine>& KernelOwn() {
   static const std::vector<PackLine> k = {
-      {R"(device-mapper: multipath[^:]*: (\d+:\d+): Failing path (\d+:\d+)\.)",
+      {R"(device-mapper: multipath[^:]*: (?:(\d+:\d+): )?Failing path (\d+:\d+)\.)",
        "path_failed",
        Severity::kWarning,
+       {"map", "dev_t"}},
+      {R"(device-mapper: multipath[^:]*: (?:(\d+:\d+): )?Reinstating path (\d+:\d+)\.)",
+       "path_reinstated",
+       Severity::kInfo,
        {"map", "dev_t"}},
   };
   return k;
@@ -189,7 +196,7 @@ void AddRuleFields(const LogRule& rule, const std::smatch& m, nlohmann::json* at
                                                                   {"1021", "ISCSI_ERR_SCSI_EH_SESSION_RST"},
                                                                   {"1022", "ISCSI_ERR_NOP_TIMEDOUT"}};
   for (size_t i = 0; i < rule.fields.size() && i + 1 < m.size(); ++i) {
-    if (!rule.fields[i].empty()) (*attrs)[rule.fields[i]] = m[i + 1].str();
+    if (!rule.fields[i].empty() && m[i + 1].matched) (*attrs)[rule.fields[i]] = m[i + 1].str();
   }
   for (const auto& [k, v] : rule.extra.items()) (*attrs)[k] = v;
   if (attrs->contains("error_code") && !attrs->contains("error_name")) {

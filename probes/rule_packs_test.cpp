@@ -115,6 +115,19 @@ TEST_CASE("rule packs: open-iscsi kernel and iscsid lines, dm-multipath kernel l
   CHECK(m.kind == "path_failed");
   CHECK(m.attrs["map"] == "254:0");
   CHECK(m.attrs["dev_t"] == "8:16");
+  // Each side of device-mapper's pair, with and without the map's dev_t.
+  m = First({"kernel"}, "kernel: device-mapper: multipath: Failing path 8:16.");
+  CHECK(m.kind == "path_failed");
+  CHECK_FALSE(m.attrs.contains("map"));
+  CHECK(m.attrs["dev_t"] == "8:16");
+  m = First({"kernel"}, "kernel: [ 99.123] device-mapper: multipath: 251:0: Reinstating path 8:0.");
+  CHECK(m.kind == "path_reinstated");
+  CHECK(m.attrs["map"] == "251:0");
+  CHECK(m.attrs["dev_t"] == "8:0");
+  m = First({"kernel"}, "kernel: device-mapper: multipath: Reinstating path 8:0.");
+  CHECK(m.kind == "path_reinstated");
+  CHECK_FALSE(m.attrs.contains("map"));
+  CHECK(m.attrs["dev_t"] == "8:0");
   m = First(
       {"iscsi"},
       "iscsid: Kernel reported iSCSI connection 1:0 error (1020 - ISCSI_ERR_TCP_CONN_CLOSE: TCP connection "
