@@ -221,13 +221,31 @@ Result<nlohmann::json> AgentClient::Receive(int64_t deadline_ns, bool wakeable) 
 Status AgentClient::Send(const nlohmann::json& msg) {
   if (to_agent_ < 0) return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": not connected");
   std::string text = msg.dump() + "\n";
+  // A write to an agent whose ssh (or socket) just died must fail with EPIPE,
+  // never kill the controller: SIGPIPE is blocked on this thread for the write,
+  // and one it raised is taken before the mask is restored.
+  sigset_t pipe_set, old_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+  bool lost = false, broken = false;
   for (size_t off = 0; off < text.size();) {
     ssize_t n = ::write(to_agent_, text.data() + off, text.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": connection lost while sending");
+    if (n <= 0) {
+      lost = true;
+      broken = n < 0 && errno == EPIPE;
+      break;
+    }
     off += size_t(n);
   }
+  if (broken) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) == SIGPIPE) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+  if (lost) return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": connection lost while sending");
   return Status::Ok();
 }
 
