@@ -6,6 +6,7 @@
 #include "injectors/xapi_injector.h"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include "fakes/fake_xapi_pool.h"
 #include "fakes/xapi_ops.h"
@@ -56,10 +57,12 @@ struct Pool {
   std::string ResidentOn() { return fake.Record("vm", vm)["resident_on"]; }
 };
 
+// The run id names the state file: one of this process's own, so that test
+// processes running side by side never share one.
 std::unique_ptr<Injector> Build(const json& settings, const std::string& run = "xapi-test") {
   auto inj = BuildInjector(FaultSpec{"op", "xapi", "", settings, 60 * kNsPerSec});
   REQUIRE_MESSAGE(inj.ok(), inj.status().message());
-  (*inj)->Bind({run, 60 * kNsPerSec});
+  (*inj)->Bind({run + "-" + std::to_string(getpid()), 60 * kNsPerSec});
   return std::move(*inj);
 }
 
