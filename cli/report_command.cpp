@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "core/units.h"
 #include "reports/correlator.h"
 #include "reports/report.h"
 
@@ -19,6 +20,8 @@ namespace {
 struct ReportFlags {
   std::string run_dir, format = "all", out_dir;
   bool quiet = false;
+  reports::AnalyzeOptions analyze;
+  std::string trickle_share = "10%";
 };
 
 int RunReport(const ReportFlags& f) {
@@ -27,7 +30,14 @@ int RunReport(const ReportFlags& f) {
     PrintError(formats.status().message());
     return kExitUsage;
   }
-  auto a = reports::AnalyzeRun(f.run_dir);
+  reports::AnalyzeOptions opt = f.analyze;
+  auto share = ParsePercent(f.trickle_share);
+  if (!share.ok() || *share < 0 || *share > 1) {
+    PrintError("--trickle-share \"" + f.trickle_share + "\": expected a share of the normal rate, 0% to 100%");
+    return kExitUsage;
+  }
+  opt.episodes.trickle_share = *share;
+  auto a = reports::AnalyzeRun(f.run_dir, opt);
   if (!a.ok()) {
     PrintError(a.status().message());
     return a.status().exit_code();
@@ -54,6 +64,14 @@ void RegisterReportCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--format", flags->format, "summary, json, junit, html or all")->capture_default_str();
   cmd->add_option("--out", flags->out_dir, "Write the reports here instead of the run directory");
   cmd->add_flag("-q,--quiet", flags->quiet, "Do not print the summary");
+  cmd->add_option("--trickle-completions", flags->analyze.episodes.trickle_completions,
+                  "Two stalls of a job separated by fewer completions than this (within the stall threshold) "
+                  "are one episode")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--trickle-share", flags->trickle_share,
+                  "... or separated by less than this share of the job's normal completion rate")
+      ->capture_default_str();
   cmd->callback([flags, exit_code] { *exit_code = RunReport(*flags); });
 
   auto runs = std::make_shared<std::pair<std::string, std::string>>();

@@ -145,6 +145,7 @@ int Watch(const WatchFlags& f) {
     }
     metrics = std::move(*m);
     metrics->SetRunInfo(lp.plan.name, "watch");
+    for (const auto& p : probes) metrics->DeclareProbeEvents(p.name, p.probe->EventKinds());
     std::string host = f.metrics.substr(0, f.metrics.rfind(':'));
     std::fprintf(stderr, "metrics: http://%s:%d/metrics\n", host.c_str(), metrics->port());
   }

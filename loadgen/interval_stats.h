@@ -65,6 +65,10 @@ struct StallRecord {
   int64_t end_ns = 0;    // the completion that ended it; 0 if still open at the end
   uint32_t inflight = 0;
   int64_t oldest_age_ns = 0;  // age of the oldest I/O in flight when it ended
+  // Completions between the end of the job's previous stall (the batch that
+  // ended it included) and this one's start: a handful is a trickle inside one
+  // freeze (reports/ merges such stalls into one episode).
+  uint64_t completions_before = 0;
 };
 
 struct JobEvent {

@@ -15,9 +15,11 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/jsonl_writer.h"
 #include "core/subprocess.h"
 #include "loadgen/iscsi_session.h"
 #include "loadgen/load_generator.h"
+#include "reports/correlator.h"
 #include "tests/support/skip.h"
 #include "tests/support/test_util.h"
 
@@ -285,6 +287,58 @@ TEST_CASE(
   }
   CHECK(ios_while_paused > 1000);
   CHECK(errors == 0);
+}
+
+}  // namespace fb
+
+namespace fb {
+
+TEST_CASE("libiscsi engine: a 1 s freeze of the target reads as one stall within 5 ms at 10 ms intervals, "
+          "three times in a row" *
+          doctest::test_suite("integration")) {
+  if (!CanRunTgtd()) return;
+  TgtdPair tgt;
+  REQUIRE_MESSAGE(tgt.error().empty(), tgt.error());
+  TempDir out;
+  // Three freezes of one second (SIGSTOP: TCP stays up, nothing answers).
+  std::vector<std::pair<int64_t, int64_t>> freezes;
+  std::thread pauser([&] {
+    int64_t t = MonoNs();
+    for (int i = 0; i < 3; ++i) {
+      t += 1500 * kNsPerMs;
+      SleepUntilMono(t);
+      int64_t stop = UtcNs();
+      kill(tgt.pid(0), SIGSTOP);
+      t += 1000 * kNsPerMs;
+      SleepUntilMono(t);
+      kill(tgt.pid(0), SIGCONT);
+      freezes.push_back({stop, UtcNs()});
+    }
+  });
+  CommandResult r = RunCli({"load", "--engine", "libiscsi", "--target", TgtdPair::Url(0), "--rw", "randread",
+                            "--runtime", "8500ms", "--interval", "10ms", "--iodepth", "16", "--out", out.path(), "-q"},
+                           60 * kNsPerSec);
+  pauser.join();
+  REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
+  std::string dir = r.out.substr(r.out.find("journal: ") + 9);
+  dir = dir.substr(0, dir.find('\n'));
+  auto a = reports::AnalyzeRun(dir);
+  REQUIRE(a.ok());
+  INFO("stalls.jsonl: " << ReadFile(dir + "/stalls.jsonl").value());
+  REQUIRE(freezes.size() == 3);
+  for (const auto& [stop, cont] : freezes) {
+    std::vector<const reports::Stall*> hit;
+    for (const auto& s : a->journal.stalls) {
+      if (s.end_utc_ns > stop && s.start_utc_ns < cont) hit.push_back(&s);
+    }
+    REQUIRE(hit.size() == 1);
+    double freeze_ms = double(cont - stop) / 1e6, stall_ms = double(hit[0]->length_ns()) / 1e6;
+    double start_ms = double(hit[0]->start_utc_ns - stop) / 1e6;
+    MESSAGE("freeze " << freeze_ms << " ms: one stall of " << stall_ms << " ms (" << std::max<size_t>(hit[0]->pieces.size(), 1)
+                      << " gap(s)), starting " << start_ms << " ms from SIGSTOP");
+    CHECK(std::abs(stall_ms - freeze_ms) <= 5.0);
+    CHECK(std::abs(start_ms) <= 5.0);
+  }
 }
 
 }  // namespace fb

@@ -432,10 +432,12 @@ void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
       if (t - last_progress_ns_ > w_.stall_threshold_ns && inflight_ > 0) {
         if (StallRecord* s = stalls_.BeginWrite()) {
           int64_t oldest = OldestSubmit();
-          *s = {index_, last_progress_ns_, t, inflight_, oldest ? t - oldest : 0};
+          *s = {index_, last_progress_ns_, t, inflight_, oldest ? t - oldest : 0, completions_since_stall_};
           stalls_.Publish();
         }
+        completions_since_stall_ = 0;
       }
+      completions_since_stall_ += uint64_t(n);
       for (int i = 0; i < n; ++i) Complete(reaped_[size_t(i)], t);
       last_progress_ns_ = t;
       stuck_reported_ = false;
@@ -455,7 +457,7 @@ void Job::Run(int64_t start_ns, int64_t drain_timeout_ns) {
     if (now - last_progress_ns_ > w_.stall_threshold_ns) {
       if (StallRecord* s = stalls_.BeginWrite()) {
         int64_t oldest = OldestSubmit();
-        *s = {index_, last_progress_ns_, 0, inflight_, oldest ? now - oldest : 0};
+        *s = {index_, last_progress_ns_, 0, inflight_, oldest ? now - oldest : 0, completions_since_stall_};
         stalls_.Publish();
       }
     }

@@ -102,6 +102,7 @@ class Job {
   uint32_t inflight_ = 0;
   int64_t last_progress_ns_ = 0;
   int64_t stall_start_ns_ = 0;     // 0 when no stall is on
+  uint64_t completions_since_stall_ = 0;  // since the last recorded stall ended (StallRecord)
   bool stuck_reported_ = false;
   int64_t next_watch_ns_ = 0;
   int64_t period_ns_ = 0;          // rate-limited: ns between I/Os of this job

@@ -192,7 +192,10 @@ void JournalSink::OnInterval(const IntervalReport& r) {
 
 void JournalSink::OnStall(const StallRecord& s) {
   nlohmann::json rec = {
-      {"job", s.job}, {"inflight", s.inflight}, {"oldest_age_ms", Round3(double(s.oldest_age_ns) / 1e6)}};
+      {"job", s.job},
+      {"inflight", s.inflight},
+      {"oldest_age_ms", Round3(double(s.oldest_age_ns) / 1e6)},
+      {"completions_before", s.completions_before}};
   nlohmann::json start, end;
   journal_->Stamp(s.start_ns, &start);
   rec["start_utc_ns"] = start["t_utc_ns"];

@@ -148,6 +148,22 @@ std::string FindUse(const std::string& device_path) {
   return "";
 }
 
+// A missing path in the device directory itself (/dev/sdz, /dev/mapper/x:
+// devtmpfs) is a device that is not there, never a file to create. A file
+// system mounted below /dev (/dev/shm, tmpfs) is a file system like any other.
+static Status RefuseMissingDevice(const std::string& path) {
+  std::string dir = path.substr(0, path.find_last_of('/'));
+  if (dir.empty()) dir = "/";
+  struct stat d, devdir;
+  if (::stat(dir.c_str(), &d) != 0) return ErrnoStatus(path + " does not exist and cannot be created: " + dir, errno);
+  if (::stat("/dev", &devdir) == 0 && d.st_dev == devdir.st_dev && path.rfind("/dev/", 0) == 0) {
+    return Status::InvalidInput(path + ": no such device (" + dir +
+                                " holds device nodes; faultbench creates a missing target only as a file on a "
+                                "file system, e.g. under /var/tmp or /dev/shm)");
+  }
+  return Status::Ok();
+}
+
 Result<TargetInfo> PrepareLocalTarget(const Workload& w) {
   TargetInfo t;
   if (w.targets.size() != 1) return Status::InvalidInput("the libaio engine takes exactly one target path");
@@ -159,7 +175,7 @@ Result<TargetInfo> PrepareLocalTarget(const Workload& w) {
     if (errno != ENOENT) return ErrnoStatus("stat " + path, errno);
     uint64_t size = w.create_size_bytes ? w.create_size_bytes : w.offset_bytes + w.size_bytes;
     if (size == 0) return Status::InvalidInput(path + " does not exist; give --size to create it");
-    if (path.rfind("/dev/", 0) == 0) return Status::InvalidInput(path + ": no such device");
+    FB_RETURN_IF_ERROR(RefuseMissingDevice(path));
     FB_RETURN_IF_ERROR(ValidateAgainstTarget(w, size, 512, path));  // before anything is written
     FB_RETURN_IF_ERROR(CreateFilledFile(path, size));
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat " + path, errno);

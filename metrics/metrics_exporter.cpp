@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/clock.h"
+#include "loadgen/iscsi_session.h"
 #include "loadgen/load_generator.h"
 
 namespace fb {
@@ -242,6 +243,14 @@ void MetricsExporter::Sink::OnStart(const LoadStartInfo& info) {
     }
     m.job_ops_.push_back(ops);
   }
+  // The libiscsi engine's paths: up from the start (a path that did not log in
+  // was reported path_failed while the engine opened, and keeps its 0).
+  if (info.target) {
+    for (const auto& p : info.target->paths) {
+      if (p.rfind("iscsi://", 0) != 0) continue;
+      if (auto url = ParseIscsiUrl(p); url.ok()) m.DeclarePath(url->portal, true);
+    }
+  }
 }
 
 void MetricsExporter::Sink::OnInterval(const IntervalReport& r) {
@@ -370,6 +379,17 @@ void MetricsExporter::SetFaultActive(const std::string& injector, bool active) {
 void MetricsExporter::CountProbeEvent(const std::string& probe, const std::string& kind) {
   std::lock_guard<std::mutex> lock(run_mu_);
   probe_events_->Add({{"probe", probe}, {"kind", kind}}).Increment();
+}
+
+void MetricsExporter::DeclareProbeEvents(const std::string& probe, const std::vector<std::string>& kinds) {
+  std::lock_guard<std::mutex> lock(run_mu_);
+  for (const auto& kind : kinds) probe_events_->Add({{"probe", probe}, {"kind", kind}});
+}
+
+void MetricsExporter::DeclarePath(const std::string& path, bool up) {
+  std::lock_guard<std::mutex> lock(run_mu_);
+  const prometheus::Labels l{{"path", path}};
+  if (!path_up_->Has(l)) path_up_->Add(l).Set(up ? 1 : 0);  // an event about it came first: it decides
 }
 
 void MetricsExporter::SetPathState(const std::string& path, bool up) {

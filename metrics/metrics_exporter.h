@@ -63,6 +63,12 @@ class MetricsExporter {
   void SetRunInfo(const std::string& plan, const std::string& phase);
   void SetFaultActive(const std::string& injector, bool active);
   void CountProbeEvent(const std::string& probe, const std::string& kind);
+  // Creates the probe's event counters at 0, one per kind (Probe::EventKinds),
+  // so that the first event of each kind is a change (`changes()`, `increase()`).
+  void DeclareProbeEvents(const std::string& probe, const std::vector<std::string>& kinds);
+  // A path known at the start, before any event about it: faultbench_path_up
+  // exists from the first scrape (1 when the session came up).
+  void DeclarePath(const std::string& path, bool up);
   void SetPathState(const std::string& path, bool up);
 
   // Pushes the current values to a Pushgateway ("http://host:port"), job

@@ -170,3 +170,35 @@ TEST_CASE("An agent's series: its own label, counters and latency from its sampl
 }
 
 }  // namespace fb
+
+namespace fb {
+
+TEST_CASE("Probe event counters and the libiscsi paths exist from the start, before any event" *
+          doctest::test_suite("unit")) {
+  auto m = MetricsExporter::Start("127.0.0.1:0", "born");
+  REQUIRE(m.ok());
+  (*m)->DeclareProbeEvents("mp", {"path_failed", "path_reinstated"});
+  // The load starts on two portals; the second had failed its login before
+  // (path_failed while the engine opened), and that is not overwritten.
+  (*m)->SetPathState("198.18.0.2:3260", false);
+  Workload w;
+  w.jobs = 1;
+  TargetInfo t;
+  t.paths = {"iscsi://198.18.0.1:3260/iqn.2024-01.org.faultbench:lun/1",
+             "iscsi://198.18.0.2:3260/iqn.2024-01.org.faultbench:lun/1"};
+  (*m)->load_sink()->OnStart(LoadStartInfo{&w, &t, 0});
+  std::string text = HttpGet("127.0.0.1", (*m)->port(), "/metrics").body;
+  INFO(text);
+  CHECK(Sample(text, "faultbench_probe_events_total", {{"kind", "path_failed"}, {"probe", "mp"}, {"run", "born"}}) ==
+        0);
+  CHECK(Sample(text, "faultbench_probe_events_total",
+               {{"kind", "path_reinstated"}, {"probe", "mp"}, {"run", "born"}}) == 0);
+  CHECK(Sample(text, "faultbench_path_up", {{"path", "198.18.0.1:3260"}, {"run", "born"}}) == 1);
+  CHECK(Sample(text, "faultbench_path_up", {{"path", "198.18.0.2:3260"}, {"run", "born"}}) == 0);
+  (*m)->CountProbeEvent("mp", "path_failed");
+  text = HttpGet("127.0.0.1", (*m)->port(), "/metrics").body;
+  CHECK(Sample(text, "faultbench_probe_events_total", {{"kind", "path_failed"}, {"probe", "mp"}, {"run", "born"}}) ==
+        1);
+}
+
+}  // namespace fb

@@ -125,8 +125,9 @@ void ParsePlatform(PlanParser& p, const YAML::Node& node, Plan* plan) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> keys = {
       {"iscsi", {"noop_out_interval", "noop_out_timeout", "replacement_timeout"}},
       {"multipath", {"polling_interval", "no_path_retry"}},
-      {"ha", {"timeout"}}};
-  if (!p.CheckMap(node, "platform", {"iscsi", "multipath", "ha"})) return;
+      {"ha", {"timeout"}},
+      {"array", {"pause"}}};
+  if (!p.CheckMap(node, "platform", {"iscsi", "multipath", "ha", "array"})) return;
   for (const auto& [section, names] : keys) {
     const YAML::Node s = node[section];
     if (!s || !p.CheckMap(s, "platform." + section, names)) continue;

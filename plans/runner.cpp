@@ -60,6 +60,7 @@ int Runner::Impl::Run(std::string* run_dir) {
     }
     metrics_ = std::move(*m);
     metrics_->SetRunInfo(plan_.name, "start");
+    for (const auto& [name, probe] : probes_) metrics_->DeclareProbeEvents(name, probe->EventKinds());
   }
   Status st;
   if (plan_.has_local_load()) {

@@ -52,6 +52,10 @@ void Runner::Impl::FinishAgents() {
                         {"records", c.records()},
                         {"seq_gaps", c.seq_gaps()},
                         {"reconnects", c.reconnects()}};
+    // Its load's summary (I/Os, verify counts): the report's integrity section
+    // adds them to the controller's own.
+    if (c.finished().is_object() && c.finished().contains("summary") && c.finished()["summary"].is_object())
+      r["load_summary"] = c.finished()["summary"];
     std::string why;
     if (!a->result.ok())
       why = a->result.message();

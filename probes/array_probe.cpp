@@ -27,6 +27,11 @@ class ArrayProbe : public ProbeBase {
   explicit ArrayProbe(Config c) : ProbeBase(c.name), c_(std::move(c)), array_(c_.endpoint, "probe " + c_.name) {}
   ~ArrayProbe() override { Stop(); }
 
+  std::vector<std::string> EventKinds() const override {
+    return {"replication_down", "replication_up", "resync_start", "resync_done", "mediator_lost",
+            "mediator_won",     "array_connection", "alert",      "probe_error", "probe_recovered"};
+  }
+
  private:
   void Run() override {
     int64_t next = MonoNs();

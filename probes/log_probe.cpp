@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -72,6 +73,18 @@ class LogProbe : public ProbeBase {
   LogProbe(LogConfig config, CommandTarget target)
       : ProbeBase(config.name), c_(std::move(config)), target_(std::move(target)), queue_(c_.queue_lines) {}
   ~LogProbe() override { Stop(); }
+
+  std::vector<std::string> EventKinds() const override {
+    std::vector<std::string> kinds;
+    for (const auto& r : c_.rules) {
+      if (std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) kinds.push_back(r.kind);
+    }
+    if (c_.keep_unmatched) kinds.push_back("log");
+    kinds.push_back("probe_overflow");
+    kinds.push_back("probe_error");
+    if (target_.remote()) kinds.push_back("clock_offset");
+    return kinds;
+  }
 
  protected:
   Status Setup() override {

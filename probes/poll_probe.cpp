@@ -45,6 +45,26 @@ class PollProbe : public ProbeBase {
       : ProbeBase(c.name), c_(std::move(c)), target_(std::move(target)) {}
   ~PollProbe() override { Stop(); }
 
+  std::vector<std::string> EventKinds() const override {
+    std::vector<std::string> kinds;
+    switch (c_.parser) {
+      case Parser::kPaths:
+        kinds = {"path_failed", "path_reinstated", "path_state", "path_added", "path_removed"};
+        break;
+      case Parser::kMaps:
+        kinds = {"path_failed", "path_reinstated", "map_state", "map_added", "map_removed"};
+        break;
+      case Parser::kSessions:
+        kinds = {"session_lost", "session_restored", "session_state", "session_added", "session_removed"};
+        break;
+      case Parser::kKeyValue:
+        kinds = {c_.kind};
+        break;
+    }
+    kinds.insert(kinds.end(), {"initial", "probe_error", "probe_recovered"});
+    return kinds;
+  }
+
  private:
   void Run() override {
     // A failed ssh master shows as the first poll's error; later polls connect anew.

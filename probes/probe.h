@@ -35,6 +35,11 @@ class Probe {
   virtual Status Start(EventSink* sink) = 0;
   // Idempotent; safe to call without Start().
   virtual void Stop() = 0;
+  // Every kind of event this probe can emit (its rules' or parser's, and its
+  // own: probe_error, ...), known from its settings before it starts. The
+  // metrics exporter creates one counter per kind at 0 with it, so the first
+  // event of a kind is a change Prometheus sees.
+  virtual std::vector<std::string> EventKinds() const { return {}; }
 };
 
 using ProbeFactory = KindFactory<Probe>;

@@ -64,6 +64,8 @@ class ReachProbe : public ProbeBase {
   explicit ReachProbe(Config c) : ProbeBase(c.name), c_(std::move(c)) {}
   ~ReachProbe() override { Stop(); }
 
+  std::vector<std::string> EventKinds() const override { return {"host_reachable", "host_unreachable", "probe_error"}; }
+
  private:
   // On the probe's thread: joins the namespace and opens the ICMP socket there;
   // Start reports whether that worked.

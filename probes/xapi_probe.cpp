@@ -34,6 +34,12 @@ class XapiProbe : public ProbeBase {
         }) {}
   ~XapiProbe() override { Stop(); }
 
+  std::vector<std::string> EventKinds() const override {
+    return {"host_down",        "host_up",     "vm_stopped",  "vm_started",      "vm_moved",
+            "master_changed",   "path_failed", "path_reinstated", "host_failed", "host_fenced",
+            "master_transition", "alert",      "log",         "probe_error",     "probe_recovered"};
+  }
+
  private:
   // Cuts an event.from long poll short. A call may begin just after one stop(),
   // so Stop() calls this again until Run returns (a stopped client reconnects on

@@ -18,6 +18,15 @@ namespace fb::reports {
 
 constexpr int kReportSchemaVersion = 2;  // 2: latency percentiles over many intervals from merged histograms
 
+// When consecutive stalls of one job are one episode: the gap between them is
+// a trickle, i.e. no longer than the stall threshold with fewer than
+// `trickle_completions` completions, or (any length) at less than
+// `trickle_share` of the job's normal completion rate.
+struct EpisodeOptions {
+  int trickle_completions = 4;
+  double trickle_share = 0.10;
+};
+
 // Mean, spread and range of one quantity over the baseline intervals.
 struct Stat {
   int n = 0;
@@ -58,6 +67,7 @@ struct ChainEntry {
 // A budget one platform setting (or sum of settings) allows a stall.
 struct Budget {
   std::string name;      // "iscsi_path_loss", "multipath_no_path_retry", "ha_failover", ...
+  std::string family;    // what it bounds: "path" (a failover), "no_path" (a wait for any path), "ha", "array"
   std::string settings;  // "noop_out_interval 5s + noop_out_timeout 5s + replacement_timeout 15s"
   int64_t allows_ns = 0; // -1 = unbounded (queue for ever)
 };
@@ -67,6 +77,11 @@ struct StallView {
   double start_offset_ms = 0, end_offset_ms = 0;  // from the fault's injection
   std::optional<JournalEvent> before;  // last event at or before its start
   std::optional<JournalEvent> after;   // first event at or after its end
+  // The events that most plausibly began and ended it (event_chain.cpp,
+  // ExplainStall): platform events (path, HA, array, agent) before the fault's
+  // injection and revert, never phase markers or the runner's bookkeeping.
+  // Empty: no such event near it ("no platform event explains this stall").
+  std::optional<JournalEvent> started_by, ended_by;
   std::string explained_by;            // smallest budget that covers it, if any
   bool over_budget = false;            // longer than every stated budget
   std::string budget_note;             // e.g. "exceeds iscsi_path_loss (25s): ..."
@@ -142,8 +157,13 @@ struct IntegrityWindow {
 
 struct Integrity {
   bool verified = false;  // the load ran with verify (run.json load.verify)
+  // Summed over every load that verified: the controller's own and each
+  // agent's (run.json agent_results[].load_summary), with the blocks an
+  // agent's disk check covered after a restart.
   uint64_t blocks_written = 0, verified_blocks = 0;
-  bool final_pass_complete = false;
+  bool final_pass_complete = false;  // every verifying load read everything back after it ran
+  // The loads whose read-back after the run did not complete: "vm-2 (stopped: interrupted)".
+  std::vector<std::string> read_back_missing;
   uint64_t lost = 0, misdirected = 0, corrupt = 0, phantom = 0;  // from the findings in events.jsonl
   uint64_t acks_dropped = 0;  // --ack-log records that could not be written
   std::vector<IntegrityWindow> windows;
@@ -190,7 +210,9 @@ struct AgentView {
 };
 
 struct Analysis {
-  RunJournal journal;
+  RunJournal journal;  // its stalls are episodes (correlator.h, MergeStallEpisodes)
+  size_t raw_stalls = 0;  // the gaps stalls.jsonl holds
+  EpisodeOptions episode_options;
   PlanView plan;
   std::string run_name;
   Baseline baseline;

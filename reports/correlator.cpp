@@ -90,8 +90,8 @@ std::optional<double> BaselineP99(const Baseline& b) {
   return b.latency.p99_us ? *b.latency.p99_us : b.total.p99_us.median;
 }
 
-void AnalyzeFault(const RunJournal& j, const Baseline& base, const std::vector<Budget>& budgets, int64_t next_inject,
-                  const AnalyzeOptions& opt, FaultWindow* f) {
+void AnalyzeFault(const RunJournal& j, const Baseline& base, int64_t next_inject, const AnalyzeOptions& opt,
+                  FaultWindow* f) {
   const int64_t t0 = f->inject_utc_ns;
   const int64_t revert = f->revert_utc_ns.value_or(j.load_end_utc_ns);
   const double base_iops = base.total.iops.mean;
@@ -102,7 +102,6 @@ void AnalyzeFault(const RunJournal& j, const Baseline& base, const std::vector<B
     v.stall = s;
     v.start_offset_ms = double(s.start_utc_ns - t0) / 1e6;
     v.end_offset_ms = double(s.end_utc_ns - t0) / 1e6;
-    ApplyBudgets(budgets, &v);
     f->stalls.push_back(v);
     double len = double(s.length_ns()) / 1e6;
     if (!f->longest_stall_ms || len > *f->longest_stall_ms) f->longest_stall_ms = len;
@@ -295,6 +294,10 @@ Analysis Correlate(RunJournal journal, PlanView plan, const AnalyzeOptions& opt)
   Analysis a;
   a.journal = std::move(journal);
   a.plan = std::move(plan);
+  // From here on a stall is an episode; the raw gaps stay in each one's pieces.
+  a.raw_stalls = a.journal.stalls.size();
+  a.journal.stalls = MergeStallEpisodes(a.journal, opt.episodes);
+  a.episode_options = opt.episodes;
   const RunJournal& j = a.journal;
   a.warnings = j.warnings;
   a.run_name = !a.plan.name.empty() ? a.plan.name : j.run_info.value("name", std::string());
@@ -313,8 +316,9 @@ Analysis Correlate(RunJournal journal, PlanView plan, const AnalyzeOptions& opt)
     int64_t next = i + 1 < a.faults.size() ? a.faults[i + 1].inject_utc_ns : INT64_MAX;
     int64_t end = f.revert_utc_ns ? *f.revert_utc_ns + settle : j.load_end_utc_ns;
     f.settle_end_utc_ns = std::max(f.revert_utc_ns.value_or(f.inject_utc_ns), std::min({end, next, j.load_end_utc_ns}));
-    AnalyzeFault(j, a.baseline, a.budgets, next, opt, &f);
-    BuildChain(j, &f);
+    AnalyzeFault(j, a.baseline, next, opt, &f);
+    BuildChain(j, &f);  // and each stall's explaining events, which choose its budget
+    for (auto& v : f.stalls) ApplyBudgets(a.budgets, &v);
   }
   CycleStats(&a);
   a.integrity = ComputeIntegrity(j, a.faults);

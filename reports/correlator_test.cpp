@@ -50,6 +50,15 @@ TEST_CASE("correlator: one fault with a stall inside and one outside, events, bu
   CHECK(f.stalls[0].before->kind == "fault_injected");
   REQUIRE(f.stalls[0].after);
   CHECK(f.stalls[0].after->kind == "path_reinstated");
+  // Explaining events: the injection began it (no platform event near its
+  // start; the phase marker and the step record never count), the mediator's
+  // decision 13 ms before its end ended it.
+  REQUIRE(f.stalls[0].started_by);
+  CHECK(f.stalls[0].started_by->kind == "fault_injected");
+  REQUIRE(f.stalls[0].ended_by);
+  CHECK(f.stalls[0].ended_by->kind == "mediator_won");
+  CHECK(ExplainText(f.stalls[0].ended_by, f.stalls[0].stall.end_utc_ns, "end", f.inject_utc_ns) ==
+        "+1.910 s mediator_won (array-b), 13 ms before its end");
   // The chain: in order, offsets from the injection, the stall's ends derived,
   // the runner's step records left out, nothing after the window.
   std::vector<std::string> kinds;
@@ -321,6 +330,179 @@ TEST_CASE("correlator: a load without verify claims nothing about integrity" * d
   CHECK(!a->integrity.verified);
   CHECK(a->integrity.findings.empty());
   CHECK(FormatSummary(*a, false).find("Integrity: not checked") != std::string::npos);
+}
+
+}  // namespace fb::reports
+
+namespace fb::reports {
+
+namespace {
+
+// 10 s at 10 ms intervals, 1000 IOPS, one job of the libiscsi engine with
+// io_timeout 2s; the caller adds stalls and events, then it is analyzed.
+struct FreezeJournal {
+  TempDir tmp;
+  testing::JournalFixture j{tmp.path()};
+  FreezeJournal() {
+    j.Run(0.01);
+    j.RunInfo("load", {{"interval_s", 0.01}, {"ramp_s", 0.0}, {"jobs", 1}, {"stall_threshold_ms", 100.0}});
+    j.Plan("name: freeze\nworkload: {engine: libiscsi, io_timeout: 2s, no_path_timeout: 30s}\n");
+    j.Event(0, "loadgen", "load_started");
+    j.Event(0, "runner", "phase", {{"phase", "baseline"}});
+  }
+  // Intervals: 1000 IOPS except inside [from, to) ms.
+  Analysis Analyze(double from, double to, const AnalyzeOptions& opt = {}) {
+    for (int i = 0; i < 1000; ++i) {
+      double end = (i + 1) * 10.0;
+      bool in = end > from && end <= to;
+      j.Sample(i, end, in ? 0 : 1000, 500, 1000, 0, in);
+    }
+    j.Event(10000, "loadgen", "load_finished");
+    j.Flush();
+    auto a = AnalyzeRun(tmp.path(), opt);
+    REQUIRE(a.ok());
+    return *a;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("stall episodes: one freeze split by a late completion is one stall, its gaps kept" *
+          doctest::test_suite("unit")) {
+  FreezeJournal f;
+  f.j.Event(3000, "stop", "fault_injected", {{"injector", "stop"}});
+  // The freeze 3.000 .. 4.002 s: one completion at 3.220 s splits it.
+  f.j.Stall(3000, 3220, 0, false, 500000);
+  f.j.Stall(3220, 4002, 0, false, 1);
+  // Later, two stalls with a real 50 ms of I/O between them: two episodes.
+  f.j.Stall(6000, 6300, 0, false, 2000);
+  f.j.Stall(6350, 6600, 0, false, 50);
+  f.j.Event(7000, "stop", "fault_reverted", {{"injector", "stop"}});
+  Analysis a = f.Analyze(3000, 4000);
+  CHECK(a.raw_stalls == 4);
+  REQUIRE(a.journal.stalls.size() == 3);
+  const Stall& ep = a.journal.stalls[0];
+  CHECK(ep.length_ns() == 1'002'000'000);
+  REQUIRE(ep.pieces.size() == 2);
+  CHECK(ep.pieces[0] == std::make_pair(testing::At(3000), testing::At(3220)));
+  CHECK(ep.trickle_completions == 1);
+  CHECK(a.journal.stalls[1].pieces.empty());
+  CHECK(a.journal.stalls[2].pieces.empty());
+  REQUIRE(a.faults.size() == 1);
+  CHECK(*a.faults[0].longest_stall_ms == doctest::Approx(1002));
+  // A trickle at under 10% of the normal rate joins stalls further apart than
+  // the stall threshold: 10 completions in 150 ms against 150 expected.
+  FreezeJournal g;
+  g.j.Stall(6000, 6300, 0, false, 2000);
+  g.j.Stall(6450, 6600, 0, false, 10);
+  Analysis b = g.Analyze(6000, 6600);
+  REQUIRE(b.journal.stalls.size() == 1);
+  CHECK(b.journal.stalls[0].length_ns() == 600'000'000);
+  // The trickle is settable: 2 completions are no longer a trickle.
+  FreezeJournal h;
+  h.j.Stall(3000, 3220, 0, false, 500000);
+  h.j.Stall(3220, 4002, 0, false, 2);
+  AnalyzeOptions opt;
+  opt.episodes.trickle_completions = 2;
+  opt.episodes.trickle_share = 0;
+  CHECK(h.Analyze(3000, 4000, opt).journal.stalls.size() == 2);
+}
+
+TEST_CASE("stall episodes of a journal without completions_before: the trickle estimated from the intervals" *
+          doctest::test_suite("unit")) {
+  FreezeJournal f;
+  f.j.Stall(3000, 3220);
+  f.j.Stall(3220, 4002);  // touching: nothing between them
+  f.j.Stall(5000, 5200);
+  f.j.Stall(5400, 5600);  // 200 ms of 1000 IOPS between them
+  Analysis a = f.Analyze(3000, 4000);
+  REQUIRE(a.journal.stalls.size() == 3);
+  CHECK(a.journal.stalls[0].length_ns() == 1'002'000'000);
+}
+
+TEST_CASE("explaining events and budgets: the engine's io_timeout bounds a path failover, a stall with no "
+          "platform event near it says so" *
+          doctest::test_suite("unit")) {
+  FreezeJournal f;
+  f.j.Event(1000, "cut", "fault_injected", {{"injector", "cut"}});
+  f.j.Event(2000, "lab", "io_paused", {{"site", "site-a"}});
+  // The loser's path hangs from 2.000 s until the engine fails it.
+  f.j.Stall(2000, 4004);
+  f.j.Event(4002, "libiscsi", "path_failed", {{"portal", "198.18.1.2:3260"}});
+  f.j.Event(4003, "runner", "mark", {{"mark", "m"}});
+  // A second stall that overruns the engine's budget.
+  f.j.Stall(5000, 7200);
+  f.j.Event(7199, "libiscsi", "path_failed", {{"portal", "198.18.2.2:3260"}});
+  f.j.Event(9500, "cut", "fault_reverted", {{"injector", "cut"}});
+  Analysis a = f.Analyze(2000, 4000);
+  REQUIRE(a.budgets.size() == 2);
+  CHECK(a.budgets[0].name == "engine_path_failover");
+  CHECK(a.budgets[0].allows_ns == 2'050'000'000);  // io_timeout + its 50 ms check
+  CHECK(a.budgets[1].name == "engine_no_path");
+  REQUIRE(a.faults.size() == 1);
+  const auto& s = a.faults[0].stalls;
+  REQUIRE(s.size() == 2);
+  REQUIRE(s[0].started_by);
+  CHECK(s[0].started_by->kind == "io_paused");  // a platform event beats the injection 1 s before
+  REQUIRE(s[0].ended_by);
+  CHECK(s[0].ended_by->kind == "path_failed");  // not the mark 1 ms closer
+  CHECK_FALSE(s[0].over_budget);
+  CHECK(s[0].explained_by == "engine_path_failover");
+  CHECK(s[1].over_budget);
+  CHECK(s[1].budget_note ==
+        "exceeds engine_path_failover (2.050s: workload.io_timeout 2.000s + the engine's timeout check 50ms) by 150ms");
+  std::string text = FormatSummary(a, false);
+  CHECK(text.find("started by +1.000 s io_paused (lab), at its start; ended by +3.002 s path_failed (libiscsi), 2 ms "
+                  "before its end") != std::string::npos);
+  // A stall with nothing but phase markers near it.
+  FreezeJournal g;
+  g.j.Event(1000, "cut", "fault_injected", {{"injector", "cut"}});
+  g.j.Event(8000, "runner", "phase", {{"phase", "tail"}});
+  g.j.Stall(8100, 8400);
+  g.j.Event(8401, "runner", "mark", {{"mark", "m"}});
+  g.j.Event(9900, "cut", "fault_reverted", {{"injector", "cut"}});
+  Analysis b = g.Analyze(0, 0);
+  REQUIRE(b.faults.size() == 1);
+  REQUIRE(b.faults[0].stalls.size() == 1);
+  CHECK_FALSE(b.faults[0].stalls[0].started_by);
+  CHECK_FALSE(b.faults[0].stalls[0].ended_by);
+  CHECK(FormatSummary(b, false).find(kUnexplained) != std::string::npos);
+  // Without any stated setting the budget says so.
+  StallView v;
+  v.stall.end_utc_ns = 1;
+  ApplyBudgets({}, &v);
+  CHECK(v.budget_note.find("no stated setting bounds it") == 0);
+}
+
+TEST_CASE("integrity: the agents' writes and checks count beside the controller's, a missing read-back names "
+          "its load, no rows of zeros" *
+          doctest::test_suite("unit")) {
+  FreezeJournal f;
+  f.j.Event(3000, "cut", "fault_injected", {{"injector", "cut"}});
+  f.j.Event(5000, "cut", "fault_reverted", {{"injector", "cut"}});
+  nlohmann::json done = {{"stop_reason", "runtime"},
+                         {"verify", {{"blocks_written", 10367}, {"verified_blocks", 9000}, {"final_pass_complete", true}}}};
+  nlohmann::json cut = {{"stop_reason", "interrupted"},
+                        {"verify", {{"blocks_written", 633}, {"verified_blocks", 0}, {"final_pass_complete", false}}}};
+  f.j.RunInfo("agent_results", nlohmann::json::array({{{"name", "vm-1"}, {"status", "completed"}, {"load_summary", done}},
+                                                      {{"name", "vm-2"}, {"status", "interrupted"}, {"load_summary", cut}}}));
+  f.j.Event(6000, "runner", "agent_disk_checked", {{"checked", 2458}, {"bad", 0}}, "vm-2: 2458 blocks checked");
+  Analysis a = f.Analyze(0, 0);
+  const Integrity& in = a.integrity;
+  CHECK(in.verified);
+  CHECK(in.blocks_written == 11000);
+  CHECK(in.verified_blocks == 9000 + 2458);
+  CHECK_FALSE(in.final_pass_complete);
+  REQUIRE(in.read_back_missing.size() == 1);
+  CHECK(in.read_back_missing[0] == "vm-2 (its load stopped: interrupted)");
+  std::string text = FormatSummary(a, false);
+  CHECK(text.find("Integrity: 0 finding(s); 11000 blocks written, 11458 verified, read-back after the run not done for "
+                  "vm-2 (its load stopped: interrupted)") != std::string::npos);
+  CHECK(text.find("no finding in any window (before the first fault, during cut#1, after cut#1)") != std::string::npos);
+  CHECK(text.find("acknowledged during cut#1") == std::string::npos);
+  std::string html = FormatHtml(a);
+  CHECK(html.find("No finding in any window") != std::string::npos);
+  CHECK(html.find("<th>acknowledged</th>") == std::string::npos);
 }
 
 }  // namespace fb::reports

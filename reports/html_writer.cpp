@@ -4,12 +4,15 @@
 // tables. The page's data is a JSON block read by html/chart.js. When the
 // charts are drawn, <body> gets data-chart-ready="1", data-series (series
 // drawn) and data-shaded (fault windows shaded); page errors set data-errors.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 
 #include "core/clock.h"
 #include "core/units.h"
+#include "reports/correlator.h"
 #include "reports/report.h"
 
 namespace fb::reports {
@@ -47,15 +50,26 @@ std::string ScriptSafe(const std::string& json) {
 
 double Rel(const RunJournal& j, int64_t t) { return std::round(double(t - j.load_start_utc_ns) / 1e6) / 1e3; }
 
+// Markers for what a reader looks for; the fault tables hold every event.
+bool OnTimeline(const JournalEvent& e) {
+  return e.kind != "step" && e.kind != "load_started" && e.kind != "load_finished" && e.kind != "log" &&
+         e.severity != "debug";
+}
+
 Json ChartData(const Analysis& a) {
   const RunJournal& j = a.journal;
-  Json t = Json::array(), iops = Json::array(), p99 = Json::array(), mx = Json::array();
+  Json t = Json::array(), iops = Json::array(), p50 = Json::array(), p99 = Json::array(), mx = Json::array();
   for (const auto& s : j.samples) {
     if (s.drain) continue;  // the short last interval's rate says nothing
     t.push_back(Rel(j, s.end_utc_ns));
     iops.push_back(std::round(s.iops()));
     auto p = s.P99Us();
     auto m = s.MaxUs();
+    std::optional<double> median;
+    for (const OpSample* op : {&s.read, &s.write}) {
+      if (op->p50_us) median = std::max(median.value_or(0), *op->p50_us);
+    }
+    p50.push_back(median && *median > 0 ? Json(std::round(*median) / 1e3) : Json(nullptr));
     p99.push_back(p && *p > 0 ? Json(std::round(*p) / 1e3) : Json(nullptr));
     mx.push_back(m && *m > 0 ? Json(std::round(*m) / 1e3) : Json(nullptr));
   }
@@ -73,11 +87,10 @@ Json ChartData(const Analysis& a) {
   }
   Json events = Json::array();
   for (const auto& e : j.events) {
-    // Markers for what a reader looks for; the tables hold every event.
-    if (e.kind == "step" || e.kind == "load_started" || e.kind == "load_finished" || e.kind == "log") continue;
+    if (!OnTimeline(e)) continue;
     events.push_back({{"t", Rel(j, e.t_utc_ns)}, {"kind", e.kind}, {"source", e.source}, {"message", e.message}});
   }
-  return {{"t", t}, {"iops", iops}, {"p99_ms", p99}, {"max_ms", mx}, {"faults", faults}, {"stalls", stalls},
+  return {{"t", t}, {"iops", iops}, {"p50_ms", p50}, {"p99_ms", p99}, {"max_ms", mx}, {"faults", faults}, {"stalls", stalls},
           {"events", events}, {"end", Rel(j, j.load_end_utc_ns)}, {"baseline_iops", a.baseline.total.iops.mean}};
 }
 
@@ -85,6 +98,23 @@ std::string Row(std::initializer_list<std::string> cells, bool header = false) {
   std::string r = "<tr>";
   for (const auto& c : cells) r += header ? "<th>" + c + "</th>" : "<td>" + c + "</td>";
   return r + "</tr>\n";
+}
+
+// Every marker event of the timeline, as a table the chart's zoom filters.
+std::string EventList(const Analysis& a) {
+  const RunJournal& j = a.journal;
+  std::string rows;
+  size_t n = 0;
+  for (const auto& e : j.events) {
+    if (!OnTimeline(e)) continue;
+    ++n;
+    rows += Fmt("<tr data-t=\"%.3f\"><td>%+.3f s</td>", Rel(j, e.t_utc_ns), Rel(j, e.t_utc_ns)) + "<td>" + H(e.source) +
+            "</td><td>" + H(e.kind) + "</td><td>" + H(e.message) + "</td></tr>\n";
+  }
+  return "<details class=\"events\"" + std::string(n <= 60 ? " open" : "") + "><summary>Events (" + std::to_string(n) +
+         ")</summary><p id=\"event-list-note\" class=\"hint\"></p><table id=\"event-list\"><thead>" +
+         "<tr><th>time</th><th>source</th><th>kind</th><th>message</th></tr></thead><tbody>\n" + rows +
+         "</tbody></table></details>\n";
 }
 
 std::string LatCell(const Latency& l) {
@@ -150,9 +180,15 @@ std::string IntegritySection(const Integrity& in) {
                   Fmt("%llu finding(s): lost %llu, misdirected %llu, corrupt %llu, phantom %llu. ",
                       (unsigned long long)in.total(), (unsigned long long)in.lost, (unsigned long long)in.misdirected,
                       (unsigned long long)in.corrupt, (unsigned long long)in.phantom) +
-                  Fmt("%llu blocks written, %llu verified; read-back after the run %s.", (unsigned long long)in.blocks_written,
-                      (unsigned long long)in.verified_blocks, in.final_pass_complete ? "complete" : "incomplete") +
-                  "</p><table>\n" + Row({"acknowledged", "lost", "misdirected", "corrupt", "phantom"}, true);
+                  Fmt("%llu blocks written, %llu verified", (unsigned long long)in.blocks_written,
+                      (unsigned long long)in.verified_blocks) +
+                  H(ReadBackText(in)) + ".</p>\n";
+  if (!in.total()) {
+    std::string names;
+    for (const auto& w : in.windows) names += (names.empty() ? "" : ", ") + w.name;
+    return s + "<p>No finding in any window (" + H(names) + ").</p>\n";
+  }
+  s += "<table>\n" + Row({"acknowledged", "lost", "misdirected", "corrupt", "phantom"}, true);
   for (const auto& w : in.windows) {
     s += std::string(w.total() ? "<tr class=\"bad\">" : "<tr>") + "<td>" + H(w.name) + "</td><td>" + std::to_string(w.lost) +
          "</td><td>" + std::to_string(w.misdirected) + "</td><td>" + std::to_string(w.corrupt) + "</td><td>" +
@@ -204,17 +240,26 @@ std::string FaultSection(const Analysis& a, const FaultWindow& f) {
   s += "</table>\n";
   if (!f.stalls.empty()) {
     s += "<h3>Stalls</h3><table>\n" +
-         Row({"start", "end", "length", "job", "in flight", "oldest", "event before", "event after", "budget"}, true);
+         Row({"start", "end", "length", "job", "in flight", "oldest", "started by", "ended by", "budget"}, true);
     for (const auto& v : f.stalls) {
-      auto ev = [&](const std::optional<JournalEvent>& e) {
-        return e ? Fmt("%+.3f s ", double(e->t_utc_ns - f.inject_utc_ns) / 1e9) + H(e->kind + " (" + e->source + ")")
-                 : std::string("none");
-      };
+      std::string started = H(ExplainText(v.started_by, v.stall.start_utc_ns, "start", f.inject_utc_ns));
+      std::string ended = H(ExplainText(v.ended_by, v.stall.end_utc_ns, "end", f.inject_utc_ns));
+      std::string cause = !v.started_by && !v.ended_by
+                              ? "<td colspan=\"2\" class=\"hint\">" + std::string(kUnexplained) + "</td>"
+                              : "<td>" + started + "</td><td>" + ended + "</td>";
+      std::string length = Fmt("%.3f ms", double(v.stall.length_ns()) / 1e6);
+      if (!v.stall.pieces.empty()) {
+        std::string gaps;
+        for (const auto& [a, b] : v.stall.pieces) gaps += (gaps.empty() ? "" : ", ") + Fmt("%.3f", double(b - a) / 1e6);
+        length += Fmt("<br><span class=\"hint\" title=\"the raw gaps in stalls.jsonl, ms: %s\">one episode of %zu gaps, "
+                      "%llu completions between them</span>",
+                      gaps.c_str(), v.stall.pieces.size(), (unsigned long long)v.stall.trickle_completions);
+      }
+      std::string who = (v.stall.agent.empty() ? "" : H(v.stall.agent) + " ") + std::to_string(v.stall.job);
       s += std::string(v.over_budget ? "<tr class=\"bad\">" : "<tr>") + "<td>" + Fmt("%+.3f s", v.start_offset_ms / 1e3) +
            "</td><td>" + Fmt("%+.3f s", v.end_offset_ms / 1e3) + (v.stall.open ? " (open)" : "") + "</td><td>" +
-           Fmt("%.3f ms", double(v.stall.length_ns()) / 1e6) + "</td><td>" + std::to_string(v.stall.job) + "</td><td>" +
-           std::to_string(v.stall.inflight) + "</td><td>" + Fmt("%.3f ms", v.stall.oldest_age_ms) + "</td><td>" +
-           ev(v.before) + "</td><td>" + ev(v.after) + "</td><td>" + H(v.budget_note) + "</td></tr>\n";
+           length + "</td><td>" + who + "</td><td>" + std::to_string(v.stall.inflight) + "</td><td>" +
+           Fmt("%.3f ms", v.stall.oldest_age_ms) + "</td>" + cause + "<td>" + H(v.budget_note) + "</td></tr>\n";
     }
     s += "</table>\n";
   }
@@ -251,8 +296,11 @@ std::string FormatHtml(const Analysis& a) {
     s += "</table>\n";
   }
   s += "<h2>Timeline</h2><p class=\"hint\">Drag to zoom, shift-drag to pan, double-click to reset. Shaded: fault "
-       "windows (lighter: settle); red: stalls; lines: events.</p>\n"
-       "<div id=\"chart-iops\" class=\"chart\"></div>\n<div id=\"chart-lat\" class=\"chart\"></div>\n";
+       "windows (lighter: settle); red: stalls; lines: events, labelled by source under the IOPS chart (a label "
+       "with +N holds several close events: hover to list them, click to zoom in).</p>\n"
+       "<div id=\"chart-iops\" class=\"chart\"></div>\n<div id=\"timeline\" class=\"timeline\"></div>\n"
+       "<div id=\"chart-lat\" class=\"chart\"></div>\n" +
+       EventList(a);
   s += "<h2>Baseline</h2><p>" + H(b.source) + Fmt(", %d intervals (%d with a stall)", b.total.iops.n, b.stalled_intervals) +
        "</p><table>\n" + Row({"op", "IOPS mean", "IOPS sd", "p50 median", "p99 median", "p99 sd", "max"}, true);
   for (auto [name, op] : {std::pair{"read", &b.read}, std::pair{"write", &b.write}, std::pair{"total", &b.total}}) {

@@ -3,6 +3,7 @@
 // had been acknowledged. A run without verify has no section (verified = false):
 // nothing is claimed about data it never checked.
 #include <algorithm>
+#include <set>
 
 #include "reports/correlator.h"
 
@@ -54,23 +55,41 @@ Integrity ComputeIntegrity(const RunJournal& j, const std::vector<FaultWindow>& 
   Integrity in;
   const nlohmann::json& info = j.run_info;
   in.verified = info.contains("load") && info["load"].is_object() && info["load"].contains("verify");
-  if (info.contains("load_summary") && info["load_summary"].contains("verify")) {
-    const nlohmann::json& v = info["load_summary"]["verify"];
-    in.verified = true;
-    in.blocks_written = U64(v, "blocks_written");
-    in.verified_blocks = U64(v, "verified_blocks");
-    in.final_pass_complete = v.value("final_pass_complete", false);
-    in.acks_dropped = U64(v, "acks_dropped");
-  }
-  // Agents: each one's summary stays in its own journal; their samples say
-  // whether they verified, and the controller's check after a restart counts.
-  if (!info.contains("load_summary")) {
-    for (const auto& s : j.agent_samples) {
-      if (!s.verified_blocks) continue;
-      in.verified = true;
-      in.verified_blocks += *s.verified_blocks;
+  // Each verifying load's summary: the controller's own, then every agent's.
+  std::vector<std::pair<std::string, const nlohmann::json*>> summaries;
+  if (info.contains("load_summary") && info["load_summary"].is_object()) summaries.push_back({"", &info["load_summary"]});
+  std::set<std::string> summarized;
+  if (auto it = info.find("agent_results"); it != info.end() && it->is_array()) {
+    for (const auto& r : *it) {
+      if (!r.is_object() || !r.contains("load_summary") || !r["load_summary"].is_object()) continue;
+      summaries.push_back({r.value("name", std::string("agent")), &r["load_summary"]});
     }
   }
+  in.final_pass_complete = true;
+  bool any = false;
+  for (const auto& [name, sum] : summaries) {
+    if (!sum->contains("verify") || !(*sum)["verify"].is_object()) continue;
+    const nlohmann::json& v = (*sum)["verify"];
+    in.verified = any = true;
+    if (!name.empty()) summarized.insert(name);
+    in.blocks_written += U64(v, "blocks_written");
+    in.verified_blocks += U64(v, "verified_blocks");
+    in.acks_dropped += U64(v, "acks_dropped");
+    if (!v.value("final_pass_complete", false)) {
+      in.final_pass_complete = false;
+      std::string why = sum->value("stop_reason", std::string());
+      in.read_back_missing.push_back((name.empty() ? "the local load" : name) +
+                                     (why.empty() ? "" : " (its load stopped: " + why + ")"));
+    }
+  }
+  // Agents without a summary (older runs, a lost agent): their samples say
+  // whether they verified and how much.
+  for (const auto& s : j.agent_samples) {
+    if (!s.verified_blocks || summarized.count(s.agent)) continue;
+    in.verified = true;
+    in.verified_blocks += *s.verified_blocks;
+  }
+  if (!any) in.final_pass_complete = false;
   for (const auto& e : j.events) {
     if (e.kind != "agent_disk_checked" || !e.attrs.contains("checked")) continue;
     in.verified = true;

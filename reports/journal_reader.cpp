@@ -288,6 +288,8 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
     s.end_utc_ns = s.open ? std::max(r.load_end_utc_ns, s.start_utc_ns) : I64(j, "end_utc_ns");
     s.inflight = uint64_t(I64(j, "inflight"));
     s.oldest_age_ms = Dbl(j, "oldest_age_ms");
+    if (j.contains("completions_before") && j["completions_before"].is_number())
+      s.completions_before = j["completions_before"].get<uint64_t>();
     r.stalls.push_back(s);
     r.load_end_utc_ns = std::max(r.load_end_utc_ns, s.end_utc_ns);
   }

@@ -62,6 +62,11 @@ struct Stall {
   bool open = false;
   uint64_t inflight = 0;
   double oldest_age_ms = 0;
+  std::optional<uint64_t> completions_before;  // since the job's previous stall (absent in older journals)
+  // An episode (reports/episodes.cpp) of several raw stalls: each one's
+  // (start, end), and the completions that trickled through between them.
+  std::vector<std::pair<int64_t, int64_t>> pieces;
+  uint64_t trickle_completions = 0;
   int64_t length_ns() const { return end_utc_ns - start_utc_ns; }
 };
 

@@ -82,6 +82,14 @@ Json EventJson(const JournalEvent& e, int64_t from) {
           {"kind", e.kind}, {"message", e.message}};
 }
 
+Json Pieces(const Stall& s) {
+  Json out = Json::array();
+  for (const auto& [a, b] : s.pieces) {
+    out.push_back({{"start_utc_ns", a}, {"end_utc_ns", b}, {"length_ms", R3(double(b - a) / 1e6)}});
+  }
+  return out;
+}
+
 }  // namespace
 
 Json ReportToJson(const Analysis& a) {
@@ -120,7 +128,7 @@ Json ReportToJson(const Analysis& a) {
                   {"from_histograms", !a.latency_approximate}};
   Json budgets = Json::array();
   for (const auto& bu : a.budgets) {
-    budgets.push_back({{"name", bu.name}, {"settings", bu.settings},
+    budgets.push_back({{"name", bu.name}, {"family", bu.family}, {"settings", bu.settings},
                        {"allows_ms", bu.allows_ns < 0 ? Json(nullptr) : Json(R3(double(bu.allows_ns) / 1e6))}});
   }
   r["budgets"] = budgets;
@@ -149,6 +157,10 @@ Json ReportToJson(const Analysis& a) {
                 {"oldest_age_ms", R3(v.stall.oldest_age_ms)},
                 {"event_before", v.before ? EventJson(*v.before, f.inject_utc_ns) : Json(nullptr)},
                 {"event_after", v.after ? EventJson(*v.after, f.inject_utc_ns) : Json(nullptr)},
+                {"started_by", v.started_by ? EventJson(*v.started_by, f.inject_utc_ns) : Json(nullptr)},
+                {"ended_by", v.ended_by ? EventJson(*v.ended_by, f.inject_utc_ns) : Json(nullptr)},
+                {"pieces", Pieces(v.stall)},
+                {"trickle_completions", v.stall.trickle_completions},
                 {"budget", v.explained_by.empty() ? Json(nullptr) : Json(v.explained_by)},
                 {"over_budget", v.over_budget},
                 {"budget_note", v.budget_note}};
@@ -246,7 +258,7 @@ Json ReportToJson(const Analysis& a) {
   }
   int64_t longest = 0;
   for (const auto& s : j.stalls) longest = std::max(longest, s.length_ns());
-  r["totals"] = {{"stalls", j.stalls.size()}, {"longest_stall_ms", R3(double(longest) / 1e6)},
+  r["totals"] = {{"stalls", j.stalls.size()}, {"raw_stalls", a.raw_stalls}, {"longest_stall_ms", R3(double(longest) / 1e6)},
                  {"events", j.events.size()}, {"intervals", j.samples.size()}};
   return r;
 }

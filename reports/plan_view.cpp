@@ -75,6 +75,12 @@ class ViewParser {
       }
     }
     if (const YAML::Node h = n["ha"]; h && h.IsMap() && h["timeout"]) p->ha_timeout_ns = Duration(h["timeout"]);
+    if (const YAML::Node a = n["array"]; a && a.IsMap() && a["pause"]) p->array_pause_ns = Duration(a["pause"]);
+  }
+  void Engine(const YAML::Node& w, PlatformTimeouts* p) {
+    if (!w.IsMap() || !w["engine"] || !w["engine"].IsScalar() || w["engine"].Scalar() != "libiscsi") return;
+    if (w["io_timeout"]) p->engine_io_timeout_ns = Duration(w["io_timeout"]);
+    if (w["no_path_timeout"]) p->engine_no_path_timeout_ns = Duration(w["no_path_timeout"]);
   }
   const Status& status() const { return status_; }
 
@@ -120,6 +126,7 @@ Result<PlanView> ParsePlanView(const std::string& text, const std::string& origi
       }
     }
     if (root["platform"]) p.Platform(root["platform"], &v.platform);
+    if (root["workload"]) p.Engine(root["workload"], &v.platform);
   } catch (const YAML::Exception& e) {
     return Status::InvalidInput(origin + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }

@@ -15,6 +15,8 @@
 //     iscsi: {noop_out_interval: 5s, noop_out_timeout: 5s, replacement_timeout: 15s}
 //     multipath: {polling_interval: 5s, no_path_retry: 0}   # or "queue"
 //     ha: {timeout: 60s}
+//     array: {pause: 30s}    # the most an array holds I/O while it races for the mediator
+//   workload: {engine: libiscsi, io_timeout: 2s, no_path_timeout: 30s}   # the engine's own budgets
 //   repeat: 3
 #pragma once
 
@@ -46,9 +48,13 @@ struct PlatformTimeouts {
   std::optional<int64_t> multipath_polling_interval_ns;
   std::optional<int> multipath_no_path_retry;  // -1 = "queue" (queue for ever)
   std::optional<int64_t> ha_timeout_ns;
+  std::optional<int64_t> array_pause_ns;  // platform.array.pause: the most an array holds I/O in a race
+  // The libiscsi engine's own (workload.io_timeout, workload.no_path_timeout).
+  std::optional<int64_t> engine_io_timeout_ns, engine_no_path_timeout_ns;
   bool empty() const {
     return !iscsi_noop_out_interval_ns && !iscsi_noop_out_timeout_ns && !iscsi_replacement_timeout_ns &&
-           !multipath_polling_interval_ns && !multipath_no_path_retry && !ha_timeout_ns;
+           !multipath_polling_interval_ns && !multipath_no_path_retry && !ha_timeout_ns && !array_pause_ns &&
+           !engine_io_timeout_ns;
   }
 };
 

@@ -30,6 +30,9 @@ std::string FormatHtml(const Analysis& a);
 // Two runs' fault metrics side by side (faults paired by injector and cycle).
 std::string FormatCompare(const Analysis& a, const Analysis& b);
 
+// ", read-back after the run complete" or which loads did not read back, and why.
+std::string ReadBackText(const Integrity& in);
+
 // Escapes & < > " ' for XML and HTML text and attributes.
 std::string EscapeXml(const std::string& text);
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/units.h"
+#include "reports/correlator.h"
 #include "reports/report.h"
 
 namespace fb::reports {
@@ -69,13 +70,16 @@ std::string AgentsText(const Analysis& a) {
   return s;
 }
 
-std::string EventText(const std::optional<JournalEvent>& e, int64_t from) {
-  if (!e) return "none";
-  return Off(double(e->t_utc_ns - from) / 1e6) + " " + e->kind +
-         (e->source.empty() ? "" : " (" + e->source + ")");
-}
 
 }  // namespace
+
+std::string ReadBackText(const Integrity& in) {
+  if (in.final_pass_complete) return ", read-back after the run complete";
+  if (in.read_back_missing.empty()) return ", no read-back after the run";
+  std::string who;
+  for (const auto& m : in.read_back_missing) who += (who.empty() ? "" : ", ") + m;
+  return ", read-back after the run not done for " + who;
+}
 
 std::string FormatSummary(const Analysis& a, bool color) {
   const char* red = color ? "\033[31m" : "";
@@ -139,12 +143,19 @@ std::string FormatSummary(const Analysis& a, bool color) {
                f.resync_ms ? (", resync " + MsText(f.resync_ms)).c_str() : "");
     }
     for (const auto& v : f.stalls) {
-      s += Fmt("  %sstall%s %s .. %s  %9.3f ms  %sjob %d, %llu in flight; before: %s; after: %s%s%s\n",
-               v.over_budget ? red : "", off, Off(v.start_offset_ms).c_str(), Off(v.end_offset_ms).c_str(),
-               double(v.stall.length_ns()) / 1e6, v.stall.agent.empty() ? "" : (v.stall.agent + " ").c_str(),
-               v.stall.job, (unsigned long long)v.stall.inflight,
-               EventText(v.before, f.inject_utc_ns).c_str(), EventText(v.after, f.inject_utc_ns).c_str(),
-               v.budget_note.empty() ? "" : "; ", v.budget_note.c_str());
+      std::string why = !v.started_by && !v.ended_by
+                            ? std::string(kUnexplained)
+                            : "started by " + ExplainText(v.started_by, v.stall.start_utc_ns, "start", f.inject_utc_ns) +
+                                  "; ended by " + ExplainText(v.ended_by, v.stall.end_utc_ns, "end", f.inject_utc_ns);
+      std::string pieces = v.stall.pieces.empty()
+                               ? ""
+                               : Fmt(" (one episode of %zu gaps, %llu completions between them)", v.stall.pieces.size(),
+                                     (unsigned long long)v.stall.trickle_completions);
+      s += Fmt("  %sstall%s %s .. %s  %9.3f ms%s  %sjob %d, %llu in flight; %s%s%s\n", v.over_budget ? red : "", off,
+               Off(v.start_offset_ms).c_str(), Off(v.end_offset_ms).c_str(), double(v.stall.length_ns()) / 1e6,
+               pieces.c_str(), v.stall.agent.empty() ? "" : (v.stall.agent + " ").c_str(), v.stall.job,
+               (unsigned long long)v.stall.inflight, why.c_str(), v.budget_note.empty() ? "" : "; ",
+               v.budget_note.c_str());
     }
     if (!f.chain.empty()) s += "  chain:\n";
     for (const auto& c : f.chain) {
@@ -161,15 +172,19 @@ std::string FormatSummary(const Analysis& a, bool color) {
     s += Fmt("\nIntegrity: %s%llu finding(s)%s; %llu blocks written, %llu verified%s\n",
              in.total() ? red : green, (unsigned long long)in.total(), off,
              (unsigned long long)in.blocks_written, (unsigned long long)in.verified_blocks,
-             in.final_pass_complete ? ", read-back after the run complete"
-                                    : ", read-back after the run INCOMPLETE");
+             ReadBackText(in).c_str());
+    if (!in.total() && !in.windows.empty()) {
+      std::string names;
+      for (const auto& w : in.windows) names += (names.empty() ? "" : ", ") + w.name;
+      s += "  no finding in any window (" + names + ")\n";
+    }
     if (in.total()) {
       s += Fmt("  lost %llu, misdirected %llu, corrupt %llu, phantom %llu\n", (unsigned long long)in.lost,
                (unsigned long long)in.misdirected, (unsigned long long)in.corrupt,
                (unsigned long long)in.phantom);
     }
     for (const auto& w : in.windows) {
-      if (!w.total() && in.total()) continue;  // with findings, only the windows that hold some
+      if (!w.total()) continue;  // only the windows that hold some
       s += Fmt("  %-36s %llu%s\n", ("acknowledged " + w.name).c_str(), (unsigned long long)w.total(),
                w.total() ? Fmt(" (lost %llu, misdirected %llu, corrupt %llu, phantom %llu)",
                                (unsigned long long)w.lost, (unsigned long long)w.misdirected,

@@ -10,6 +10,8 @@
 
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
+#include "core/subprocess.h"
+#include "tests/support/chromium.h"
 #include "tests/support/lab_fixture.h"
 #include "tests/support/test_util.h"
 
@@ -150,6 +152,29 @@ TEST_CASE("lab e2e: a short replication-cut plan, its report against the simulat
                            << " ms");
   CHECK(std::abs(start - expect_start) <= 20 * kMs);
   CHECK(std::abs(end - t_failed) <= 20 * kMs);
+  // The freeze is explained by the lab's pause and the engine's failover, and
+  // held against the engine's io_timeout (2 s + its 50 ms check).
+  REQUIRE((*longest)["started_by"].is_object());
+  CHECK((*longest)["started_by"]["source"] == "lab");
+  REQUIRE((*longest)["ended_by"].is_object());
+  CHECK((*longest)["ended_by"]["kind"] == "path_failed");
+  CHECK((*longest)["budget"] == "engine_path_failover");
+  CHECK((*longest)["over_budget"] == false);
+
+  // The report as a reader opens it: labels apart, a screenshot in the run
+  // directory (and a copy beside the test binary for people).
+  if (HaveCommand("chromium")) {
+    auto page = testing::ChromiumDom(pass.dir + "/report.html");
+    REQUIRE(page.ok());
+    CHECK(page->exit_code == 0);
+    CHECK(testing::BodyAttr(page->dom, "data-chart-ready") == "1");
+    auto boxes = testing::LabelBoxes(page->dom);
+    CHECK(boxes.size() >= 5);
+    CHECK_MESSAGE(testing::Overlaps(boxes).empty(), "overlapping timeline labels");
+    CHECK(testing::ChromiumScreenshot(pass.dir + "/report.html", pass.dir + "/report.png").ok());
+    std::string cli = FB_CLI_PATH;
+    (void)RunCommand({"cp", pass.dir + "/report.png", cli.substr(0, cli.rfind("/cli/")) + "/lab_report_screenshot.png"});
+  }
 
   // The chain holds the lab's events, at the simulator's own times, in order.
   for (const json& c : chain) {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -86,6 +87,23 @@ TEST_CASE("load rejects bad input with one clear line and exit 2, touching nothi
   CHECK(missing.err.find("--size") != std::string::npos);
   auto beyond = RunCli({"load", "--target", "/dev/null", "--runtime", "1s"});
   CHECK(beyond.exit_code == 2);
+  // A missing name in /dev itself is a device that is not there, said so; a
+  // file system mounted below /dev (tmpfs /dev/shm) gets its file created.
+  auto nodev = RunCli({"load", "--target", "/dev/fb-no-such-disk", "--size", "16MiB", "--runtime", "1s"});
+  CHECK(nodev.exit_code == 2);
+  CHECK(nodev.err.find("/dev/fb-no-such-disk: no such device") != std::string::npos);
+  CHECK(nodev.err.find("/dev/shm") != std::string::npos);
+  CHECK(access("/dev/fb-no-such-disk", F_OK) != 0);
+  TempDir shm("/dev/shm");
+  auto created = RunCli({"load", "--target", shm.path() + "/t.dat", "--size", "16MiB", "--runtime", "1s", "--out",
+                         shm.path() + "/runs", "-q"});
+  INFO(created.err);
+  CHECK(created.exit_code == 0);
+  CHECK(stat((shm.path() + "/t.dat").c_str(), &st) == 0);
+  CHECK(st.st_size == 16 << 20);
+  auto nodir = RunCli({"load", "--target", tmp.path() + "/no/such/dir/x.dat", "--size", "16MiB", "--runtime", "1s"});
+  CHECK(nodir.exit_code == 2);
+  CHECK(nodir.err.find(tmp.path() + "/no/such/dir") != std::string::npos);
 }
 
 TEST_CASE("load on a loop device, and writes to a device with a filesystem refused" *

@@ -236,6 +236,22 @@ TEST_CASE(
   CHECK(prom.Query("faultbench_faults_active{injector=\"marker\"}", start_s + 2)["data"]["result"].empty());
   CHECK(OneValue(prom.Query("faultbench_probe_events_total{probe=\"tail\",kind=\"path_failed\"}",
                             start_s + 10.5)) == 1);
+  // Born at 0 when the probe started (each kind its rules can emit), so the
+  // dashboard's probe-events panel sees the first event as a change.
+  CHECK(OneValue(prom.Query("faultbench_probe_events_total{probe=\"tail\",kind=\"path_failed\"}",
+                            start_s + 2)) == 0);
+  CHECK(OneValue(prom.Query("faultbench_probe_events_total{probe=\"tail\",kind=\"probe_error\"}",
+                            start_s + 2)) == 0);
+  std::string panel;
+  for (const std::string& e : DashboardExprs(std::string(FB_SOURCE_DIR) + "/dashboards/faultbench.json")) {
+    if (e.find("changes(faultbench_probe_events_total") != std::string::npos) panel = e;
+  }
+  REQUIRE(!panel.empty());
+  panel = std::regex_replace(panel, std::regex(R"(\$run)"), ".*");
+  auto changed = prom.Query(panel, start_s + 6.5)["data"]["result"];
+  INFO(panel << " -> " << changed.dump());
+  REQUIRE(changed.size() == 1);
+  CHECK(changed[0]["metric"]["kind"] == "path_failed");
   CHECK(OneValue(prom.Query("faultbench_run_info{phase=\"fault\"} == 1", start_s + 6.5)) == 1);
   CHECK(OneValue(prom.Query("faultbench_run_info{phase=\"recovery\"} == 1", start_s + 10.5)) == 1);
   CHECK(OneValue(prom.Query("increase(faultbench_io_operations_total{op=\"read\"}[4s])", start_s + 6)) >

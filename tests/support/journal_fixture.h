@@ -121,12 +121,14 @@ class JournalFixture {
                         {"t_rel_s", end_ms / 1e3}};
     samples_ += s.dump() + "\n";
   }
-  void Stall(double start_ms, double end_ms, int job = 0, bool open = false) {
+  // `completions_before` < 0: the record has none (a journal from before it).
+  void Stall(double start_ms, double end_ms, int job = 0, bool open = false, int64_t completions_before = -1) {
     nlohmann::json s = {{"job", job},
                         {"inflight", 32},
                         {"oldest_age_ms", end_ms - start_ms},
                         {"start_utc_ns", At(start_ms)},
                         {"duration_ms", end_ms - start_ms}};
+    if (completions_before >= 0) s["completions_before"] = completions_before;
     if (open)
       s["open"] = true;
     else
