@@ -238,6 +238,7 @@ Json ReportToJson(const Analysis& a) {
                     {"blocks_written", in.blocks_written},
                     {"verified_blocks", in.verified_blocks},
                     {"final_pass_complete", in.final_pass_complete},
+                    {"read_back_missing", in.read_back_missing},
                     {"lost", in.lost},
                     {"misdirected", in.misdirected},
                     {"corrupt", in.corrupt},

@@ -208,6 +208,9 @@ TEST_CASE("lab e2e: host power pulled under an agent's load, HA restarts its VM 
   CHECK_MESSAGE((pool_seen || blind_late), around);
   CHECK(report["integrity"]["lost"] == 0);
   CHECK(report["integrity"]["findings"].empty());
+  // The agent's writes and its disk check count in the integrity section.
+  CHECK(report["integrity"]["blocks_written"].get<uint64_t>() > 0);
+  CHECK(report["integrity"]["verified_blocks"].get<uint64_t>() > 0);
 }
 
 }  // namespace fb::labtest
