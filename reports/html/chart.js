@@ -157,12 +157,14 @@
   var iopsRows = data.t.map(function (t, i) { return [t, data.iops[i]]; });
   var latRows = data.t.map(function (t, i) { return [t, data.p50_ms[i], data.p99_ms[i], data.max_ms[i]]; });
   if (iopsRows.length === 0) { iopsRows = [[0, 0]]; latRows = [[0, null, null, null]]; }
-  // The axis spans the whole run, load start to end, so every event is in view
-  // until a zoom (the first interval ends one interval after the start).
-  if (iopsRows[0][0] > 0) { iopsRows.unshift([0, null]); latRows.unshift([0, null, null, null]); }
-  if (data.end > iopsRows[iopsRows.length - 1][0]) {
-    iopsRows.push([data.end, null]);
-    latRows.push([data.end, null, null, null]);
+  // The axis spans the whole run and every event (a final read-back ends after
+  // the load), so every event is in view until a zoom.
+  var tMin = 0, tMax = data.end;
+  data.events.forEach(function (e) { tMin = Math.min(tMin, e.t); tMax = Math.max(tMax, e.t); });
+  if (iopsRows[0][0] > tMin) { iopsRows.unshift([tMin, null]); latRows.unshift([tMin, null, null, null]); }
+  if (tMax > iopsRows[iopsRows.length - 1][0]) {
+    iopsRows.push([tMax, null]);
+    latRows.push([tMax, null, null, null]);
   }
   var common = {
     xlabel: 'seconds from load start',
