@@ -181,6 +181,26 @@ class Ops {
     return XapiAnswer::Ok("");
   }
 
+  XapiAnswer Reboot(const std::string& host) {
+    json h = svc_->Record("host", host);
+    if (h.is_null()) return Missing("host", host);
+    if (h.value("enabled", true)) return XapiAnswer::Fail("HOST_NOT_DISABLED", json::array());
+    const json vms = svc_->Records("vm");
+    for (const auto& [ref, vm] : vms.items()) {
+      if (Str(vm, "resident_on") == host && Str(vm, "power_state") == "Running" &&
+          !vm.value("is_control_domain", false))
+        return XapiAnswer::Fail("HOST_IN_USE", json::array({host, "VM", ref}));
+    }
+    std::string metrics = Str(h, "metrics");
+    if (!metrics.empty()) svc_->Mod("host_metrics", metrics, {{"live", false}});
+    XapiService* svc = svc_;
+    svc_->After(hooks_.reboot_downtime_ns, [svc, host, metrics] {
+      if (!metrics.empty()) svc->Mod("host_metrics", metrics, {{"live", true}});
+      svc->Mod("host", host, {{"enabled", true}});  // xapi enables its host when it starts
+    });
+    return XapiAnswer::Ok("");
+  }
+
   XapiAnswer SetEnabled(const std::string& host, bool enabled) {
     if (svc_->Record("host", host).is_null()) return Missing("host", host);
     svc_->Mod("host", host, {{"enabled", enabled}});
@@ -208,6 +228,7 @@ void InstallXapiOperations(XapiService* svc, XapiOpsHooks hooks) {
   svc->SetHandler("host.get_vms_which_prevent_evacuation",
                   [ops](const json& a) { return XapiAnswer::Ok(ops->Prevent(Arg(a, 0))); });
   svc->SetHandler("host.evacuate", [ops](const json& a) { return ops->Evacuate(Arg(a, 0)); });
+  svc->SetHandler("host.reboot", [ops](const json& a) { return ops->Reboot(Arg(a, 0)); });
   svc->SetHandler("pool.designate_new_master",
                   [ops](const json& a) { return ops->DesignateMaster(Arg(a, 0)); });
   svc->SetHandler("VM.hard_shutdown", [ops](const json& a) { return ops->HardShutdown(Arg(a, 0)); });

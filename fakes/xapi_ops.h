@@ -14,6 +14,10 @@
 //   host.evacuate(host)                 every running resident VM to the enabled live
 //                                       host with the fewest VMs; the first VM that
 //                                       cannot move fails it with its code
+//   host.reboot(host)                   HOST_NOT_DISABLED [] while enabled, HOST_IN_USE
+//                                       [host, "VM", vm] with a running guest; then
+//                                       host_metrics.live false, and after
+//                                       reboot_downtime_ns live and enabled again
 //   pool.designate_new_master(host)     the master moves (POOL_MASTER_TRANSITION)
 //   VM.hard_shutdown(vm), VM.start(vm, paused, force), VM.hard_reboot(vm)
 //   PBD.unplug / PBD.plug(pbd)          currently_attached
@@ -34,6 +38,7 @@ struct XapiOpsHooks {
   std::function<Status(const std::string& vm)> stop;
   std::function<Status(const std::string& vm, const std::string& host)> start;
   std::function<Status(const std::string& host)> designate_master;
+  int64_t reboot_downtime_ns = 300'000'000;  // host.reboot: how long the host is away
 };
 
 void InstallXapiOperations(XapiService* service, XapiOpsHooks hooks = {});

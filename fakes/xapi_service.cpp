@@ -1,6 +1,7 @@
 #include "fakes/xapi_service.h"
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -198,6 +199,19 @@ void XapiService::Append(const std::string& cls, const std::string& op, const st
                          json snapshot) {
   changes_.push_back({++last_id_, cls, op, ref, std::move(snapshot)});
   cv_.notify_all();
+}
+
+void XapiService::After(int64_t delay_ns, std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutdown_) return;
+  auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(delay_ns);
+  tasks_.emplace_back([this, until, fn = std::move(fn)] {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (cv_.wait_until(l, until, [this] { return shutdown_; })) return;
+    }
+    fn();
+  });
 }
 
 void XapiService::Mod(const std::string& cls, const std::string& ref, const json& patch) {

@@ -72,6 +72,9 @@ class XapiService {
   void Put(const std::string& cls, const std::string& ref, nlohmann::json record);
   // Merges `patch` into the record and appends a `mod` event with the new snapshot.
   void Mod(const std::string& cls, const std::string& ref, const nlohmann::json& patch);
+  // Runs fn on a thread of the service after delay_ns (what happens later by
+  // itself: a rebooted host back); never once Stop() began. Joined at Stop.
+  void After(int64_t delay_ns, std::function<void()> fn);
   // Removes the record and appends a `del` event (no snapshot).
   void Del(const std::string& cls, const std::string& ref);
   // Creates a message record (uuid, name, priority, cls, obj_uuid, timestamp

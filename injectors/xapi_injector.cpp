@@ -15,7 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-const char* const kActions[] = {"vm_migrate", "host_evacuate",    "designate_master",
+const char* const kActions[] = {"vm_migrate", "host_evacuate",    "host_reboot",   "designate_master",
                                 "pbd_unplug", "vm_hard_shutdown", "vm_hard_reboot"};
 
 std::string Str(const json& j, const char* key) {
@@ -45,6 +45,7 @@ class XapiInjector : public Injector, public FaultChecker {
     char buf[64];
     snprintf(buf, sizeof buf, "/tmp/fb-xapi-%016zx.json", h);
     state_path_ = buf;
+    emit_ = ctx.emit;
   }
 
   // Resolves every name to its ref and remembers what the revert needs (the
@@ -105,20 +106,10 @@ class XapiInjector : public Injector, public FaultChecker {
       return RunTask("inject", "VM.pool_migrate", {vm, to, {{"live", "true"}}},
                      c_.vm + " -> " + Name("host", to));
     }
-    if (c_.action == "host_evacuate") {
-      XapiReply off = Call("host.disable", {host});
-      if (!off.ok) return Err("inject", "host.disable " + c_.host + ": " + Failure(off));
-      Status s = RunTask("inject", "host.evacuate", {host}, c_.host);
-      if (s.ok()) return s;
-      XapiReply why = Call("host.get_vms_which_prevent_evacuation", {host});
-      XapiReply on = Call("host.enable", {host});  // an evacuation that failed leaves the host usable
-      std::string blocked;
-      if (why.ok && why.result.is_object())
-        for (const auto& [ref, code] : why.result.items())
-          blocked += (blocked.empty() ? "" : ", ") + Name("VM", ref) + " " + code.dump();
-      return Err("inject",
-                 s.message() + (blocked.empty() ? "" : "; held by: " + blocked) +
-                     (on.ok ? "; " + c_.host + " enabled again" : "; host.enable failed: " + Failure(on)));
+    if (c_.action == "host_evacuate") return Evacuate(host);
+    if (c_.action == "host_reboot") {
+      FB_RETURN_IF_ERROR(Evacuate(host));
+      return RunTask("inject", "host.reboot", {host}, c_.host);
     }
     if (c_.action == "designate_master")
       return RunTask("inject", "pool.designate_new_master", {host}, c_.host);
@@ -160,6 +151,21 @@ class XapiInjector : public Injector, public FaultChecker {
       XapiReply r = Call("host.enable", {host});
       return done(r.ok ? Status::Ok() : Err("revert", "host.enable " + c_.host + ": " + Failure(r)));
     }
+    if (c_.action == "host_reboot") {
+      // Back when XAPI says it is live again (its agent came up), then enabled.
+      int64_t deadline = MonoNs() + c_.task_timeout_ns;
+      while (true) {
+        auto rec = Record("host", host);
+        if (rec.ok() && rec->value("enabled", false) && Live(*rec)) return done(Status::Ok());
+        if (rec.ok() && Live(*rec)) {
+          XapiReply r = Call("host.enable", {host});
+          if (r.ok) return done(Status::Ok());
+        }
+        if (MonoNs() >= deadline)
+          return Err("revert", c_.host + " not live and enabled again within " + FormatDuration(c_.task_timeout_ns));
+        SleepUntilMono(std::min(deadline, MonoNs() + 500 * kNsPerMs));
+      }
+    }
     if (c_.action == "designate_master") {
       std::string old = Str(state_, "old_master");
       auto pool = Record("pool", Str(state_, "pool"));
@@ -187,6 +193,11 @@ class XapiInjector : public Injector, public FaultChecker {
 
   Result<bool> InEffect() override {
     FB_RETURN_IF_ERROR(Prepare());
+    if (c_.action == "host_reboot") {
+      auto up = LiveAndEnabled(Str(state_, "host"));
+      if (!up.ok()) return up.status();
+      return !*up;
+    }
     if (c_.action == "vm_migrate") {
       auto rec = Record("VM", Str(state_, "vm"));
       if (!rec.ok()) return rec.status();
@@ -215,6 +226,34 @@ class XapiInjector : public Injector, public FaultChecker {
  private:
   Status Err(const char* what, const std::string& msg) const {
     return Status::Unavailable("injector " + name_ + " on " + where() + ": " + what + ": " + msg);
+  }
+
+  // Maintenance mode: host.disable, then Async.host.evacuate; an evacuation
+  // that fails enables the host again and names what held it.
+  Status Evacuate(const std::string& host) {
+    XapiReply off = Call("host.disable", {host});
+    if (!off.ok) return Err("inject", "host.disable " + c_.host + ": " + Failure(off));
+    Status s = RunTask("inject", "host.evacuate", {host}, c_.host);
+    if (s.ok()) return s;
+    XapiReply why = Call("host.get_vms_which_prevent_evacuation", {host});
+    XapiReply on = Call("host.enable", {host});  // an evacuation that failed leaves the host usable
+    std::string blocked;
+    if (why.ok && why.result.is_object())
+      for (const auto& [ref, code] : why.result.items())
+        blocked += (blocked.empty() ? "" : ", ") + Name("VM", ref) + " " + code.dump();
+    return Err("inject", s.message() + (blocked.empty() ? "" : "; held by: " + blocked) +
+                             (on.ok ? "; " + c_.host + " enabled again" : "; host.enable failed: " + Failure(on)));
+  }
+
+  // host_metrics.live of a host record (false when it cannot be read).
+  bool Live(const json& host) {
+    auto m = Record("host_metrics", Str(host, "metrics"));
+    return m.ok() && m->value("live", false);
+  }
+  Result<bool> LiveAndEnabled(const std::string& host) {
+    auto rec = Record("host", host);
+    if (!rec.ok()) return rec.status();
+    return rec->value("enabled", false) && Live(*rec);
   }
 
   Status Connect() {
@@ -291,11 +330,31 @@ class XapiInjector : public Injector, public FaultChecker {
     return named[0].second;
   }
 
-  // Async.<method>: the task followed until it ends, then destroyed.
+  // An event on the run's timeline (FaultContext::emit), when there is one.
+  void Note(const std::string& kind, Severity sev, const std::string& message, json attrs) const {
+    if (!emit_) return;
+    Event e;
+    e.mono_ns = MonoNs();
+    e.source = name_;
+    e.kind = kind;
+    e.severity = sev;
+    e.message = message;
+    attrs["injector"] = name_;
+    attrs["action"] = c_.action;
+    e.attrs = std::move(attrs);
+    emit_(std::move(e));
+  }
+
+  // Async.<method>: the task followed until it ends, then destroyed; its
+  // start (xapi_task_started) and end (xapi_task_done: status, duration,
+  // error code and parameters) are events.
   Status RunTask(const char* what, const std::string& method, json args, const std::string& about) {
+    int64_t t0 = MonoNs();
     XapiReply t = Call("Async." + method, args);
     if (!t.ok) return Err(what, "Async." + method + " " + about + ": " + Failure(t));
     std::string task = t.result.is_string() ? t.result.get<std::string>() : "";
+    Note("xapi_task_started", Severity::kInfo, method + " " + about + " (" + what + ")",
+         {{"method", method}, {"task", task}, {"about", about}, {"step", what}});
     int64_t deadline = MonoNs() + c_.task_timeout_ns;
     json rec;
     while (true) {
@@ -304,18 +363,31 @@ class XapiInjector : public Injector, public FaultChecker {
         rec = r.result;
         break;
       }
-      if (MonoNs() >= deadline)
+      if (MonoNs() >= deadline) {
+        Note("xapi_task_done", Severity::kError, method + " " + about + ": not done within " +
+                                                     FormatDuration(c_.task_timeout_ns),
+             {{"method", method}, {"task", task}, {"status", "timeout"},
+              {"duration_ms", double(MonoNs() - t0) / 1e6}, {"step", what}});
         return Err(what, method + " " + about + ": task " + task + " not done within " +
                              FormatDuration(c_.task_timeout_ns));
+      }
       SleepUntilMono(std::min(deadline, MonoNs() + 100 * kNsPerMs));
     }
     (void)Call("task.destroy", {task});
-    if (Str(rec, "status") == "success") return Status::Ok();
+    double ms = double(MonoNs() - t0) / 1e6;
+    if (Str(rec, "status") == "success") {
+      Note("xapi_task_done", Severity::kInfo, method + " " + about + ": success in " + FormatDuration(int64_t(ms * 1e6)),
+           {{"method", method}, {"task", task}, {"status", "success"}, {"duration_ms", ms}, {"step", what}});
+      return Status::Ok();
+    }
     const json& info =
         rec.contains("error_info") && rec["error_info"].is_array() ? rec["error_info"] : json::array();
     std::string code = !info.empty() && info[0].is_string() ? info[0].get<std::string>() : Str(rec, "status");
     json params = json::array();
     for (size_t i = 1; i < info.size(); ++i) params.push_back(info[i]);
+    Note("xapi_task_done", Severity::kError, method + " " + about + ": " + code + " " + params.dump(),
+         {{"method", method}, {"task", task}, {"status", Str(rec, "status")}, {"error", code}, {"params", params},
+          {"duration_ms", ms}, {"step", what}});
     return Err(what, method + " " + about + ": " + code + " " + params.dump());
   }
 
@@ -324,6 +396,7 @@ class XapiInjector : public Injector, public FaultChecker {
   XapiClient xapi_;
   std::string state_path_;
   json state_;
+  std::function<void(Event)> emit_;
 };
 
 }  // namespace
@@ -335,7 +408,7 @@ std::unique_ptr<Injector> NewXapiInjector(const std::string& name, Settings* s) 
   if (!c.action.empty() &&
       std::find(std::begin(kActions), std::end(kActions), c.action) == std::end(kActions))
     s->Problem("action",
-               "must be one of vm_migrate, host_evacuate, designate_master, pbd_unplug, "
+               "must be one of vm_migrate, host_evacuate, host_reboot, designate_master, pbd_unplug, "
                "vm_hard_shutdown, vm_hard_reboot");
   bool on_vm = c.action == "vm_migrate" || c.action.rfind("vm_hard_", 0) == 0;
   c.vm = s->String("vm", on_vm);

@@ -8,9 +8,12 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <mutex>
+
 #include "fakes/fake_xapi_pool.h"
 #include "fakes/xapi_ops.h"
 #include "injectors/fault_lifecycle.h"
+#include "platform/xapi_client.h"
 #include "tests/support/rigs.h"
 
 namespace fb {
@@ -149,6 +152,58 @@ TEST_CASE("xapi injector: host_evacuate disables and empties the host, a failed 
   CHECK(s.message().find("held by: vm-1") != std::string::npos);
   CHECK(s.message().find("host-1 enabled again") != std::string::npos);
   CHECK(q.fake.Record("host", q.hosts[0])["enabled"] == true);
+}
+
+TEST_CASE("xapi injector: host_reboot evacuates and reboots the host, its tasks are events, the revert waits until "
+          "it is back" *
+          doctest::test_suite("unit")) {
+  Pool p;
+  auto inj = Build(p.Settings({{"action", "host_reboot"}, {"host", "host-1"}}));
+  std::vector<Event> events;
+  std::mutex mu;
+  FaultContext ctx{"xapi-reboot-" + std::to_string(getpid()), 60 * kNsPerSec};
+  ctx.emit = [&](Event e) {
+    std::lock_guard<std::mutex> l(mu);
+    events.push_back(std::move(e));
+  };
+  inj->Bind(ctx);
+  Status s = inj->Inject();
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(p.ResidentOn() != p.hosts[0]);
+  std::string metrics = p.fake.Record("host", p.hosts[0])["metrics"];
+  CHECK(*inj->checker()->InEffect() == true);  // rebooting: not live, or not enabled yet
+  int64_t t0 = MonoNs();
+  s = inj->Revert();
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(MonoNs() - t0 < 5 * kNsPerSec);
+  CHECK(p.fake.Record("host_metrics", metrics)["live"] == true);
+  CHECK(p.fake.Record("host", p.hosts[0])["enabled"] == true);
+  CHECK(*inj->checker()->InEffect() == false);
+  // Each task's start and end, in order, with the injector as source.
+  std::vector<std::string> seen;
+  for (const Event& e : events) {
+    CHECK(e.source == "op");
+    seen.push_back(e.kind + " " + e.attrs.value("method", std::string()) + " " + e.attrs.value("status", std::string()));
+  }
+  CHECK(seen == std::vector<std::string>{"xapi_task_started host.evacuate ", "xapi_task_done host.evacuate success",
+                                         "xapi_task_started host.reboot ", "xapi_task_done host.reboot success"});
+  CHECK(events[1].attrs["duration_ms"].get<double>() >= 0);
+}
+
+TEST_CASE("xapi fake: host.reboot refuses an enabled host and one with a running guest, as XAPI does" *
+          doctest::test_suite("unit")) {
+  Pool p;
+  XapiEndpoint e;
+  e.urls = {p.fake.Url(0)};
+  e.password = "xapi-test-password";
+  XapiClient c(e, "test");
+  REQUIRE(c.Connect().ok());
+  XapiReply r = c.CallS("host.reboot", {p.hosts[0]});
+  CHECK(r.error == "HOST_NOT_DISABLED");
+  REQUIRE(c.CallS("host.disable", {p.hosts[0]}).ok);
+  r = c.CallS("host.reboot", {p.hosts[0]});
+  CHECK(r.error == "HOST_IN_USE");
+  CHECK(r.data == json::array({p.hosts[0], "VM", p.vm}));
 }
 
 TEST_CASE(

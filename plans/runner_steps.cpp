@@ -10,8 +10,9 @@ Status Runner::Impl::Inject(size_t i, int cycle) {
   Injector* inj = injectors_.at(s.injector).get();
   // Guard: registered (fsynced) before it is applied, so the guard reverts it
   // if this process dies (injectors/fault_lifecycle.h).
-  Result<std::string> guard_fault = ArmFault(*inj, guard_, {s.injector, spec.kind, "", spec.settings, 0},
-                                             {guard_.run_id(), s.max_duration_ns});
+  FaultContext context{guard_.run_id(), s.max_duration_ns};
+  context.emit = [this](Event e) { sink_->Record(e); };
+  Result<std::string> guard_fault = ArmFault(*inj, guard_, {s.injector, spec.kind, "", spec.settings, 0}, context);
   if (!guard_fault.ok()) {
     Note("injector_error", Severity::kError, s.injector, guard_fault.status().message(),
          {{"injector", s.injector}, {"action", "arm"}, {"step", i}, {"cycle", cycle}});

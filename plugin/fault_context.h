@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+
+#include "core/event.h"
 
 namespace fb {
 
@@ -14,6 +17,10 @@ namespace fb {
 struct FaultContext {
   std::string run_id = "manual";  // [A-Za-z0-9._-]
   int64_t lease_ns = 0;           // 0 = unknown
+  // The run's timeline, for what an injector sees while it works (an XAPI
+  // task's start and end): source = the injector's name. Empty outside a run
+  // (the guard, `faultbench inject`): nothing is recorded then.
+  std::function<void(Event)> emit;
 };
 
 }  // namespace fb
