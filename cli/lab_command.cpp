@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/units.h"
+#include "lab/bmc.h"
 #include "lab/lab.h"
 #include "lab/pool.h"
 #include "lab/topology.h"
@@ -230,6 +231,18 @@ void RegisterPoolCommands(CLI::App* lab, std::shared_ptr<LabFlags> flags, int* e
       *exit_code = kExitOk;
     });
   }
+
+  // The BMCs' own processes (lab/bmc.h), started by lab up inside fb-pool-net.
+  CLI::App* power = lab->add_subcommand("bmc-power", "(internal) a BMC's power: ipmi_sim's chassis control");
+  power->group("");
+  power->add_option("HOST", flags->target, "host-1, host-2, ...")->required();
+  power->callback([flags, exit_code] {
+    auto n = PoolMember(flags->state_dir, flags->target, false);
+    *exit_code = n.ok() ? lab::RunBmcPower(flags->state_dir, *n) : Fail(n.status());
+  });
+  CLI::App* redfish = lab->add_subcommand("bmc-redfish", "(internal) the BMCs' Redfish service");
+  redfish->group("");
+  redfish->callback([flags, exit_code] { *exit_code = lab::RunBmcRedfish(flags->state_dir); });
 
   CLI::App* vm = lab->add_subcommand("vm", "Start or stop a pool VM");
   vm->require_subcommand(1);

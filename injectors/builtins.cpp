@@ -3,6 +3,7 @@
 #include "injectors/http_injector.h"
 #include "injectors/injector.h"
 #include "injectors/ipmi_injector.h"
+#include "injectors/redfish_injector.h"
 #include "injectors/iscsi_session_injector.h"
 #include "injectors/link_injector.h"
 #include "injectors/multipath_path_injector.h"
@@ -26,6 +27,7 @@ void RegisterBuiltinInjectors() {
   r.Register("multipath_path", NewMultipathPathInjector);
   r.Register("scsi_device", NewScsiDeviceInjector);
   r.Register("ipmi", NewIpmiInjector);
+  r.Register("redfish", NewRedfishInjector);
   r.Register("xapi", NewXapiInjector);
 }
 

@@ -1,8 +1,13 @@
 #include "injectors/ipmi_injector.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 
+#include "core/clock.h"
 #include "core/subprocess.h"
+#include "core/units.h"
 
 namespace fb {
 
@@ -10,15 +15,20 @@ namespace {
 
 class IpmiInjector : public Injector, public FaultChecker {
  public:
-  IpmiInjector(std::string name, std::string host, std::string user, std::string password_env, bool reset,
-               std::string interface, int64_t timeout_ns)
-      : name_(std::move(name)), host_(std::move(host)), user_(std::move(user)), password_env_(std::move(password_env)),
-        reset_(reset), interface_(std::move(interface)), timeout_ns_(timeout_ns) {}
+  struct Config {
+    std::string host, user, password_env, password_file, interface, cipher_suite;
+    bool reset = false;
+    int64_t timeout_ns = 0, settle_ns = 0;
+  };
+  IpmiInjector(std::string name, Config c) : name_(std::move(name)), c_(std::move(c)) {}
 
-  Status Inject() override { return Power("inject", reset_ ? "reset" : "off").status(); }
-  Status Revert() override { return reset_ ? Status::Ok() : Power("revert", "on").status(); }
-  FaultChecker* checker() override { return reset_ ? nullptr : this; }
-  std::string where() const override { return "bmc " + host_; }
+  Status Inject() override {
+    if (c_.reset) return Power("inject", "reset").status();
+    return PowerAndWait("inject", "off", "Chassis Power is off");
+  }
+  Status Revert() override { return c_.reset ? Status::Ok() : PowerAndWait("revert", "on", "Chassis Power is on"); }
+  FaultChecker* checker() override { return c_.reset ? nullptr : this; }
+  std::string where() const override { return "bmc " + c_.host; }
 
   // "Chassis Power is off"
   Result<bool> InEffect() override {
@@ -28,26 +38,55 @@ class IpmiInjector : public Injector, public FaultChecker {
   }
 
  private:
-  Result<std::string> Power(const char* action, const char* what) {
-    std::vector<std::string> tool = {"ipmitool", "-I", interface_, "-H", host_, "-U", user_, "-E",
-                                     "chassis", "power", what};
-    std::string prefix = "injector " + name_ + " on " + where() + ": " + action + " `" + JoinArgv(tool) + "`";
-    if (!getenv(password_env_.c_str())) {
-      return Status::InvalidInput(prefix + ": environment variable " + password_env_ + " (the BMC password) is not set");
+  // `chassis power what`, then `status` until it says `want`: a BMC answers
+  // the command at once and switches the power a moment later.
+  Status PowerAndWait(const char* action, const char* what, const std::string& want) {
+    auto done = Power(action, what);
+    if (!done.ok()) return done.status();
+    int64_t deadline = MonoNs() + c_.settle_ns;
+    std::string last;
+    while (true) {
+      auto st = Power(action, "status");
+      if (st.ok() && st->find(want) != std::string::npos) return Status::Ok();
+      last = st.ok() ? *st : st.status().message();
+      while (!last.empty() && last.back() == '\n') last.pop_back();
+      if (MonoNs() >= deadline)
+        return Status::Unavailable("injector " + name_ + " on " + where() + ": " + action + ": power " + what +
+                                   " accepted, but after " + FormatDuration(c_.settle_ns) + " the BMC says \"" + last +
+                                   "\"");
+      SleepUntilMono(std::min(deadline, MonoNs() + 200 * kNsPerMs));
     }
-    // sh copies the variable into IPMI_PASSWORD for ipmitool alone.
-    std::vector<std::string> argv = {"sh", "-c", "IPMI_PASSWORD=\"$" + password_env_ + "\" exec \"$@\"", "sh"};
-    argv.insert(argv.end(), tool.begin(), tool.end());
-    auto r = RunCommand(argv, {.timeout_ns = timeout_ns_});
+  }
+
+  Result<std::string> Power(const char* action, const char* what) {
+    std::vector<std::string> tool = {"ipmitool", "-I", c_.interface};
+    if (!c_.cipher_suite.empty()) tool.insert(tool.end(), {"-C", c_.cipher_suite});
+    tool.insert(tool.end(), {"-H", c_.host, "-U", c_.user});
+    if (!c_.password_file.empty()) {
+      tool.insert(tool.end(), {"-f", c_.password_file});
+    } else {
+      tool.push_back("-E");
+    }
+    tool.insert(tool.end(), {"chassis", "power", what});
+    std::string prefix = "injector " + name_ + " on " + where() + ": " + action + " `" + JoinArgv(tool) + "`";
+    std::vector<std::string> argv = tool;
+    if (c_.password_file.empty()) {
+      if (!getenv(c_.password_env.c_str())) {
+        return Status::InvalidInput(prefix + ": environment variable " + c_.password_env +
+                                    " (the BMC password) is not set");
+      }
+      // sh copies the variable into IPMI_PASSWORD for ipmitool alone.
+      argv = {"sh", "-c", "IPMI_PASSWORD=\"$" + c_.password_env + "\" exec \"$@\"", "sh"};
+      argv.insert(argv.end(), tool.begin(), tool.end());
+    }
+    auto r = RunCommand(argv, {.timeout_ns = c_.timeout_ns});
     if (!r.ok()) return r.status().With(prefix);
     if (!r->success()) return Status::Unavailable(prefix + ": " + r->Describe());
     return r->out;
   }
 
-  std::string name_, host_, user_, password_env_;
-  bool reset_;
-  std::string interface_;
-  int64_t timeout_ns_;
+  std::string name_;
+  Config c_;
 };
 
 bool IsEnvName(const std::string& s) {
@@ -61,16 +100,27 @@ bool IsEnvName(const std::string& s) {
 }  // namespace
 
 std::unique_ptr<Injector> NewIpmiInjector(const std::string& name, Settings* s) {
-  std::string host = s->String("host", true);
-  std::string user = s->String("user", true);
-  std::string password_env = s->String("password_env", false, "IPMI_PASSWORD");
-  if (!IsEnvName(password_env)) s->Problem("password_env", "not an environment variable name: \"" + password_env + "\"");
+  IpmiInjector::Config c;
+  c.host = s->String("host", true);
+  c.user = s->String("user", true);
+  c.password_env = s->String("password_env", false, "IPMI_PASSWORD");
+  if (!IsEnvName(c.password_env))
+    s->Problem("password_env", "not an environment variable name: \"" + c.password_env + "\"");
+  c.password_file = s->String("password_file", false);
+  if (!c.password_file.empty() && access(c.password_file.c_str(), R_OK) != 0)
+    s->Problem("password_file", "cannot read \"" + c.password_file + "\"");
   std::string action = s->String("action", false, "off");
   if (action != "off" && action != "reset") s->Problem("action", "must be off or reset");
-  std::string interface = s->String("interface", false, "lanplus");
-  int64_t timeout_ns = s->DurationNs("timeout", 30'000'000'000LL);
-  if (timeout_ns <= 0) s->Problem("timeout", "must be more than 0");
-  return std::make_unique<IpmiInjector>(name, host, user, password_env, action == "reset", interface, timeout_ns);
+  c.reset = action == "reset";
+  c.interface = s->String("interface", false, "lanplus");
+  c.cipher_suite = s->String("cipher_suite", false);
+  if (!c.cipher_suite.empty() && c.cipher_suite.find_first_not_of("0123456789") != std::string::npos)
+    s->Problem("cipher_suite", "must be a number (ipmitool -C)");
+  c.timeout_ns = s->DurationNs("timeout", 30'000'000'000LL);
+  if (c.timeout_ns <= 0) s->Problem("timeout", "must be more than 0");
+  c.settle_ns = s->DurationNs("settle", 60'000'000'000LL);
+  if (c.settle_ns <= 0) s->Problem("settle", "must be more than 0");
+  return std::make_unique<IpmiInjector>(name, std::move(c));
 }
 
 }  // namespace fb

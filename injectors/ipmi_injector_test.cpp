@@ -1,5 +1,6 @@
-// ipmi through its exact command lines, against a stand-in ipmitool on PATH (no
-// BMC here); the password must reach it only through IPMI_PASSWORD.
+// ipmi through its exact command lines, against a stand-in ipmitool on PATH;
+// the password must reach it only through IPMI_PASSWORD. The lab's real BMCs
+// (ipmi_sim) are in tests/lab_bmc_test.cpp.
 #include "injectors/ipmi_injector.h"
 
 #include <doctest/doctest.h>
@@ -41,8 +42,10 @@ TEST_CASE("ipmi injector: ipmitool -I lanplus -H host -U user -E chassis power o
   CHECK(inj->checker()->InEffect().value() == false);
   CHECK(ReadFile(log).value() ==
         "-I lanplus -H 198.18.9.9 -U admin -E chassis power off [IPMI_PASSWORD=hunter2]\n"
-        "-I lanplus -H 198.18.9.9 -U admin -E chassis power status [IPMI_PASSWORD=hunter2]\n"
+        "-I lanplus -H 198.18.9.9 -U admin -E chassis power status [IPMI_PASSWORD=hunter2]\n"  // until off
+        "-I lanplus -H 198.18.9.9 -U admin -E chassis power status [IPMI_PASSWORD=hunter2]\n"  // the check
         "-I lanplus -H 198.18.9.9 -U admin -E chassis power on [IPMI_PASSWORD=hunter2]\n"
+        "-I lanplus -H 198.18.9.9 -U admin -E chassis power status [IPMI_PASSWORD=hunter2]\n"
         "-I lanplus -H 198.18.9.9 -U admin -E chassis power status [IPMI_PASSWORD=hunter2]\n");
 
   Settings unset(

@@ -427,6 +427,8 @@ Status PowerOffHost(const std::string& state_dir, int host) {
              {{"host", h.name}, {"vms", names}});
 }
 
+bool HostPoweredOff(const std::string& state_dir, int host) { return PoweredOff(state_dir, host); }
+
 Status PowerOnHost(const std::string& state_dir, int host) {
   auto pool = LoadPool(state_dir);
   if (!pool.ok()) return pool.status();

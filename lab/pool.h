@@ -150,6 +150,8 @@ Status PowerOffHost(const std::string& state_dir, int host);
 // again (if built and not running), logs `host_power_on` {host}. VMs still
 // resident on it stay down (a VM does not survive a power cycle): StartVm them.
 Status PowerOnHost(const std::string& state_dir, int host);
+// Whether the host is powered off now (PowerOffHost, until PowerOnHost).
+bool HostPoweredOff(const std::string& state_dir, int host);
 
 // Drops everything on the host's management interface (nft rules in its
 // fbpool table); logs `mgmt_cut` / `mgmt_restored` {host}.

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
 #include "core/subprocess.h"
+#include "lab/bmc.h"
 #include "lab/netns.h"
 #include "lab/pool_net.h"
 #include "lab/process.h"
@@ -251,6 +252,12 @@ Status BuildPool(const std::string& state_dir, const PoolBuildSpec& spec) {
     auto pool = LoadPool(state_dir);
     if (!pool.ok()) return pool.status();
     for (int i = 1; i <= spec.hosts; ++i) FB_RETURN_IF_ERROR(StartHaSim(*pool, i));
+  }
+  // Every host's BMC (IPMI and Redfish), when ipmi_sim and ipmitool are installed.
+  if (HaveBmcTools()) {
+    auto pool = LoadPool(state_dir);
+    if (!pool.ok()) return pool.status();
+    FB_RETURN_IF_ERROR(StartBmcs(*pool));
   }
   return Status::Ok();
 }
