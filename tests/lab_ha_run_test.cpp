@@ -1,6 +1,7 @@
 // End-to-end test of an HA restart on the lab's pool: a plan whose
 // load runs in an agent in vm-1 on host-1, driven over ssh; the plan pulls
-// host-1's "power" (faultbench lab host power-off); the HA simulator declares
+// host-1's power through its BMC (lab/bmc.h: ipmi_sim under the real ipmitool;
+// `faultbench lab host power-off` when ipmi_sim is not installed); the HA simulator declares
 // it dead and restarts vm-1 on host-2, where `agent --boot` continues the run.
 // The report must show the agent lost, the HA events, the restart, the
 // downtime as the simulator's log has it, and no lost write (the controller's
@@ -14,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/jsonl_writer.h"
+#include "lab/bmc.h"
 #include "lab/pool.h"
 #include "tests/support/lab_fixture.h"
 #include "tests/support/skip.h"
@@ -23,6 +25,16 @@ namespace fb::labtest {
 namespace {
 
 constexpr const char* kPasswordEnv = "FB_TEST_POOL_XAPI_PASSWORD";
+
+// The power injector: host-1's BMC over IPMI, as a plan for a real pool has it.
+std::string PowerInjector(const lab::PoolConfig& pool, const std::string& cli) {
+  if (lab::HaveBmcTools()) {
+    return "    kind: ipmi\n    host: " + lab::PoolBmcAddr(1) + "\n    user: " + lab::kBmcUser +
+           "\n    password_file: " + lab::PoolBmcPasswordFile(pool.state_dir) + "\n    cipher_suite: 3\n    settle: 20s";
+  }
+  return "    kind: command\n    inject: " + cli + " lab host power-off host-1\n    revert: " + cli +
+         " lab host power-on host-1\n    timeout: 20s";
+}
 
 std::string HaPlan(const lab::PoolConfig& pool, const std::string& iqn) {
   const std::string cli = FB_CLI_PATH;
@@ -54,12 +66,7 @@ agents:
          lab::PoolVmAddr(1) + R"(, state_dir: )" + pool.vms.at(0).agent_dir + R"(}
 injectors:
   power:
-    kind: command
-    inject: )" +
-         cli + R"( lab host power-off host-1
-    revert: )" +
-         cli + R"( lab host power-on host-1
-    timeout: 20s
+)" + PowerInjector(pool, cli) + R"(
 probes:
   xapi:
     kind: xapi
