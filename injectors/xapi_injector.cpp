@@ -231,6 +231,18 @@ class XapiInjector : public Injector, public FaultChecker {
   // Maintenance mode: host.disable, then Async.host.evacuate; an evacuation
   // that fails enables the host again and names what held it.
   Status Evacuate(const std::string& host) {
+    // Which VMs it must move: the report checks each one moved (all_vms_moved).
+    if (auto vms = Records("VM"); vms.ok()) {
+      json names = json::array();
+      for (const auto& [ref, vm] : vms->items()) {
+        if (Str(vm, "resident_on") == host && Str(vm, "power_state") == "Running" &&
+            !vm.value("is_control_domain", false))
+          names.push_back(Str(vm, "name_label"));
+      }
+      std::string hname = Name("host", host);  // as the xapi probe names hosts in vm_moved
+      Note("xapi_host_vms", Severity::kInfo, hname + " runs " + std::to_string(names.size()) + " VM(s): " + names.dump(),
+           {{"host", hname}, {"vms", names}});
+    }
     XapiReply off = Call("host.disable", {host});
     if (!off.ok) return Err("inject", "host.disable " + c_.host + ": " + Failure(off));
     Status s = RunTask("inject", "host.evacuate", {host}, c_.host);

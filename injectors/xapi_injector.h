@@ -31,7 +31,8 @@
 // Long calls run as tasks (task.get_record polled until success or failure, then
 // task.destroy); in a run, each task's start and end are events of the
 // injector (xapi_task_started; xapi_task_done with status, duration_ms and the
-// error code and parameters). An XAPI error is reported with its code and parameters
+// error code and parameters); an evacuation first names the host's running VMs
+// (xapi_host_vms {host, vms}) for the report's all_vms_moved. An XAPI error is reported with its code and parameters
 // (VM_REQUIRES_SR [vm, sr], HOST_DISABLED [host], ...). What Prepare resolved
 // (the origin host, the old master, the refs) is kept in a state file named by
 // run and injector, so the guard's revert after a dead runner knows it too.

@@ -185,9 +185,12 @@ TEST_CASE("xapi injector: host_reboot evacuates and reboots the host, its tasks 
     CHECK(e.source == "op");
     seen.push_back(e.kind + " " + e.attrs.value("method", std::string()) + " " + e.attrs.value("status", std::string()));
   }
-  CHECK(seen == std::vector<std::string>{"xapi_task_started host.evacuate ", "xapi_task_done host.evacuate success",
-                                         "xapi_task_started host.reboot ", "xapi_task_done host.reboot success"});
-  CHECK(events[1].attrs["duration_ms"].get<double>() >= 0);
+  CHECK(seen == std::vector<std::string>{"xapi_host_vms  ", "xapi_task_started host.evacuate ",
+                                         "xapi_task_done host.evacuate success", "xapi_task_started host.reboot ",
+                                         "xapi_task_done host.reboot success"});
+  CHECK(events[0].attrs["vms"] == json::array({"vm-1"}));  // what the evacuation must move
+  CHECK(events[0].attrs["host"] == "host-1");
+  CHECK(events[2].attrs["duration_ms"].get<double>() >= 0);
 }
 
 TEST_CASE("xapi fake: host.reboot refuses an enabled host and one with a running guest, as XAPI does" *

@@ -65,7 +65,15 @@ struct Limits {
   // those whose lost write had been acknowledged inside the fault window.
   std::optional<uint64_t> lost_writes;
   std::optional<Recovery> recovery;  // faults only
-  bool empty() const { return !max_stall_ns && !max_latency_ns && !io_errors && !lost_writes && !recovery; }
+  // Faults only, for platform operations (the xapi injector): the longest I/O
+  // pause of any VM's load around the operation, and that every VM resident on
+  // an evacuated host moved off it.
+  std::optional<int64_t> max_pause_ns;
+  std::optional<bool> all_vms_moved;
+  bool empty() const {
+    return !max_stall_ns && !max_latency_ns && !io_errors && !lost_writes && !recovery && !max_pause_ns &&
+           !all_vms_moved;
+  }
 };
 
 struct Expectations {

@@ -320,4 +320,31 @@ TEST_CASE("plan loader: wait_for.source must name an event source of the plan" *
   }
 }
 
+TEST_CASE("plan loader: a fault's max_pause and all_vms_moved load and round-trip, not for the run" *
+          doctest::test_suite("unit")) {
+  RegisterBuiltinInjectors();
+  std::string text = kGood;
+  text.replace(text.find("      max_stall: 2500ms\n"), 0, "      max_pause: 400ms\n      all_vms_moved: true\n");
+  LoadedPlan a = LoadPlanText(text, "plan.yaml");
+  for (const auto& p : a.problems) MESSAGE(p.ToString());
+  REQUIRE(a.ok());
+  const Limits& l = a.plan.expect.faults.at("freeze");
+  CHECK(*l.max_pause_ns == 400'000'000);
+  CHECK(*l.all_vms_moved);
+  LoadedPlan b = LoadPlanText(WritePlan(a.plan), "written.yaml");
+  REQUIRE(b.ok());
+  CHECK(*b.plan.expect.faults.at("freeze").max_pause_ns == 400'000'000);
+  CHECK(*b.plan.expect.faults.at("freeze").all_vms_moved);
+  std::string run = kGood;
+  run.replace(run.find("  max_stall: 3s\n"), 0, "  max_pause: 1s\n");
+  auto problems = Problems(run);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].find("max_pause") != std::string::npos);
+  std::string bad = kGood;
+  bad.replace(bad.find("      max_stall: 2500ms\n"), 0, "      all_vms_moved: maybe\n");
+  problems = Problems(bad);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].find("must be true or false") != std::string::npos);
+}
+
 }  // namespace fb

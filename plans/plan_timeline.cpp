@@ -126,7 +126,7 @@ void PlanParser::ParseSteps(const YAML::Node& node, Plan* plan) {
 std::optional<Limits> PlanParser::ParseLimits(const YAML::Node& node, const std::string& path,
                                               bool allow_recovery) {
   std::vector<std::string> keys = {"max_stall", "max_latency", "io_errors", "lost_writes"};
-  if (allow_recovery) keys.push_back("recovery");
+  if (allow_recovery) keys.insert(keys.end(), {"recovery", "max_pause", "all_vms_moved"});
   if (!CheckMap(node, path, keys)) return std::nullopt;
   Limits l;
   if (node["max_stall"]) l.max_stall_ns = Duration(node["max_stall"], JoinPath(path, "max_stall"));
@@ -138,6 +138,14 @@ std::optional<Limits> PlanParser::ParseLimits(const YAML::Node& node, const std:
   if (node["lost_writes"]) {
     if (auto v = Integer(node["lost_writes"], JoinPath(path, "lost_writes"), 0, INT64_MAX / 2))
       l.lost_writes = uint64_t(*v);
+  }
+  if (allow_recovery && node["max_pause"]) l.max_pause_ns = Duration(node["max_pause"], JoinPath(path, "max_pause"));
+  if (allow_recovery && node["all_vms_moved"]) {
+    auto s = Scalar(node["all_vms_moved"], JoinPath(path, "all_vms_moved"));
+    if (s && (*s == "true" || *s == "false"))
+      l.all_vms_moved = *s == "true";
+    else if (s)
+      Problem(node["all_vms_moved"], JoinPath(path, "all_vms_moved"), "must be true or false");
   }
   if (allow_recovery && node["recovery"]) {
     const YAML::Node& r = node["recovery"];

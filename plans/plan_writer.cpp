@@ -68,6 +68,8 @@ void EmitLimits(YAML::Emitter& out, const Limits& l) {
   if (l.max_latency_ns) out << YAML::Key << "max_latency" << YAML::Value << ExactDuration(*l.max_latency_ns);
   if (l.io_errors) out << YAML::Key << "io_errors" << YAML::Value << *l.io_errors;
   if (l.lost_writes) out << YAML::Key << "lost_writes" << YAML::Value << *l.lost_writes;
+  if (l.max_pause_ns) out << YAML::Key << "max_pause" << YAML::Value << ExactDuration(*l.max_pause_ns);
+  if (l.all_vms_moved) out << YAML::Key << "all_vms_moved" << YAML::Value << *l.all_vms_moved;
   if (l.recovery) {
     out << YAML::Key << "recovery" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "to" << YAML::Value << Pct(l.recovery->to_fraction) + " of baseline";

@@ -87,6 +87,32 @@ struct StallView {
   std::string budget_note;             // e.g. "exceeds iscsi_path_loss (25s): ..."
 };
 
+// One XAPI task of a platform operation (the xapi injector's xapi_task_started
+// and xapi_task_done events).
+struct OperationTask {
+  std::string method, about, step, status, error;  // step: inject or revert
+  int64_t start_utc_ns = 0;
+  std::optional<int64_t> end_utc_ns;  // empty: never ended in the journal
+  std::optional<double> duration_ms;
+};
+
+// A platform operation injected as a fault (a live migration, an evacuation, a
+// master change): its tasks, the pause each load saw around the switchover,
+// and what XAPI reported moving.
+struct OperationView {
+  std::string action;  // the injector's action (vm_migrate, host_evacuate, ...)
+  std::vector<OperationTask> tasks;
+  int64_t start_utc_ns = 0, end_utc_ns = 0;  // first inject task's start .. its last end
+  // Per load ("local" or the agent's name): its longest stall overlapping the
+  // operation (or 1 s after it); 0 = no pause as long as the stall threshold.
+  std::map<std::string, double> pause_ms;
+  std::string host;                   // an evacuation's host (xapi_host_vms)
+  std::vector<std::string> host_vms;  // the VMs running on it when it began
+  std::vector<std::string> moved;     // "vm-1: host-1 -> host-2" (vm_moved events)
+  std::vector<std::string> not_moved; // host_vms with no vm_moved off the host
+  bool saw_moves = false;             // any vm_moved event at all (an xapi probe watched)
+};
+
 struct FaultWindow {
   std::string injector;
   Tolerance tolerance;  // from this fault's recovery limit (or the overall one)
@@ -116,6 +142,7 @@ struct FaultWindow {
   double lost_ios = 0;              // sum over the window of (baseline - measured) x interval
   std::vector<ChainEntry> chain;
   std::vector<std::string> blind_probes;  // probes blind during the window, with why
+  std::optional<OperationView> operation;  // a platform operation (xapi injector)
 };
 
 struct Verdict {

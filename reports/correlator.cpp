@@ -320,6 +320,7 @@ Analysis Correlate(RunJournal journal, PlanView plan, const AnalyzeOptions& opt)
     BuildChain(j, &f);  // and each stall's explaining events, which choose its budget
     for (auto& v : f.stalls) ApplyBudgets(a.budgets, &v);
   }
+  ComputeOperations(j, &a.faults);
   CycleStats(&a);
   a.integrity = ComputeIntegrity(j, a.faults);
   a.agents = ComputeAgents(j, &a.agents_total);

@@ -59,6 +59,9 @@ constexpr const char* kUnexplained = "no platform event explains this stall";
 // The budget family ("path", "ha", "array") an event's kind points at, or "".
 std::string BudgetFamily(const JournalEvent& e);
 std::vector<Verdict> EvaluateExpectations(const Analysis& a);
+// Each fault's platform operation (analysis.h, OperationView), from the xapi
+// injector's task events, the loads' stalls and the xapi probe's vm_moved.
+void ComputeOperations(const RunJournal& j, std::vector<FaultWindow>* faults);
 // The run split at every injection and revert (analysis.h, IntegrityWindow).
 std::vector<IntegrityWindow> IntegrityWindows(const RunJournal& j, const std::vector<FaultWindow>& faults);
 // Verify totals and findings by window; verified = false when the load did not verify.

@@ -506,3 +506,87 @@ TEST_CASE("integrity: the agents' writes and checks count beside the controller'
 }
 
 }  // namespace fb::reports
+
+namespace fb::reports {
+
+TEST_CASE("platform operations: a live migration's tasks, each load's pause, what moved, max_pause and "
+          "all_vms_moved judged" *
+          doctest::test_suite("unit")) {
+  FreezeJournal f;
+  f.j.RunInfo("agents", nlohmann::json::array({{{"name", "vm-1"}}, {{"name", "vm-2"}}}));
+  f.j.Plan(
+      "name: ops\n"
+      "expect:\n"
+      "  faults:\n"
+      "    migrate: {max_pause: 500ms}\n"
+      "    evacuate: {all_vms_moved: true, max_pause: 100ms}\n");
+  // vm_migrate: the task runs 2.000 .. 2.600 s; vm-1's load pauses 312 ms at the switchover.
+  nlohmann::json a = {{"injector", "migrate"}, {"action", "vm_migrate"}, {"task", "OpaqueRef:task-1"}};
+  auto with = [](nlohmann::json j, nlohmann::json more) {
+    for (const auto& [k, v] : more.items()) j[k] = v;
+    return j;
+  };
+  f.j.Event(2000, "migrate", "xapi_task_started",
+            with(a, {{"method", "VM.pool_migrate"}, {"about", "vm-1 -> host-2"}, {"step", "inject"}}));
+  f.j.AgentStall("vm-1", 2300, 2612);
+  f.j.Event(2550, "xapi", "vm_moved", {{"vm", "vm-1"}, {"host", "host-2"}, {"previous_host", "host-1"}});
+  f.j.Event(2600, "migrate", "xapi_task_done",
+            with(a, {{"method", "VM.pool_migrate"}, {"status", "success"}, {"duration_ms", 600.0}, {"step", "inject"}}));
+  f.j.Event(2601, "migrate", "fault_injected", {{"injector", "migrate"}});
+  f.j.Event(4000, "migrate", "fault_reverted", {{"injector", "migrate"}});
+  // host_evacuate of host-2 running vm-1 and vm-2: only vm-1 moves.
+  nlohmann::json b = {{"injector", "evacuate"}, {"action", "host_evacuate"}, {"task", "OpaqueRef:task-2"}};
+  f.j.Event(5000, "evacuate", "xapi_host_vms", with(b, {{"host", "host-2"}, {"vms", {"vm-1", "vm-2"}}}));
+  f.j.Event(5010, "evacuate", "xapi_task_started",
+            with(b, {{"method", "host.evacuate"}, {"about", "host-2"}, {"step", "inject"}}));
+  f.j.AgentStall("vm-2", 5100, 5250);
+  f.j.Event(5200, "xapi", "vm_moved", {{"vm", "vm-1"}, {"host", "host-1"}, {"previous_host", "host-2"}});
+  f.j.Event(5400, "evacuate", "xapi_task_done",
+            with(b, {{"method", "host.evacuate"}, {"status", "failure"}, {"error", "HOST_NOT_ENOUGH_FREE_MEMORY"},
+                     {"duration_ms", 390.0}, {"step", "inject"}}));
+  f.j.Event(5401, "evacuate", "fault_injected", {{"injector", "evacuate"}});
+  f.j.Event(7000, "evacuate", "fault_reverted", {{"injector", "evacuate"}});
+  Analysis an = f.Analyze(0, 0);
+  REQUIRE(an.faults.size() == 2);
+  REQUIRE(an.faults[0].operation);
+  const OperationView& m = *an.faults[0].operation;
+  CHECK(m.action == "vm_migrate");
+  REQUIRE(m.tasks.size() == 1);
+  CHECK(m.tasks[0].method == "VM.pool_migrate");
+  CHECK(m.tasks[0].status == "success");
+  CHECK(*m.tasks[0].duration_ms == doctest::Approx(600));
+  CHECK(m.pause_ms.at("vm-1") == doctest::Approx(312));
+  CHECK(m.pause_ms.at("vm-2") == 0);
+  CHECK(m.moved == std::vector<std::string>{"vm-1: host-1 -> host-2"});
+  REQUIRE(an.faults[1].operation);
+  const OperationView& e = *an.faults[1].operation;
+  CHECK(e.host == "host-2");
+  CHECK(e.not_moved == std::vector<std::string>{"vm-2"});
+  CHECK(e.tasks[0].error == "HOST_NOT_ENOUGH_FREE_MEMORY");
+  CHECK(e.pause_ms.at("vm-2") == doctest::Approx(150));
+  CHECK(e.pause_ms.at("vm-1") == 0);  // its stall of the migration is not this operation's
+  auto verdict = [&](const std::string& scope, const std::string& check) -> const Verdict* {
+    for (const auto& v : an.verdicts)
+      if (v.scope == scope && v.check == check) return &v;
+    return nullptr;
+  };
+  const Verdict* pause = verdict("fault migrate#1", "max_pause");
+  REQUIRE(pause);
+  CHECK(pause->pass);
+  CHECK(pause->measured == "312ms (vm-1)");
+  const Verdict* moved = verdict("fault evacuate#1", "all_vms_moved");
+  REQUIRE(moved);
+  CHECK_FALSE(moved->pass);
+  CHECK(moved->measured == "still on host-2: vm-2");
+  const Verdict* pause2 = verdict("fault evacuate#1", "max_pause");
+  REQUIRE(pause2);
+  CHECK_FALSE(pause2->pass);
+  std::string text = FormatSummary(an, false);
+  CHECK(text.find("VM.pool_migrate vm-1 -> host-2: success in 600ms") != std::string::npos);
+  CHECK(text.find("moved off              1 of 2 VMs of host-2") != std::string::npos);
+  auto json = ReportToJson(an);
+  CHECK(json["faults"][0]["operation"]["pause_ms"]["vm-1"] == 312);
+  CHECK(json["faults"][1]["operation"]["not_moved"] == nlohmann::json::array({"vm-2"}));
+}
+
+}  // namespace fb::reports

@@ -77,6 +77,43 @@ void Check(const LimitSet& l, const std::string& scope, const Measured& m, const
     out->push_back({scope, "lost_writes", "<= " + std::to_string(*l.lost_writes), std::to_string(m.lost),
                     double(*l.lost_writes), double(m.lost), m.lost <= *l.lost_writes});
   }
+  if (l.max_pause_ns && f) {
+    double limit = double(*l.max_pause_ns) / 1e6;
+    if (!f->operation) {
+      out->push_back({scope, "max_pause", "<= " + Ms(limit), "no platform operation in this fault", limit,
+                      std::nullopt, false});
+    } else {
+      double worst = 0;
+      std::string who;
+      for (const auto& [load, ms] : f->operation->pause_ms) {
+        if (ms >= worst) {
+          worst = ms;
+          who = load;
+        }
+      }
+      std::string measured = worst > 0 ? Ms(worst) + " (" + who + ")" : "no pause as long as the stall threshold";
+      out->push_back({scope, "max_pause", "<= " + Ms(limit), measured, limit, worst, worst <= limit});
+    }
+  }
+  if (l.all_vms_moved && *l.all_vms_moved && f) {
+    const OperationView* op = f->operation ? &*f->operation : nullptr;
+    std::string measured;
+    bool pass = false;
+    if (!op || op->host_vms.empty()) {
+      measured = op ? "the host's VMs are unknown (no xapi_host_vms: host_evacuate and host_reboot say them)"
+                    : "no platform operation in this fault";
+    } else if (!op->saw_moves) {
+      measured = "not seen: no xapi probe reported vm_moved";
+    } else if (!op->not_moved.empty()) {
+      for (const auto& vm : op->not_moved) measured += (measured.empty() ? "" : ", ") + vm;
+      measured = "still on " + op->host + ": " + measured;
+    } else {
+      measured = std::to_string(op->host_vms.size()) + " of " + std::to_string(op->host_vms.size()) + " moved off " +
+                 op->host;
+      pass = true;
+    }
+    out->push_back({scope, "all_vms_moved", "every VM off the host", measured, std::nullopt, std::nullopt, pass});
+  }
   if (l.recovery && f) {
     char limit[128];
     snprintf(limit, sizeof limit, "%.0f%% of baseline IOPS (%.0f), p99 <= %s, for %d intervals, within %s",

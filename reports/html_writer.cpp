@@ -263,6 +263,30 @@ std::string FaultSection(const Analysis& a, const FaultWindow& f) {
     }
     s += "</table>\n";
   }
+  if (f.operation) {
+    const OperationView& op = *f.operation;
+    s += "<h3>Platform operation</h3><table>\n" + Row({"step", "task", "result", "duration"}, true);
+    for (const auto& t : op.tasks) {
+      s += std::string(t.status == "success" ? "<tr>" : "<tr class=\"bad\">") + "<td>" + H(t.step) + "</td><td>" +
+           H(t.method + " " + t.about) + "</td><td>" + H(t.status.empty() ? "never ended" : t.status) +
+           (t.error.empty() ? "" : " " + H(t.error)) + "</td><td>" +
+           (t.duration_ms ? H(FormatDuration(int64_t(*t.duration_ms * 1e6))) : "–") + "</td></tr>\n";
+    }
+    s += "</table><table>\n" + Row({"load", "pause around the operation"}, true);
+    for (const auto& [load, ms] : op.pause_ms)
+      s += Row({H(load), ms > 0 ? Fmt("%.3f ms", ms) : "none as long as the stall threshold"});
+    s += "</table>\n";
+    if (!op.moved.empty() || !op.host_vms.empty()) {
+      std::string moved;
+      for (const auto& m : op.moved) moved += (moved.empty() ? "" : "<br>") + H(m);
+      s += "<p>" + (moved.empty() ? std::string("No vm_moved seen") : moved) +
+           (op.host_vms.empty() ? ""
+                                : Fmt("<br>%zu of %zu VMs moved off ", op.host_vms.size() - op.not_moved.size(),
+                                      op.host_vms.size()) +
+                                      H(op.host)) +
+           "</p>\n";
+    }
+  }
   s += "<h3>Event chain</h3><table class=\"chain\">\n" + Row({"offset", "kind", "source", "message"}, true);
   for (const auto& c : f.chain) {
     s += std::string(c.derived ? "<tr class=\"derived\">" : "<tr>") + "<td>" + Fmt("%+.3f s", c.offset_ms / 1e3) +

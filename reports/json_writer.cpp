@@ -82,6 +82,23 @@ Json EventJson(const JournalEvent& e, int64_t from) {
           {"kind", e.kind}, {"message", e.message}};
 }
 
+Json OperationJson(const OperationView& op, int64_t t0) {
+  Json tasks = Json::array();
+  for (const auto& t : op.tasks) {
+    tasks.push_back({{"step", t.step},
+                     {"method", t.method},
+                     {"about", t.about},
+                     {"status", t.status.empty() ? Json(nullptr) : Json(t.status)},
+                     {"error", t.error.empty() ? Json(nullptr) : Json(t.error)},
+                     {"start_offset_ms", R3(double(t.start_utc_ns - t0) / 1e6)},
+                     {"duration_ms", t.duration_ms ? Json(R3(*t.duration_ms)) : Json(nullptr)}});
+  }
+  Json pauses = Json::object();
+  for (const auto& [load, ms] : op.pause_ms) pauses[load] = R3(ms);
+  return {{"action", op.action}, {"tasks", tasks},     {"pause_ms", pauses},           {"host", op.host},
+          {"host_vms", op.host_vms}, {"moved", op.moved}, {"not_moved", op.not_moved}, {"saw_moves", op.saw_moves}};
+}
+
 Json Pieces(const Stall& s) {
   Json out = Json::array();
   for (const auto& [a, b] : s.pieces) {
@@ -212,6 +229,7 @@ Json ReportToJson(const Analysis& a) {
         {"lost_ios", R3(f.lost_ios)},
         {"chain", chain},
         {"blind_probes", f.blind_probes},
+        {"operation", f.operation ? OperationJson(*f.operation, f.inject_utc_ns) : Json(nullptr)},
     });
   }
   r["faults"] = faults;

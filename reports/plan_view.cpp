@@ -42,6 +42,8 @@ class ViewParser {
     if (n["lost_writes"]) {
       if (auto v = Integer(n["lost_writes"])) l.lost_writes = uint64_t(*v);
     }
+    if (n["max_pause"]) l.max_pause_ns = Duration(n["max_pause"]);
+    if (n["all_vms_moved"] && n["all_vms_moved"].IsScalar()) l.all_vms_moved = n["all_vms_moved"].Scalar() == "true";
     if (const YAML::Node r = n["recovery"]; r && r.IsMap()) {
       RecoveryLimit rec;
       if (r["to"] && r["to"].IsScalar()) {

@@ -39,7 +39,12 @@ struct LimitSet {
   std::optional<uint64_t> io_errors;
   std::optional<uint64_t> lost_writes;  // verify findings (lost, misdirected, corrupt, phantom)
   std::optional<RecoveryLimit> recovery;
-  bool empty() const { return !max_stall_ns && !max_latency_ns && !io_errors && !lost_writes && !recovery; }
+  std::optional<int64_t> max_pause_ns;  // faults: the longest pause of any VM's load around a platform operation
+  std::optional<bool> all_vms_moved;    // faults: every VM of an evacuated host moved off it
+  bool empty() const {
+    return !max_stall_ns && !max_latency_ns && !io_errors && !lost_writes && !recovery && !max_pause_ns &&
+           !all_vms_moved;
+  }
 };
 
 // Platform timeouts as the plan states them; each is unset when not stated.

@@ -32,6 +32,8 @@ std::string FormatCompare(const Analysis& a, const Analysis& b);
 
 // ", read-back after the run complete" or which loads did not read back, and why.
 std::string ReadBackText(const Integrity& in);
+// A platform operation's tasks, each load's pause, what moved (summary lines).
+std::string OperationText(const OperationView& op);
 
 // Escapes & < > " ' for XML and HTML text and attributes.
 std::string EscapeXml(const std::string& text);

@@ -73,6 +73,26 @@ std::string AgentsText(const Analysis& a) {
 
 }  // namespace
 
+std::string OperationText(const OperationView& op) {
+  std::string s;
+  for (const auto& t : op.tasks) {
+    s += Fmt("  %-22s %s %s: %s%s\n", ("task (" + t.step + ")").c_str(), t.method.c_str(), t.about.c_str(),
+             t.status.empty() ? "never ended" : t.status.c_str(),
+             t.duration_ms ? (" in " + FormatDuration(int64_t(*t.duration_ms * 1e6))).c_str() : "");
+    if (!t.error.empty()) s += Fmt("  %-22s %s\n", "", t.error.c_str());
+  }
+  std::string pauses;
+  for (const auto& [load, ms] : op.pause_ms)
+    pauses += (pauses.empty() ? "" : ", ") + load + " " + (ms > 0 ? FormatDuration(int64_t(ms * 1e6)) : "none");
+  if (!pauses.empty()) s += Fmt("  %-22s %s\n", "pause", pauses.c_str());
+  for (const auto& m : op.moved) s += Fmt("  %-22s %s\n", "moved", m.c_str());
+  if (!op.host_vms.empty()) {
+    s += Fmt("  %-22s %zu of %zu VMs of %s%s\n", "moved off", op.host_vms.size() - op.not_moved.size(),
+             op.host_vms.size(), op.host.c_str(), op.saw_moves ? "" : " (no xapi probe: moves not seen)");
+  }
+  return s;
+}
+
 std::string ReadBackText(const Integrity& in) {
   if (in.final_pass_complete) return ", read-back after the run complete";
   if (in.read_back_missing.empty()) return ", no read-back after the run";
@@ -157,6 +177,7 @@ std::string FormatSummary(const Analysis& a, bool color) {
                (unsigned long long)v.stall.inflight, why.c_str(), v.budget_note.empty() ? "" : "; ",
                v.budget_note.c_str());
     }
+    if (f.operation) s += OperationText(*f.operation);
     if (!f.chain.empty()) s += "  chain:\n";
     for (const auto& c : f.chain) {
       s += Fmt("    %10s  %-16s %-12s %s\n", Off(c.offset_ms).c_str(), c.kind.c_str(), c.source.c_str(),
