@@ -34,7 +34,9 @@ class IoSuspender {
   IoSuspender(pid_t tgtd_pid, int tgtd_control_port, TgtdSpec spec = {})
       : pid_(tgtd_pid), control_port_(tgtd_control_port), spec_(std::move(spec)) {}
 
-  // Each returns the UTC time (ns) taken right at the signal or state change.
+  // Each returns the UTC time (ns) taken right at the signal or state change:
+  // after SIGSTOP (nothing is served after it), before SIGCONT (nothing is
+  // served before it), so the lab's events bound what the load can see.
   Result<int64_t> Pause();
   Result<int64_t> Refuse();
   Result<int64_t> Resume();
