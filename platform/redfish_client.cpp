@@ -69,16 +69,8 @@ std::string RedfishClient::Fail(const std::string& what, int status, const std::
 Status RedfishClient::Connect() {
   if (!token_.empty() && !reset_target_.empty()) return Status::Ok();
   if (!client_) {
-    auto c = std::make_unique<httplib::Client>(e_.url);
-    if (!c->is_valid()) return Status::InvalidInput(owner_ + ": bad url \"" + e_.url + "\"");
-    auto us = std::chrono::microseconds(e_.timeout_ns / kNsPerUs);
-    c->set_connection_timeout(us);
-    c->set_read_timeout(us);
-    c->set_write_timeout(us);
-    if (e_.url.rfind("https://", 0) == 0) {
-      c->enable_server_certificate_verification(e_.tls_verify);
-      if (!e_.ca_file.empty()) c->set_ca_cert_path(e_.ca_file);
-    }
+    auto c = NewRestClient(e_.url, e_.tls_verify, e_.ca_file, e_.timeout_ns);
+    if (!c) return Status::InvalidInput(owner_ + ": bad url \"" + e_.url + "\"");
     client_ = std::move(c);
   }
   if (e_.password.empty())

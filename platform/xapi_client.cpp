@@ -62,6 +62,21 @@ std::string CheckedBaseUrl(Settings* s, const std::string& key, std::string url)
   return url;
 }
 
+std::unique_ptr<httplib::Client> NewRestClient(const std::string& url, bool tls_verify, const std::string& ca_file,
+                                               int64_t timeout_ns) {
+  auto c = std::make_unique<httplib::Client>(url);
+  if (!c->is_valid()) return nullptr;
+  auto us = std::chrono::microseconds(timeout_ns / kNsPerUs);
+  c->set_connection_timeout(us);
+  c->set_read_timeout(us);
+  c->set_write_timeout(us);
+  if (url.rfind("https://", 0) == 0) {
+    c->enable_server_certificate_verification(tls_verify);
+    if (!ca_file.empty()) c->set_ca_cert_path(ca_file);
+  }
+  return c;
+}
+
 void ReadHttpsSettings(Settings* s, bool* tls_verify, std::string* ca_file, int64_t* timeout_ns) {
   *tls_verify = s->Bool("tls_verify", true);
   *ca_file = s->String("ca_file");

@@ -120,6 +120,12 @@ std::string XapiTime(int64_t utc_ns);
 // The https keys every platform client shares: tls_verify (true), ca_file (must
 // be readable), timeout (2s, at least 10ms); problems go to `settings`.
 void ReadHttpsSettings(Settings* settings, bool* tls_verify, std::string* ca_file, int64_t* timeout_ns);
+// An HTTP(S) client of a REST service (the arrays, a BMC's Redfish): connect,
+// read and write bounded by timeout_ns; for https the server certificate
+// checked unless tls_verify is false, against ca_file when given. nullptr when
+// the URL is not one cpp-httplib can use.
+std::unique_ptr<httplib::Client> NewRestClient(const std::string& url, bool tls_verify, const std::string& ca_file,
+                                               int64_t timeout_ns);
 // A URL setting: http(s)://host[:port] without a path; trailing slashes dropped.
 std::string CheckedBaseUrl(Settings* settings, const std::string& key, std::string url);
 
