@@ -27,8 +27,10 @@ struct LabFlags {
   std::vector<std::string> pool_defects;
   std::string ha_timeout = "10s";
   std::string ha_heartbeat = "1s";
+  std::string migration_downtime = "150ms";
   std::string target;  // HOST or VM of lab host / lab vm
   std::string on_host;
+  std::string downtime;  // lab vm migrate; "" = the pool's
   bool json = false;
 };
 
@@ -58,6 +60,9 @@ Status ParseOptions(const LabFlags& f, lab::LabOptions* o) {
   auto ha_heartbeat = ParseDuration(f.ha_heartbeat);
   if (!ha_heartbeat.ok()) return ha_heartbeat.status().With("--heartbeat");
   o->ha_heartbeat_interval_ns = *ha_heartbeat;
+  auto downtime = ParseDuration(f.migration_downtime);
+  if (!downtime.ok()) return downtime.status().With("--migration-downtime");
+  o->migration_downtime_ns = *downtime;
   return o->Validate();
 }
 
@@ -244,7 +249,7 @@ void RegisterPoolCommands(CLI::App* lab, std::shared_ptr<LabFlags> flags, int* e
   redfish->group("");
   redfish->callback([flags, exit_code] { *exit_code = lab::RunBmcRedfish(flags->state_dir); });
 
-  CLI::App* vm = lab->add_subcommand("vm", "Start or stop a pool VM");
+  CLI::App* vm = lab->add_subcommand("vm", "Start, stop or live-migrate a pool VM");
   vm->require_subcommand(1);
   CLI::App* start = vm->add_subcommand("start", "Start the VM on a host (moving it if it runs elsewhere)");
   start->add_option("VM", flags->target, "vm-1, vm-2, ...")->required();
@@ -259,6 +264,31 @@ void RegisterPoolCommands(CLI::App* lab, std::shared_ptr<LabFlags> flags, int* e
       return;
     }
     std::printf("%s started on %s\n", flags->target.c_str(), flags->on_host.c_str());
+    *exit_code = kExitOk;
+  });
+  CLI::App* migrate =
+      vm->add_subcommand("migrate", "Live-migrate a running VM to a host (frozen for the migration downtime)");
+  migrate->add_option("VM", flags->target, "vm-1, vm-2, ...")->required();
+  migrate->add_option("--host", flags->on_host, "Host to move it to")->required();
+  migrate->add_option("--downtime", flags->downtime, "Its freeze (default: lab up --migration-downtime)");
+  migrate->callback([flags, exit_code] {
+    Status s = lab::RequireRoot();
+    auto n = s.ok() ? PoolMember(flags->state_dir, flags->target, true) : Result<int>(s);
+    auto h = n.ok() ? PoolMember(flags->state_dir, flags->on_host, false) : Result<int>(n.status());
+    int64_t downtime = 0;
+    if (h.ok() && !flags->downtime.empty()) {
+      auto d = ParseDuration(flags->downtime);
+      if (d.ok() && (*d < kNsPerMs || *d > 10 * kNsPerSec))
+        d = Status::InvalidInput(flags->downtime + ": a live migration's freeze must be 1ms..10s");
+      if (!d.ok()) h = d.status().With("--downtime");
+      downtime = d.ok() ? *d : 0;
+    }
+    s = h.ok() ? lab::MigrateVm(flags->state_dir, *n, *h, downtime) : h.status();
+    if (!s.ok()) {
+      *exit_code = Fail(s);
+      return;
+    }
+    std::printf("%s migrated to %s\n", flags->target.c_str(), flags->on_host.c_str());
     *exit_code = kExitOk;
   });
   CLI::App* stop = vm->add_subcommand("stop", "Stop the VM (kill its processes, unwire it)");
@@ -302,6 +332,9 @@ void RegisterLabCommand(CLI::App& app, int* exit_code) {
   up->add_option("--ha-timeout", flags->ha_timeout, "HA: host silence that counts as a failure")
       ->capture_default_str();
   up->add_option("--heartbeat", flags->ha_heartbeat, "HA heartbeat interval (network and statefile)")
+      ->capture_default_str();
+  up->add_option("--migration-downtime", flags->migration_downtime,
+                 "How long a live-migrated VM is frozen (its stop-and-copy)")
       ->capture_default_str();
   up->callback([flags, exit_code] {
     lab::LabOptions options;

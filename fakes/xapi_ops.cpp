@@ -10,6 +10,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr int64_t kControlDomainBytes = 1ll << 30;  // what dom0 keeps of a host's memory
+
 std::string Str(const json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
@@ -46,6 +48,17 @@ class Ops {
         attached = attached || (Str(pbd, "SR") == sr && Str(pbd, "host") == host &&
                                 pbd.value("currently_attached", false));
       if (!attached) return XapiAnswer::Fail("VM_REQUIRES_SR", json::array({vm, sr}));
+    }
+    if (m.is_object() && m.contains("memory_total") && Str(v, "resident_on") != host) {
+      int64_t available = m.value("memory_total", int64_t(0)) - kControlDomainBytes;
+      const json vms = svc_->Records("vm");
+      for (const auto& [ref, other] : vms.items())
+        if (ref != vm && Str(other, "resident_on") == host && Str(other, "power_state") == "Running")
+          available -= other.value("memory_static_max", int64_t(0));
+      int64_t needed = v.value("memory_static_max", int64_t(0));
+      if (needed > available)
+        return XapiAnswer::Fail("HOST_NOT_ENOUGH_FREE_MEMORY",
+                                json::array({std::to_string(needed), std::to_string(std::max<int64_t>(available, 0))}));
     }
     return XapiAnswer::Ok("");
   }
@@ -139,6 +152,7 @@ class Ops {
     if (hooks_.designate_master) {
       Status s = hooks_.designate_master(Str(h, "name_label"));
       if (!s.ok()) return XapiAnswer::Fail("INTERNAL_ERROR", json::array({s.message()}));
+      return XapiAnswer::Ok("");
     }
     svc_->SetMaster(Str(h, "address"), pool, host);
     svc_->AddMessage("POOL_MASTER_TRANSITION", 4, "Host", Str(h, "uuid"), "");

@@ -5,7 +5,10 @@
 // HA simulator moves its VMs for real; the tests' fake pool leaves them null.
 //
 //   VM.assert_can_boot_here(vm, host)   HOST_DISABLED [host], HOST_OFFLINE [host],
-//                                       VM_REQUIRES_SR [vm, sr] (an SR not attached there)
+//                                       VM_REQUIRES_SR [vm, sr] (an SR not attached there),
+//                                       HOST_NOT_ENOUGH_FREE_MEMORY [needed, available]
+//                                       (bytes: host_metrics.memory_total less 1 GiB for
+//                                       dom0 and the memory_static_max of its running VMs)
 //   VM.pool_migrate(vm, host, options)  VM_BAD_POWER_STATE [vm, "running", state], the
 //                                       checks above, VM_MIGRATE_FAILED [vm, from, to, why]
 //                                       when the hook fails; then resident_on
@@ -18,7 +21,9 @@
 //                                       [host, "VM", vm] with a running guest; then
 //                                       host_metrics.live false, and after
 //                                       reboot_downtime_ns live and enabled again
-//   pool.designate_new_master(host)     the master moves (POOL_MASTER_TRANSITION)
+//   pool.designate_new_master(host)     the master moves (POOL_MASTER_TRANSITION); with a
+//                                       designate_master hook the hook makes the move (the
+//                                       lab's new master announces itself)
 //   VM.hard_shutdown(vm), VM.start(vm, paused, force), VM.hard_reboot(vm)
 //   PBD.unplug / PBD.plug(pbd)          currently_attached
 // Each also runs as `Async.<call>` (a task: fakes/xapi_service.h).

@@ -303,6 +303,11 @@ int XapiService::LoginAttempts(int member) {
   return members_[member]->attempts;
 }
 
+int64_t XapiService::LastChange() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_id_;
+}
+
 int XapiService::Polls(int member) {
   std::lock_guard<std::mutex> lock(mu_);
   return members_[member]->polls;

@@ -75,6 +75,9 @@ class XapiService {
   // Runs fn on a thread of the service after delay_ns (what happens later by
   // itself: a rebooted host back); never once Stop() began. Joined at Stop.
   void After(int64_t delay_ns, std::function<void()> fn);
+  // The id of the last change event (grows with every Mod, Del, message, task
+  // step): a caller that persists the database compares it.
+  int64_t LastChange();
   // Removes the record and appends a `del` event (no snapshot).
   void Del(const std::string& cls, const std::string& ref);
   // Creates a message record (uuid, name, priority, cls, obj_uuid, timestamp

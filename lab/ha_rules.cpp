@@ -41,6 +41,12 @@ bool HaRules::Alive(const HaInput& in, int peer) const {
   return (in.net_alive.count(peer) || in.slot_alive.count(peer)) && !in.fenced.count(peer);
 }
 
+void HaRules::Handover(int host) {
+  if (host < 1 || host > hosts_ || host == master_) return;
+  master_ = host;
+  ++generation_;
+}
+
 std::vector<HaAction> HaRules::Step(const HaInput& in) {
   using K = HaAction::Kind;
   std::vector<HaAction> out;

@@ -74,6 +74,9 @@ class HaRules {
   int64_t generation() const { return generation_; }
   bool fenced() const { return state_ != State::kUp; }
   bool is_master() const { return state_ == State::kUp && master_ == self_; }
+  // pool.designate_new_master on the master: `host` is master from now on,
+  // with the next generation (its claim wins everywhere once heard).
+  void Handover(int host);
   // Hosts an earlier master declared dead (from the pool database): they are
   // not declared again, only seen back.
   void AdoptDead(const std::set<int>& dead);

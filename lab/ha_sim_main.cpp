@@ -6,7 +6,9 @@
 // (LUN 2, block i-1) and reads every slot each interval over libiscsi (site-a,
 // then site-b), applies the HA rules (ha_sim_node.h), serves XAPI JSON-RPC on
 // http://<mgmt address>:80/jsonrpc (login: root, any password; the master
-// answers, the others HOST_IS_SLAVE) and logs each decision into the lab's
+// answers, the others HOST_IS_SLAVE; the operations of fakes/xapi_ops.h act on
+// the lab: VM.pool_migrate is MigrateVm, pool.designate_new_master a handover
+// to that host's simulator) and logs each decision into the lab's
 // events.jsonl (source "ha"). Runs until SIGTERM or SIGINT. Exit 2 on bad
 // arguments or config, 3 on a start failure.
 #include <signal.h>
@@ -21,6 +23,7 @@
 
 #include "core/clock.h"
 #include "core/status.h"
+#include "fakes/xapi_ops.h"
 #include "fakes/xapi_service.h"
 #include "lab/ha_sim_node.h"
 #include "lab/ha_sim_statefile.h"
@@ -61,7 +64,48 @@ struct Exchange {
   std::vector<int64_t> written;
   std::string heartbeat;
   json slot;
+  int handover = 0;  // pool.designate_new_master asked for this host
 };
+
+// Whether an Async.pool.designate_new_master task is still pending: the
+// handover waits for it, so the database the new master loads has it done.
+bool DesignateTaskPending(XapiService& xapi) {
+  const json tasks = xapi.Records("task");
+  for (const auto& [ref, t] : tasks.items())
+    if (t.value("name_label", "") == "Async.pool.designate_new_master" && t.value("status", "") == "pending")
+      return true;
+  return false;
+}
+
+// The XAPI operations, carried out on the lab (pool.h): by name ("vm-1", "host-2").
+XapiOpsHooks LabHooks(const std::string& state_dir, Exchange* ex) {
+  XapiOpsHooks h;
+  h.migrate = [state_dir](const std::string& vm, const std::string&, const std::string& to) -> Status {
+    auto k = ParsePoolVmName(vm);
+    auto i = ParsePoolHostName(to);
+    if (!k.ok()) return k.status();
+    if (!i.ok()) return i.status();
+    return MigrateVm(state_dir, *k, *i);
+  };
+  h.stop = [state_dir](const std::string& vm) -> Status {
+    auto k = ParsePoolVmName(vm);
+    return k.ok() ? StopVm(state_dir, *k) : k.status();
+  };
+  h.start = [state_dir](const std::string& vm, const std::string& host) -> Status {
+    auto k = ParsePoolVmName(vm);
+    auto i = ParsePoolHostName(host);
+    if (!k.ok()) return k.status();
+    return i.ok() ? StartVm(state_dir, *k, *i) : i.status();
+  };
+  h.designate_master = [ex](const std::string& host) -> Status {
+    auto i = ParsePoolHostName(host);
+    if (!i.ok()) return i.status();
+    std::lock_guard<std::mutex> lock(ex->mu);
+    ex->handover = *i;  // the node's thread hands over once this call's task is done
+    return Status::Ok();
+  };
+  return h;
+}
 
 void SleepInterruptibly(const std::atomic<bool>& stop, int64_t until_mono_ns) {
   while (!stop && MonoNs() < until_mono_ns) SleepUntilMono(std::min(until_mono_ns, MonoNs() + 50 * kNsPerMs));
@@ -129,6 +173,7 @@ int Run(const std::string& state_dir, const std::string& host_name) {
   if (!s.ok()) return Fail(s.With(host_name));
 
   Exchange ex;
+  InstallXapiOperations(&xapi, LabHooks(state_dir, &ex));
   ex.heartbeat = node.HeartbeatText();
   ex.slot = node.SlotRecord(MonoNs());
   std::atomic<bool> stop{false};
@@ -218,10 +263,23 @@ int Run(const std::string& state_dir, const std::string& host_name) {
     for (int i = 0; i < int(slots.size()); ++i) node.OnSlot(i + 1, slots[i].first, slots[i].second);
     int64_t now = MonoNs();
     node.Tick(now);
+    int handover = 0;
+    {
+      std::lock_guard<std::mutex> lock(ex.mu);
+      if (ex.handover != 0 && !DesignateTaskPending(xapi)) std::swap(handover, ex.handover);
+    }
+    if (handover != 0) {
+      Status h = node.Handover(handover);
+      if (!h.ok()) std::fprintf(stderr, "fb-ha-sim: designate_new_master: %s\n", h.message().c_str());
+    }
     {
       std::lock_guard<std::mutex> lock(ex.mu);
       ex.heartbeat = node.HeartbeatText();
       ex.slot = node.SlotRecord(now);
+    }
+    if (handover != 0) {  // the new master hears its claim now, not a heartbeat interval later
+      for (const PoolHost& h : pool->hosts)
+        if (h.index != *self) (void)sock.SendTo(h.mgmt_addr, kHaHeartbeatPort, node.HeartbeatText());
     }
     SleepInterruptibly(stop, now + kTickNs);
   }

@@ -123,6 +123,7 @@ Status HaNode::LoadDatabase() {
 
 void HaNode::Persist() {
   if (!rules_->is_master()) return;
+  persisted_change_ = xapi_->LastChange();
   Status s = WriteFileAtomic(config_.db_path, xapi_->Dump().dump());
   if (!s.ok())
     Log("log", Severity::kError, "cannot persist the pool database: " + s.message(), json::object());
@@ -194,6 +195,22 @@ void HaNode::Tick(int64_t now_ns) {
   last_input_ = live_->Input(now_ns);
   for (const HaAction& a : rules_->Step(last_input_)) Apply(a, now_ns);
   if (rules_->is_master()) RestartHalted(now_ns);
+  if (rules_->is_master() && xapi_->LastChange() != persisted_change_) Persist();
+}
+
+Status HaNode::Handover(int host) {
+  if (host < 1 || host > hosts()) return Status::InvalidInput(HaHostName(host) + " is not in the pool");
+  if (!rules_->is_master())
+    return Status::Unavailable(HaHostName(config_.self) + " is not the pool master");
+  if (host == config_.self) return Status::Ok();
+  Persist();
+  int64_t t = UtcNs();
+  rules_->Handover(host);
+  xapi_->SetMaster(config_.mgmt_addrs[host - 1]);
+  log_(t, "master_designated", Severity::kInfo,
+       HaHostName(config_.self) + " hands the pool master role to " + HaHostName(host),
+       {{"host", HaHostName(config_.self)}, {"by", HaHostName(config_.self)}, {"master", HaHostName(host)}});
+  return Status::Ok();
 }
 
 std::set<int> HaNode::AliveHosts(const HaInput& in) const {

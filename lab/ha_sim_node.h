@@ -100,7 +100,14 @@ class HaNode {
   void OnSlotWritten(int64_t now_ns);
   // One read slot of `host` (a never-written slot, all zeros, is skipped).
   void OnSlot(int host, const std::string& bytes, int64_t now_ns);
+  // Also persists the database when something changed it since (an XAPI
+  // operation: fakes/xapi_ops.h).
   void Tick(int64_t now_ns);
+  // pool.designate_new_master, on the master: the database persisted, `host`
+  // master from now on (HOST_IS_SLAVE names it; the heartbeats carry its claim,
+  // and it takes over when it hears one). Unavailable when this host is
+  // not the master, InvalidInput for a host outside the pool.
+  Status Handover(int host);
 
   // After Start.
   const HaRules& rules() const { return *rules_; }
@@ -134,6 +141,7 @@ class HaNode {
   };
   std::map<int, Retry> retries_;           // vm -> its failed restarts
   std::map<std::string, int64_t> halted_;  // VM ref -> when this master saw it Halted
+  int64_t persisted_change_ = -1;          // XapiService::LastChange at the last Persist
 };
 
 }  // namespace fb::lab

@@ -84,7 +84,8 @@ nlohmann::json OptionsJson(const LabOptions& o) {
           {"pool_hosts", o.pool_hosts},
           {"pool_vms", o.PoolVmCount()},
           {"ha_timeout_ns", o.ha_timeout_ns},
-          {"ha_heartbeat_interval_ns", o.ha_heartbeat_interval_ns}};
+          {"ha_heartbeat_interval_ns", o.ha_heartbeat_interval_ns},
+          {"migration_downtime_ns", o.migration_downtime_ns}};
 }
 
 LabOptions OptionsFromJson(const nlohmann::json& j) {
@@ -103,6 +104,7 @@ LabOptions OptionsFromJson(const nlohmann::json& j) {
   o.pool_vms = j.value("pool_vms", o.pool_vms);
   o.ha_timeout_ns = j.value("ha_timeout_ns", o.ha_timeout_ns);
   o.ha_heartbeat_interval_ns = j.value("ha_heartbeat_interval_ns", o.ha_heartbeat_interval_ns);
+  o.migration_downtime_ns = j.value("migration_downtime_ns", o.migration_downtime_ns);
   return o;
 }
 
@@ -168,6 +170,10 @@ fb::Status LabOptions::Validate() const {
     return fb::Status::InvalidInput("--ha-timeout " + FormatDuration(ha_timeout_ns) +
                                     ": the HA timeout must be at least 3 heartbeats (" +
                                     FormatDuration(3 * ha_heartbeat_interval_ns) + ") and at most 10m");
+  }
+  if (migration_downtime_ns < kNsPerMs || migration_downtime_ns > 10 * kNsPerSec) {
+    return fb::Status::InvalidInput("--migration-downtime " + FormatDuration(migration_downtime_ns) +
+                                    ": a live migration's freeze must be 1ms..10s");
   }
   return CheckPoolDefects(pool_defects, pool_hosts, PoolVmCount()).With("--pool-defect");
 }
@@ -315,7 +321,7 @@ fb::Status Lab::Build(const LabOptions& o, const std::string& sim, const std::st
   if (o.pool_hosts == 0) return fb::Status::Ok();
   PoolBuildSpec pool{o.pool_hosts, o.PoolVmCount(), o.ha_timeout_ns, o.ha_heartbeat_interval_ns,
                      o.iqn,        faultbench,      ha_sim,           o.lun_size_bytes,
-                     o.pool_defects};
+                     o.pool_defects,  o.migration_downtime_ns};
   return BuildPool(state_dir_, pool).With("pool");
 }
 

@@ -44,6 +44,7 @@ struct LabOptions {
   int pool_vms = 0;                                  // kMinPoolVms..kMaxPoolVms; 0 = one per host
   int64_t ha_timeout_ns = 10'000'000'000;            // host silence that HA declares a failure
   int64_t ha_heartbeat_interval_ns = 1'000'000'000;  // HA network and statefile heartbeat
+  int64_t migration_downtime_ns = kDefaultMigrationDowntimeNs;  // a live migration's freeze (MigrateVm)
   // faultbench the VMs run (agent, ssh sessions); "" = this executable.
   std::string faultbench_path;
   // fb-ha-sim to run; "" = the one beside faultbench_path, if it is built.

@@ -2,6 +2,7 @@
 // pool.h (VM start/stop, host power, management and storage cuts).
 #include "lab/pool.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "lab/netns.h"
 #include "lab/pool_net.h"
 #include "lab/process.h"
+#include "lab/topology.h"
 
 namespace fb::lab {
 
@@ -140,6 +142,15 @@ Status WritePlacement(const std::string& state_dir, int vm, int host) {
 
 bool Alive(const std::string& pid_file) { return GetProcState(ReadPidFile(pid_file)) != ProcState::kGone; }
 
+// Both sites route the VM's storage network through host's link to them.
+Status RouteVmAt(int vm, int host) {
+  for (const SiteSpec& site : Sites()) {
+    FB_RETURN_IF_ERROR(Ip(site.ns, {"route", "replace", PoolVmStorageNet(vm), "via",
+                                    PoolHostStorageAddr(host, site.index), "dev", PoolSiteHostIf(host)}));
+  }
+  return Status::Ok();
+}
+
 // Removes the VM's storage link from every host (a VM is wired to one at most).
 Status Unwire(const PoolConfig& pool, int vm) {
   for (const PoolHost& h : pool.hosts) {
@@ -160,7 +171,45 @@ Status Wire(const PoolConfig& pool, int vm, int host) {
     FB_RETURN_IF_ERROR(Ip(vns, {"route", "replace", std::string(portal) + "/32", "via", PoolVmGatewayAddr(vm),
                                 "dev", kVmStorageIf}));
   }
-  return Status::Ok();
+  return RouteVmAt(vm, host);
+}
+
+// "0100007F" for 127.0.0.1: an IPv4 address as /proc/net/tcp prints it.
+std::string ProcNetAddr(const std::string& dotted) {
+  in_addr a{};
+  inet_pton(AF_INET, dotted.c_str(), &a);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08X", a.s_addr);
+  return buf;
+}
+
+// Bytes sent and not yet acknowledged (tx_queue) on the TCP connections of
+// pid's network namespace whose local or remote address is addr_hex.
+uint64_t UnackedBytes(pid_t pid, const std::string& addr_hex) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  uint64_t total = 0;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string slot, local, remote, state, queues;
+    if (!(words >> slot >> local >> remote >> state >> queues)) continue;
+    if (local.compare(0, 8, addr_hex) != 0 && remote.compare(0, 8, addr_hex) != 0) continue;
+    total += std::strtoull(queues.substr(0, queues.find(':')).c_str(), nullptr, 16);
+  }
+  return total;
+}
+
+// Whether the VM's storage connections have nothing in flight: neither the
+// VM (its processes frozen) nor a site's target has unacknowledged bytes.
+bool StorageQuiet(const std::vector<pid_t>& vm_pids, int vm) {
+  const std::string addr = ProcNetAddr(PoolVmStorageAddr(vm));
+  if (!vm_pids.empty() && UnackedBytes(vm_pids[0], addr) > 0) return false;
+  for (const SiteSpec& site : Sites()) {
+    std::vector<pid_t> pids = PidsInNamespace(site.ns);
+    if (!pids.empty() && UnackedBytes(pids[0], addr) > 0) return false;
+  }
+  return true;
 }
 
 std::vector<std::string> HostLinks(const PoolConfig& pool, int host) {
@@ -250,6 +299,7 @@ Result<PoolConfig> LoadPool(const std::string& state_dir) {
     const nlohmann::json& o = j.at("options");
     p.ha_timeout_ns = o.at("ha_timeout_ns").get<int64_t>();
     p.heartbeat_interval_ns = o.at("heartbeat_interval_ns").get<int64_t>();
+    p.migration_downtime_ns = o.value("migration_downtime_ns", kDefaultMigrationDowntimeNs);
     p.faultbench_path = j.at("faultbench_path").get<std::string>();
     p.ha_sim_path = j.at("ha_sim_path").get<std::string>();
     p.statefile_urls = j.at("statefile_urls").get<std::vector<std::string>>();
@@ -392,6 +442,71 @@ Status StopVmLocked(const std::string& state_dir, int vm) {
 }
 
 }  // namespace
+
+Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtime_ns) {
+  auto pool = LoadPool(state_dir);
+  if (!pool.ok()) return pool.status();
+  FB_RETURN_IF_ERROR(CheckVm(*pool, vm));
+  FB_RETURN_IF_ERROR(CheckHost(*pool, host));
+  const PoolVm& v = pool->vms[size_t(vm - 1)];
+  std::string what = "migrate " + v.name + " to " + PoolHostName(host);
+  if (downtime_ns <= 0) downtime_ns = pool->migration_downtime_ns;
+  VmLock lock;
+  FB_RETURN_IF_ERROR(lock.Acquire(state_dir, vm).With(what));
+  if (PoweredOff(state_dir, host)) return Status::Unavailable(what + ": the host is powered off");
+  auto current = VmPlacement(state_dir, vm);
+  int from = current.ok() ? *current : 0;
+  if (from == 0 || !Alive(v.dir + "/sshd.pid")) return Status::Unavailable(what + ": the VM is not running");
+  if (from == host) return Status::Ok();
+  if (PoweredOff(state_dir, from)) return Status::Unavailable(what + ": its host " + PoolHostName(from) + " is powered off");
+  const std::string link = PoolHostVmIf(vm);
+  const std::string& from_ns = pool->hosts[size_t(from - 1)].ns;
+  const std::string& to_ns = pool->hosts[size_t(host - 1)].ns;
+
+  // Stop-and-copy: freeze, wait for the connections to drain, rewire, resume.
+  std::vector<pid_t> pids = PidsInNamespace(v.ns);
+  const int64_t t0 = UtcNs(), m0 = MonoNs();
+  for (pid_t p : pids) kill(p, SIGSTOP);
+  auto resume = [&] {
+    for (pid_t p : pids) kill(p, SIGCONT);
+  };
+  int64_t drain_deadline = m0 + kNsPerSec;
+  for (pid_t p : pids) {
+    while (GetProcState(p) == ProcState::kRunning && MonoNs() < drain_deadline) usleep(200);
+  }
+  bool quiet = false;
+  while (!(quiet = StorageQuiet(pids, vm)) && MonoNs() < drain_deadline) usleep(500);
+  const int64_t drained_ms = (MonoNs() - m0) / kNsPerMs;
+  Status moved = LinkExists(from_ns, link) ? Ip(from_ns, {"link", "set", link, "netns", to_ns})
+                                           : Wire(*pool, vm, host);
+  if (moved.ok()) moved = ConfigureLink(to_ns, link, PoolVmGatewayAddr(vm), kPoolPrefixLen);
+  if (moved.ok()) moved = RouteVmAt(vm, host);
+  if (!moved.ok()) {
+    resume();
+    return moved.With(what);
+  }
+  SleepUntilMono(m0 + downtime_ns);
+  const int64_t t1 = UtcNs(), m1 = MonoNs();
+  resume();
+  FB_RETURN_IF_ERROR(WritePlacement(state_dir, vm, host).With(what));
+  const std::string from_name = PoolHostName(from), to_name = PoolHostName(host);
+  FB_RETURN_IF_ERROR(Log(*pool, t0, v.name, "vm_migration_paused", Severity::kInfo,
+                         v.name + " frozen for its migration " + from_name + " -> " + to_name,
+                         {{"vm", v.name}, {"from", from_name}, {"to", to_name}}));
+  const double downtime_ms = double(m1 - m0) / double(kNsPerMs);
+  char text[160];
+  std::snprintf(text, sizeof text, "%s migrated %s -> %s (frozen %.1f ms, configured %.1f ms%s)", v.name.c_str(),
+                from_name.c_str(), to_name.c_str(), downtime_ms, double(downtime_ns) / double(kNsPerMs),
+                quiet ? "" : "; its connections never drained");
+  return Log(*pool, t1, v.name, "vm_migrated", Severity::kInfo, text,
+             {{"vm", v.name},
+              {"from", from_name},
+              {"to", to_name},
+              {"downtime_ms", downtime_ms},
+              {"configured_ms", double(downtime_ns) / double(kNsPerMs)},
+              {"drained_ms", drained_ms},
+              {"drained", quiet}});
+}
 
 Status PowerOffHost(const std::string& state_dir, int host) {
   auto pool = LoadPool(state_dir);

@@ -10,9 +10,11 @@
 //   fbl-vm<k> 198.18.(50+k).1 ------------------------------------- eth0 198.18.(50+k).2  fb-vm-k
 //                                                                  eth1 198.18.(60+k).2 --+
 //
-// A host forwards and masquerades its VMs' storage traffic out of sto-a/sto-b,
-// so a VM reaches both portals (198.18.1.2, 198.18.2.2) through the host it runs
-// on; a VM moves by being rewired to another host (same addresses).
+// A host routes its VMs' storage traffic out of sto-a/sto-b, and both sites
+// route each VM's storage address back through the host it runs on, so a VM
+// reaches both portals (198.18.1.2, 198.18.2.2) under its own address; a VM
+// moves by being rewired to another host (same addresses), and a live
+// migration keeps its TCP connections (MigrateVm).
 //
 // Numbering is 1-based everywhere: host 1 is "host-1" in "fb-host-1", VM 1 is
 // "vm-1" in "fb-vm-1". Root only. Every call is synchronous, bounded in time
@@ -44,9 +46,12 @@ inline constexpr const char* kHostStorageIfA = "sto-a";
 inline constexpr const char* kHostStorageIfB = "sto-b";
 inline constexpr const char* kVmNetIf = "eth0";      // in fb-vm-k, to the controller
 inline constexpr const char* kVmStorageIf = "eth1";  // in fb-vm-k, to its host
-// nftables table (family inet) in each host namespace: masquerade plus the
-// host's cut rules (chains input, output, forward).
+// nftables table (family inet) in each host namespace: the host's cut rules
+// (chains input, output, forward).
 inline constexpr const char* kPoolNftTable = "fbpool";
+
+// A live migration's stop-and-copy: how long a migrating VM is frozen.
+inline constexpr int64_t kDefaultMigrationDowntimeNs = 150'000'000;
 
 inline constexpr int kHaHeartbeatPort = 7200;  // UDP, on the management network
 inline constexpr int kXapiPort = 80;           // HTTP JSON-RPC, POST /jsonrpc
@@ -112,6 +117,7 @@ struct PoolConfig {
   std::string iqn;                          // the lab's target
   uint64_t lun_bytes = 0;                   // the stretched LUN (LUN 1)
   std::vector<std::string> defects;         // what its XAPI database gets wrong (lab/pool_db.h)
+  int64_t migration_downtime_ns = kDefaultMigrationDowntimeNs;  // MigrateVm's freeze
 };
 
 // The forms of a pool defect (lab/pool_db.h): ha-off, unprotected:vm-K,
@@ -140,6 +146,19 @@ Status StartVm(const std::string& state_dir, int vm, int host);
 // (the VM's end, eth0: StartVm and StopVm also work from a host namespace),
 // unwires it from its host, records placement "" and logs `vm_stopped` {vm, host}.
 Status StopVm(const std::string& state_dir, int vm);
+
+// A live migration of a running VM to host, as a real one's last
+// stop-and-copy: every process of the VM is frozen (SIGSTOP); once its storage
+// connections have nothing in flight either way (bounded: 1 s), its storage
+// link moves to the new host (same veth, same addresses) and both sites route
+// its address there; it resumes (SIGCONT) downtime_ns after the freeze
+// (<= 0: the pool's migration_downtime_ns), or when the rewiring is done if
+// that took longer. Its TCP connections survive. Logs `vm_migration_paused`
+// {vm, from, to} at the freeze and `vm_migrated` {vm, from, to, downtime_ms
+// (measured), configured_ms} at the resume. Ok without a change when it runs
+// on host already. InvalidInput for a VM or host outside the pool,
+// Unavailable when the VM is not running or the host is powered off.
+Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtime_ns = 0);
 
 // SIGKILLs every process in fb-host-i and in the namespaces of the VMs resident
 // on it (kill first, so the logged time is when they died), then brings all

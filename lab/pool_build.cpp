@@ -44,9 +44,7 @@ std::string PoolTable() {
          kCutStorageChain + " {\n  }\n" +
          "  chain input { type filter hook input priority 0; policy accept; " + jumps + " }\n" +
          "  chain output { type filter hook output priority 0; policy accept; " + jumps + " }\n" +
-         "  chain forward { type filter hook forward priority 0; policy accept; " + jumps + " }\n" +
-         "  chain postrouting { type nat hook postrouting priority srcnat; policy accept; oifname { \"" +
-         kHostStorageIfA + "\", \"" + kHostStorageIfB + "\" } masquerade; }\n}\n";
+         "  chain forward { type filter hook forward priority 0; policy accept; " + jumps + " }\n}\n";
 }
 
 Status BuildHost(int i) {
@@ -107,6 +105,7 @@ std::string PoolHostStorageAddr(int host, int site_index) {
 std::string PoolHostVmIf(int vm) { return "vm" + std::to_string(vm); }
 std::string PoolVmGatewayAddr(int vm) { return Addr(60 + vm, 1); }
 std::string PoolVmStorageAddr(int vm) { return Addr(60 + vm, 2); }
+std::string PoolVmStorageNet(int vm) { return Addr(60 + vm, 0) + "/" + std::to_string(kPoolPrefixLen); }
 std::string PoolControllerVmLink(int vm) { return std::string(kHostLinkPrefix) + "vm" + std::to_string(vm); }
 std::string PoolControllerVmAddr(int vm) { return Addr(50 + vm, 1); }
 
@@ -228,7 +227,9 @@ Status BuildPool(const std::string& state_dir, const PoolBuildSpec& spec) {
       {"hosts", hosts},
       {"vms", vms},
       {"options",
-       {{"ha_timeout_ns", spec.ha_timeout_ns}, {"heartbeat_interval_ns", spec.heartbeat_interval_ns}}},
+       {{"ha_timeout_ns", spec.ha_timeout_ns},
+        {"heartbeat_interval_ns", spec.heartbeat_interval_ns},
+        {"migration_downtime_ns", spec.migration_downtime_ns}}},
       {"faultbench_path", spec.faultbench_path},
       {"ha_sim_path", spec.ha_sim_path},
       {"statefile_urls",

@@ -27,6 +27,7 @@ std::string PoolHostStorageAddr(int host, int site_index);  // host side: 198.18
 std::string PoolHostVmIf(int vm);                           // "vm1", in the VM's current host
 std::string PoolVmGatewayAddr(int vm);                      // 198.18.(60+k).1, on vm<k>
 std::string PoolVmStorageAddr(int vm);                      // 198.18.(60+k).2, the VM's eth1
+std::string PoolVmStorageNet(int vm);                       // 198.18.(60+k).0/24, routed by the sites
 std::string PoolControllerVmLink(int vm);                   // "fbl-vm1", root ns
 std::string PoolControllerVmAddr(int vm);                   // 198.18.(50+k).1
 
@@ -45,6 +46,7 @@ struct PoolBuildSpec {
   std::string ha_sim_path;  // "" = not built: no simulator is started
   uint64_t lun_bytes = 0;   // the stretched LUN (the pool's data SR)
   std::vector<std::string> defects;  // lab/pool_db.h
+  int64_t migration_downtime_ns = kDefaultMigrationDowntimeNs;
 };
 
 // Creates the pool's namespaces, links, keys, sshd configs and pool.json, then
