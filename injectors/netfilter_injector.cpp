@@ -91,6 +91,9 @@ class NetfilterInjector : public Injector, public FaultChecker {
     std::string body = sets;
     if (m_.direction != "out") body += chain("drop_in", "input", true);
     if (m_.direction != "in") body += chain("drop_out", "output", false);
+    // What the host routes (a hypervisor forwarding its VMs' traffic) is dropped too.
+    if (m_.direction != "out") body += chain("drop_fwd_in", "forward", true);
+    if (m_.direction != "in") body += chain("drop_fwd_out", "forward", false);
     return "table inet " + table_ + "\ndelete table inet " + table_ + "\ntable inet " + table_ + " {\n" +
            body + "}\n";
   }

@@ -1,5 +1,6 @@
 // `netfilter`: drops traffic with nftables, on this host, in a network namespace
-// (netns) or over ssh (host, ...: see command_target.h). Settings:
+// (netns) or over ssh (host, ...: see command_target.h), what it sends and
+// receives and what it forwards (a hypervisor routing its VMs). Settings:
 //   address    peer IPv4/IPv6 address or prefix (optional)
 //   port       TCP/UDP port, either direction (optional); protocol tcp|udp (tcp)
 //   interface  interface name (optional)

@@ -111,8 +111,10 @@ class XapiInjector : public Injector, public FaultChecker {
       FB_RETURN_IF_ERROR(Evacuate(host));
       return RunTask("inject", "host.reboot", {host}, c_.host);
     }
-    if (c_.action == "designate_master")
-      return RunTask("inject", "pool.designate_new_master", {host}, c_.host);
+    if (c_.action == "designate_master") {
+      FB_RETURN_IF_ERROR(RunTask("inject", "pool.designate_new_master", {host}, c_.host));
+      return AwaitMaster("inject", host);
+    }
     if (c_.action == "pbd_unplug") {
       XapiReply r = Call("PBD.unplug", {Str(state_, "pbd")});
       return r.ok ? Status::Ok()
@@ -171,7 +173,8 @@ class XapiInjector : public Injector, public FaultChecker {
       auto pool = Record("pool", Str(state_, "pool"));
       if (!pool.ok()) return pool.status();
       if (Str(*pool, "master") == old) return done(Status::Ok());
-      return done(RunTask("revert", "pool.designate_new_master", {old}, Name("host", old) + " back"));
+      FB_RETURN_IF_ERROR(RunTask("revert", "pool.designate_new_master", {old}, Name("host", old) + " back"));
+      return done(AwaitMaster("revert", old));
     }
     if (c_.action == "pbd_unplug") {
       auto rec = Record("PBD", Str(state_, "pbd"));
@@ -255,6 +258,30 @@ class XapiInjector : public Injector, public FaultChecker {
         blocked += (blocked.empty() ? "" : ", ") + Name("VM", ref) + " " + code.dump();
     return Err("inject", s.message() + (blocked.empty() ? "" : "; held by: " + blocked) +
                              (on.ok ? "; " + c_.host + " enabled again" : "; host.enable failed: " + Failure(on)));
+  }
+
+  // After pool.designate_new_master: until the pool answers through its new
+  // master (HOST_IS_SLAVE followed) and names it, at most task_timeout; an
+  // event says when (xapi_master_ready: how long after the task ended).
+  Status AwaitMaster(const char* what, const std::string& host) {
+    const int64_t t0 = MonoNs(), deadline = t0 + c_.task_timeout_ns;
+    std::string last;
+    while (true) {
+      XapiReply r = Call("pool.get_record", {Str(state_, "pool")});
+      if (r.ok && Str(r.result, "master") == host) break;
+      last = r.ok ? "the pool still names " + Name("host", Str(r.result, "master")) : Failure(r);
+      if (MonoNs() >= deadline)
+        return Err(what, "the pool does not answer through its new master " + Name("host", host) + " within " +
+                             FormatDuration(c_.task_timeout_ns) + " (" + last + ")");
+      SleepUntilMono(std::min(deadline, MonoNs() + 50 * kNsPerMs));
+    }
+    double ms = double(MonoNs() - t0) / 1e6;
+    std::string name = Name("host", host);
+    Note("xapi_master_ready", Severity::kInfo,
+         "the pool answers through its new master " + name + " (" + xapi_.url() + ") " +
+             FormatDuration(int64_t(ms * 1e6)) + " after the task",
+         {{"master", name}, {"url", xapi_.url()}, {"wait_ms", ms}, {"step", what}});
+    return Status::Ok();
   }
 
   // host_metrics.live of a host record (false when it cannot be read).

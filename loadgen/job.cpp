@@ -220,7 +220,10 @@ void Job::Issue(int64_t now) {
     }
     if (verify_) verify_->SetBusy(io->offset, io->length, true);
     free_slots_.pop_back();
-    if (inflight_ == 0) last_progress_ns_ = now;  // the gap clock starts when I/O is outstanding
+    // The gap clock starts when I/O is outstanding, or was due: an open-loop
+    // I/O issued late (the load itself was frozen, as a VM in its migration's
+    // stop-and-copy) counts its wait from its slot in the schedule.
+    if (inflight_ == 0) last_progress_ns_ = std::max(last_progress_ns_, sched);
     ++inflight_;
     inflight_flag_[slot] = 1;
     if (r == QueueResult::kCompleted) {

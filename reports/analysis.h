@@ -111,6 +111,15 @@ struct OperationView {
   std::vector<std::string> moved;     // "vm-1: host-1 -> host-2" (vm_moved events)
   std::vector<std::string> not_moved; // host_vms with no vm_moved off the host
   bool saw_moves = false;             // any vm_moved event at all (an xapi probe watched)
+  // A master change (designate_master): the master the xapi probe saw take
+  // over, and how long the pool's XAPI did not answer it (the longest
+  // probe_recovered blind_ms from the operation's start to 10 s after the
+  // fault's end; 0 when it never went blind); empty: no xapi probe watched.
+  std::string new_master;
+  std::optional<double> xapi_unavailable_ms;
+  // How long after its task the injector reached the pool through the new
+  // master (xapi_master_ready); empty: not seen.
+  std::optional<double> master_ready_ms;
 };
 
 struct FaultWindow {

@@ -590,3 +590,59 @@ TEST_CASE("platform operations: a live migration's tasks, each load's pause, wha
 }
 
 }  // namespace fb::reports
+
+namespace fb::reports {
+
+TEST_CASE("platform operations: a master change says how long XAPI did not answer the xapi probe, and who "
+          "took over" *
+          doctest::test_suite("unit")) {
+  auto run = [](bool blind, bool probe) {
+    FreezeJournal f;
+    f.j.RunInfo("agents", nlohmann::json::array({{{"name", "vm-1"}}}));
+    nlohmann::json a = {{"injector", "master"}, {"action", "designate_master"}, {"task", "OpaqueRef:task-1"}};
+    a["method"] = "pool.designate_new_master";
+    a["about"] = "host-2";
+    a["step"] = "inject";
+    f.j.Event(2000, "master", "xapi_task_started", a);
+    a["status"] = "success";
+    a["duration_ms"] = 150.0;
+    f.j.Event(2150, "master", "xapi_task_done", a);
+    f.j.Event(2250, "master", "xapi_master_ready",
+              {{"injector", "master"}, {"master", "host-2"}, {"wait_ms", 100.0}, {"step", "inject"}});
+    f.j.Event(2251, "master", "fault_injected", {{"injector", "master"}});
+    if (probe) {
+      f.j.Event(2300, "xapi", "master_changed", {{"master", "host-2"}, {"previous_master", "host-1"}});
+      if (blind) {
+        f.j.Event(2200, "xapi", "probe_error", {{"url", "http://198.18.10.11"}});
+        f.j.Event(2650, "xapi", "probe_recovered", {{"blind_ms", 450.25}, {"url", "http://198.18.10.12"}},
+                  "probe xapi: pool master http://198.18.10.12 answers again");
+      }
+    }
+    f.j.Event(5000, "master", "fault_reverted", {{"injector", "master"}});
+    return f.Analyze(0, 0);
+  };
+  Analysis blind = run(true, true);
+  REQUIRE(blind.faults.size() == 1);
+  REQUIRE(blind.faults[0].operation);
+  const OperationView& op = *blind.faults[0].operation;
+  CHECK(op.new_master == "host-2");
+  REQUIRE(op.xapi_unavailable_ms);
+  CHECK(*op.xapi_unavailable_ms == doctest::Approx(450.25));
+  std::string text = FormatSummary(blind, false);
+  CHECK(*op.master_ready_ms == 100);
+  CHECK(text.find("XAPI unavailable       the new master host-2 answered 100ms after the task; the xapi probe "
+                  "was blind 450.2ms; no load paused") != std::string::npos);
+  CHECK(ReportToJson(blind)["faults"][0]["operation"]["xapi_unavailable_ms"] == 450.25);
+
+  Analysis seen = run(false, true);
+  CHECK(*seen.faults[0].operation->xapi_unavailable_ms == 0);
+  CHECK(FormatSummary(seen, false).find("the xapi probe was never blind") != std::string::npos);
+
+  Analysis unseen = run(false, false);
+  CHECK_FALSE(unseen.faults[0].operation->xapi_unavailable_ms);
+  CHECK(FormatSummary(unseen, false).find("answered 100ms after the task; no xapi probe watched the pool") !=
+        std::string::npos);
+  CHECK(ReportToJson(unseen)["faults"][0]["operation"]["xapi_unavailable_ms"].is_null());
+}
+
+}  // namespace fb::reports

@@ -276,6 +276,7 @@ std::string FaultSection(const Analysis& a, const FaultWindow& f) {
     for (const auto& [load, ms] : op.pause_ms)
       s += Row({H(load), ms > 0 ? Fmt("%.3f ms", ms) : "none as long as the stall threshold"});
     s += "</table>\n";
+    if (op.action == "designate_master") s += "<p>XAPI unavailable: " + H(MasterChangeText(op)) + "</p>\n";
     if (!op.moved.empty() || !op.host_vms.empty()) {
       std::string moved;
       for (const auto& m : op.moved) moved += (moved.empty() ? "" : "<br>") + H(m);

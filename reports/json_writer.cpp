@@ -96,7 +96,10 @@ Json OperationJson(const OperationView& op, int64_t t0) {
   Json pauses = Json::object();
   for (const auto& [load, ms] : op.pause_ms) pauses[load] = R3(ms);
   return {{"action", op.action}, {"tasks", tasks},     {"pause_ms", pauses},           {"host", op.host},
-          {"host_vms", op.host_vms}, {"moved", op.moved}, {"not_moved", op.not_moved}, {"saw_moves", op.saw_moves}};
+          {"host_vms", op.host_vms}, {"moved", op.moved}, {"not_moved", op.not_moved}, {"saw_moves", op.saw_moves},
+          {"new_master", op.new_master},
+          {"xapi_unavailable_ms", op.xapi_unavailable_ms ? Json(R3(*op.xapi_unavailable_ms)) : Json(nullptr)},
+          {"master_ready_ms", op.master_ready_ms ? Json(R3(*op.master_ready_ms)) : Json(nullptr)}};
 }
 
 Json Pieces(const Stall& s) {

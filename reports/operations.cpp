@@ -24,6 +24,13 @@ bool XapiEvent(const JournalEvent& e) {
   return kKinds.count(e.kind) > 0;
 }
 
+// The xapi probe's own word that the pool master answers again (probes/xapi_probe.cpp).
+bool XapiBackEvent(const JournalEvent& e) {
+  return e.kind == "probe_recovered" && e.attrs.contains("blind_ms") && e.message.find("pool master") != std::string::npos;
+}
+
+constexpr int64_t kMasterChangeTailNs = 10'000'000'000;
+
 }  // namespace
 
 void ComputeOperations(const RunJournal& j, std::vector<FaultWindow>* faults) {
@@ -94,6 +101,27 @@ void ComputeOperations(const RunJournal& j, std::vector<FaultWindow>* faults) {
     }
     for (const auto& vm : op.host_vms)
       if (!moved_off.count(vm)) op.not_moved.push_back(vm);
+    if (op.action == "designate_master") {
+      bool watched = saw_xapi;
+      double blind = 0;
+      for (const auto& e : j.events) {
+        if (e.t_utc_ns < op.start_utc_ns || e.t_utc_ns > to + kMasterChangeTailNs) continue;
+        if (e.kind == "master_changed" && op.new_master.empty() && e.source != f.injector) {
+          op.new_master = Str(e.attrs, "master");
+          if (op.new_master.empty()) op.new_master = Str(e.attrs, "host");
+        }
+        if (e.kind == "xapi_master_ready" && e.source == f.injector && Str(e.attrs, "step") == "inject" &&
+            e.attrs.contains("wait_ms") && e.attrs["wait_ms"].is_number() && !op.master_ready_ms) {
+          op.master_ready_ms = e.attrs["wait_ms"].get<double>();
+          if (op.new_master.empty()) op.new_master = Str(e.attrs, "master");
+        }
+        if (XapiBackEvent(e)) {
+          watched = true;
+          if (e.attrs["blind_ms"].is_number()) blind = std::max(blind, e.attrs["blind_ms"].get<double>());
+        }
+      }
+      if (watched) op.xapi_unavailable_ms = blind;
+    }
     f.operation = std::move(op);
   }
 }

@@ -34,6 +34,9 @@ std::string FormatCompare(const Analysis& a, const Analysis& b);
 std::string ReadBackText(const Integrity& in);
 // A platform operation's tasks, each load's pause, what moved (summary lines).
 std::string OperationText(const OperationView& op);
+// A master change's "XAPI unavailable" line: when the new master answered the
+// injector, how long the xapi probe was blind, whether any load paused.
+std::string MasterChangeText(const OperationView& op);
 
 // Escapes & < > " ' for XML and HTML text and attributes.
 std::string EscapeXml(const std::string& text);

@@ -73,6 +73,25 @@ std::string AgentsText(const Analysis& a) {
 
 }  // namespace
 
+std::string MasterChangeText(const OperationView& op) {
+  std::string s;
+  if (op.master_ready_ms)
+    s = "the new master " + (op.new_master.empty() ? std::string("?") : op.new_master) + " answered " +
+        FormatDuration(int64_t(*op.master_ready_ms * 1e6)) + " after the task";
+  else if (!op.new_master.empty())
+    s = "new master " + op.new_master;
+  s += s.empty() ? "" : "; ";
+  if (!op.xapi_unavailable_ms)
+    s += "no xapi probe watched the pool";
+  else if (*op.xapi_unavailable_ms <= 0)
+    s += "the xapi probe was never blind";
+  else
+    s += "the xapi probe was blind " + FormatDuration(int64_t(*op.xapi_unavailable_ms * 1e6));
+  bool paused = false;
+  for (const auto& [load, ms] : op.pause_ms) paused = paused || ms > 0;
+  return s + (paused ? "" : "; no load paused");
+}
+
 std::string OperationText(const OperationView& op) {
   std::string s;
   for (const auto& t : op.tasks) {
@@ -90,6 +109,7 @@ std::string OperationText(const OperationView& op) {
     s += Fmt("  %-22s %zu of %zu VMs of %s%s\n", "moved off", op.host_vms.size() - op.not_moved.size(),
              op.host_vms.size(), op.host.c_str(), op.saw_moves ? "" : " (no xapi probe: moves not seen)");
   }
+  if (op.action == "designate_master") s += Fmt("  %-22s %s\n", "XAPI unavailable", MasterChangeText(op).c_str());
   return s;
 }
 
