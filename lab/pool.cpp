@@ -33,6 +33,7 @@ constexpr int64_t kSshdReadyTimeoutNs = 5 * kNsPerSec;
 constexpr int64_t kKillWaitNs = 2 * kNsPerSec;
 constexpr int kSshPort = 22;
 constexpr int64_t kVmLockTimeoutNs = 15 * kNsPerSec;
+constexpr int64_t kRewireNs = 40 * kNsPerMs;  // MigrateVm: what moving a link and two routes takes, with room
 
 std::string Trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -470,7 +471,9 @@ Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtim
   auto resume = [&] {
     for (pid_t p : pids) kill(p, SIGCONT);
   };
-  int64_t drain_deadline = m0 + kNsPerSec;
+  // The drain ends in time for the rewiring (a few ip calls) to fit in the
+  // freeze: a connection that cannot drain (its path cut) must not stretch it.
+  int64_t drain_deadline = m0 + std::max(downtime_ns / 2, downtime_ns - kRewireNs);
   for (pid_t p : pids) {
     while (GetProcState(p) == ProcState::kRunning && MonoNs() < drain_deadline) usleep(200);
   }

@@ -149,7 +149,8 @@ Status StopVm(const std::string& state_dir, int vm);
 
 // A live migration of a running VM to host, as a real one's last
 // stop-and-copy: every process of the VM is frozen (SIGSTOP); once its storage
-// connections have nothing in flight either way (bounded: 1 s), its storage
+// connections have nothing in flight either way (or 40 ms before the freeze
+// ends, at most: a connection on a cut path never drains), its storage
 // link moves to the new host (same veth, same addresses) and both sites route
 // its address there; it resumes (SIGCONT) downtime_ns after the freeze
 // (<= 0: the pool's migration_downtime_ns), or when the rewiring is done if
