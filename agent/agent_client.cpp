@@ -18,6 +18,7 @@
 
 #include "agent/agent_token.h"
 #include "agent/protocol.h"
+#include "core/version.h"
 #include "core/clock.h"
 #include "plugin/command_target.h"
 #include "plugin/settings.h"
@@ -48,7 +49,7 @@ void AgentClient::RequestStop() {
 }
 
 Status AgentClient::Hello(const std::string& attach) {
-  nlohmann::json hello = {{"type", "hello"}, {"protocol", kAgentProtocolVersion}};
+  nlohmann::json hello = {{"type", "hello"}, {"protocol", kAgentProtocolVersion}, {"version", kVersion}};
   if (!attach.empty()) hello["attach"] = attach;
   if (tcp()) hello["token"] = token_;  // never logged: errors name the file, not this
   FB_RETURN_IF_ERROR(Send(hello));
@@ -57,6 +58,14 @@ Status AgentClient::Hello(const std::string& attach) {
   if (m->value("protocol", 0) != kAgentProtocolVersion) {
     return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": speaks protocol " +
                                std::to_string(m->value("protocol", 0)));
+  }
+  agent_version_ = m->contains("version") && (*m)["version"].is_string() ? (*m)["version"].get<std::string>() : "";
+  if (agent_version_ != kVersion) {
+    return Status::Unavailable("agent " + opts_.name + " on " + where_ + " runs faultbench " +
+                               (agent_version_.empty() ? std::string("older than 0.1.0 (no version in its hello)")
+                                                       : agent_version_) +
+                               ", this controller " + kVersion +
+                               ": install faultbench-agent " + kVersion + " there (faultbench deploy PLAN)");
   }
   agent_pid_ = m->value("pid", 0);
   return Status::Ok();

@@ -1,5 +1,5 @@
 // The controller's side of one agent (agent/protocol.h): runs
-// `ssh [opts] host faultbench agent --stdio` through the OpenSSH client
+// `ssh [opts] host faultbench-agent --stdio` through the OpenSSH client
 // (CommandTarget), measures the agent's clock offset (again every
 // clock_every_ns during the run: `agent_clock` events), starts a workload and
 // hands what the agent streams, on the controller's timeline (the agent's own
@@ -104,6 +104,8 @@ class AgentClient {
   const std::string& agent_run_id() const { return agent_run_id_; }
   const std::string& agent_run_dir() const { return agent_run_dir_; }
   int agent_pid() const { return agent_pid_; }
+  // The agent's faultbench version from its hello (after Connect).
+  const std::string& agent_version() const { return agent_version_; }
   const std::string& journal_dir() const { return journal_.dir(); }
   const nlohmann::json& finished() const { return finished_; }  // the `finished` message
   uint64_t records() const { return next_seq_; }                // seq 0 .. records()-1 received
@@ -157,6 +159,7 @@ class AgentClient {
   bool journal_open_ = false;
   std::string agent_run_id_, agent_run_dir_;
   int agent_pid_ = 0;
+  std::string agent_version_;
   uint64_t next_seq_ = 0, seq_gaps_ = 0;
   int reconnects_ = 0;
   int64_t last_completion_utc_ns_ =

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <map>
@@ -14,6 +15,8 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/jsonl_writer.h"
+#include "core/version.h"
 #include "loadgen/ack_log.h"
 #include "tests/support/skip.h"
 #include "tests/support/sshd_fixture.h"
@@ -224,6 +227,56 @@ TEST_CASE("agent client: a restarted agent's disk is checked against the writes 
   CHECK(checked->attrs["bad"].get<uint64_t>() == found.size());
   for (uint64_t off : found) CHECK(zeroed.count(off) == 1);
   MESSAGE("disk check after restart: " << checked->attrs.dump());
+}
+
+}  // namespace fb
+
+namespace fb {
+
+TEST_CASE("agent client: an agent of another faultbench version is refused in one line naming both versions" *
+          doctest::test_suite("integration")) {
+  if (!SshdFixture::Available()) {
+    Skip("needs root and /usr/sbin/sshd");
+    return;
+  }
+  SshdFixture sshd;
+  TempDir tmp;
+  // Stand-in agents that answer the hello as an older build would, then wait.
+  auto agent = [&](const std::string& name, const std::string& hello) {
+    std::string path = tmp.path() + "/" + name;
+    REQUIRE(WriteFileAtomic(path, "#!/bin/sh\nread line\necho '" + hello + "'\nsleep 5\n").ok());
+    REQUIRE(chmod(path.c_str(), 0755) == 0);
+    AgentClientOptions o;
+    o.name = name;
+    o.ssh = sshd.Settings();
+    o.agent_argv = {path};
+    o.state_dir = tmp.path() + "/state";
+    o.journal_dir = tmp.path() + "/controller-" + name;
+    o.own_journal = false;
+    AgentClient c(o);
+    return c.Connect();
+  };
+  Status old = agent("old", R"({"type":"hello","protocol":1,"version":"0.0.9","pid":1})");
+  REQUIRE_FALSE(old.ok());
+  CHECK(old.message().find("agent old on ") != std::string::npos);
+  CHECK(old.message().find(std::string(" runs faultbench 0.0.9, this controller ") + kVersion +
+                           ": install faultbench-agent " + kVersion + " there (faultbench deploy PLAN)") !=
+        std::string::npos);
+  Status none = agent("none", R"({"type":"hello","protocol":1,"pid":1})");
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.message().find("runs faultbench older than 0.1.0 (no version in its hello)") != std::string::npos);
+  // The real agent of this build answers with this build's version.
+  AgentClientOptions o;
+  o.name = "same";
+  o.ssh = sshd.Settings();
+  o.agent_argv = {FB_CLI_PATH, "agent", "--stdio"};
+  o.state_dir = tmp.path() + "/state";
+  o.journal_dir = tmp.path() + "/controller-same";
+  o.own_journal = false;
+  AgentClient same(o);
+  Status s = same.Connect();
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(same.agent_version() == kVersion);
 }
 
 }  // namespace fb

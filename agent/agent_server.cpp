@@ -19,6 +19,7 @@
 #include "agent/agent_token.h"
 #include "agent/disk_check.h"
 #include "agent/protocol.h"
+#include "core/version.h"
 
 namespace fb {
 
@@ -163,6 +164,7 @@ void AgentSession::Handle(const std::string& line) {
     }
     Send({{"type", "hello"},
           {"protocol", kAgentProtocolVersion},
+          {"version", kVersion},
           {"pid", int(getpid())},
           {"host", HostName()},
           {"state_dir", options_.state_dir},

@@ -1,13 +1,15 @@
 // The agent protocol: JSON lines on the agent's stdin (controller -> agent) and
 // stdout (agent -> controller), one object per line, its kind in "type". The
-// controller runs the agent as `ssh host faultbench agent --stdio`, or connects
+// controller runs the agent as `ssh host faultbench-agent --stdio` (the same as
+// `faultbench agent --stdio`), or connects
 // over TCP to `faultbench agent --listen HOST:PORT --token-file FILE`
 // (agent/agent_listener.h), where each connection is the same session in a
 // forked process with the same messages. Times are CLOCK_REALTIME nanoseconds
 // (`_utc_ns`) of the clock named in the field.
 //
 // controller -> agent
-//   hello   {"protocol":1, "attach":"RUN_ID"?, "token":"..."?}
+//   hello   {"protocol":1, "version":"0.1.0", "attach":"RUN_ID"?, "token":"..."?}
+//                                                  version: the controller's (core/version.h)
 //                                                  attach: follow that run of this
 //                                                  agent's state dir (as --attach)
 //           token (TCP only, required there): the content of the listener's
@@ -24,8 +26,11 @@
 //           read those blocks of the run's target and compare each with the
 //           generation the controller saw acknowledged (after an HA restart)
 // agent -> controller
-//   hello    {"protocol":1, "pid":P, "host":"...", "state_dir":"...",
+//   hello    {"protocol":1, "version":"0.1.0", "pid":P, "host":"...", "state_dir":"...",
 //             "run_id":"..."|null, "run_dir":"..."|null}
+//            The controller refuses an agent of another version (or none: older
+//            than 0.1.0) with one line naming both; the agent answers any
+//            version (a controller too old to check still gets its hello).
 //   time     {"controller_utc_ns":T, "agent_utc_ns":A}   A read when the ping arrived
 //   started  {"run_id":"<journal dir name>", "run_dir":"..."}  records follow from seq 0
 //   record   {"seq":N, "stream":"samples|stalls|events|acks", "body":{...}}

@@ -19,6 +19,7 @@ void RegisterAgentCommand(CLI::App& app, int* exit_code);
 void RegisterDiscoverCommand(CLI::App& app, int* exit_code);  // qualify/inventory.h
 void RegisterPlanCommand(CLI::App& app, int* exit_code);      // qualify/plan_new.h
 void RegisterPreflightCommand(CLI::App& app, int* exit_code); // qualify/preflight.h
+void RegisterDeployCommand(CLI::App& app, int* exit_code);    // qualify/deploy.h
 
 // Prints "faultbench: <message>" to stderr.
 void PrintError(const std::string& message);

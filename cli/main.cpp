@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "core/version.h"
 #include "core/status.h"
 
 namespace fb::cli {
@@ -11,7 +12,7 @@ void PrintError(const std::string& message) { std::fprintf(stderr, "faultbench: 
 int main(int argc, char** argv) {
   CLI::App app{"faultbench: storage resilience test harness"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "faultbench 0.1.0");
+  app.set_version_flag("--version", std::string("faultbench ") + fb::kVersion);
   int exit_code = fb::kExitOk;
   fb::cli::RegisterLoadCommand(app, &exit_code);
   fb::cli::RegisterLabCommand(app, &exit_code);
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   fb::cli::RegisterDiscoverCommand(app, &exit_code);
   fb::cli::RegisterPlanCommand(app, &exit_code);
   fb::cli::RegisterPreflightCommand(app, &exit_code);
+  fb::cli::RegisterDeployCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -37,6 +37,18 @@ fb::Status WaitForFile(const std::string& path, int64_t timeout_ns, pid_t pid, c
   return fb::Status::Ok();
 }
 
+#ifndef FB_HELPER_DIR_FROM_BIN
+#define FB_HELPER_DIR_FROM_BIN "../libexec/faultbench"
+#endif
+
+// Where an installed faultbench keeps its helpers: <bin>/../libexec/faultbench
+// (cmake/FbPackaging.cmake).
+std::string HelperPath(const std::string& faultbench, const char* helper) {
+  return (std::filesystem::path(faultbench).parent_path() / FB_HELPER_DIR_FROM_BIN / helper)
+      .lexically_normal()
+      .string();
+}
+
 Result<std::string> FindSimulator(const LabOptions& options) {
   if (!options.sim_path.empty()) {
     if (access(options.sim_path.c_str(), X_OK) != 0)
@@ -47,8 +59,11 @@ Result<std::string> FindSimulator(const LabOptions& options) {
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return fb::Status::IoError("readlink /proc/self/exe: " + ec.message());
   std::filesystem::path beside = self.parent_path() / kSimExecutable;
-  if (access(beside.c_str(), X_OK) != 0) return ErrnoStatus("simulator " + beside.string(), errno);
-  return beside.string();
+  if (access(beside.c_str(), X_OK) == 0) return beside.string();
+  std::filesystem::path installed = HelperPath(self.string(), kSimExecutable);
+  if (access(installed.c_str(), X_OK) == 0) return installed.string();
+  return Status::InvalidInput("no " + std::string(kSimExecutable) + " beside " + self.string() + " nor in " +
+                              installed.parent_path().string() + " (build it, or install faultbench)");
 }
 
 std::string SelfPath() {
@@ -65,9 +80,11 @@ Result<std::string> FindFaultbench(const LabOptions& options) {
 }
 
 std::string FindHaSim(const LabOptions& options, const std::string& faultbench) {
-  std::string path = options.ha_sim_path.empty()
-                         ? (std::filesystem::path(faultbench).parent_path() / kHaSimExecutable).string()
-                         : options.ha_sim_path;
+  std::string path = options.ha_sim_path;
+  if (path.empty()) {
+    path = (std::filesystem::path(faultbench).parent_path() / kHaSimExecutable).string();
+    if (access(path.c_str(), X_OK) != 0) path = HelperPath(faultbench, kHaSimExecutable);
+  }
   return access(path.c_str(), X_OK) == 0 ? std::filesystem::absolute(path).string() : std::string();
 }
 

@@ -243,6 +243,7 @@ std::string PoolSitePath(const std::string& state_dir) { return PoolDir(state_di
 std::string PoolVmDir(const std::string& state_dir, int vm) {
   return PoolDir(state_dir) + "/" + PoolVmName(vm);
 }
+std::string PoolAgentRoot(const std::string& state_dir) { return PoolDir(state_dir) + "/agent-root"; }
 std::string PoolVmAgentDir(const std::string& state_dir, int vm) {
   return PoolVmDir(state_dir, vm) + "/agent";
 }
@@ -404,9 +405,15 @@ Status StartVm(const std::string& state_dir, int vm, int host) {
     usleep(10'000);
   }
   int64_t t = UtcNs();
-  auto agent = SpawnDetached(
-      {"ip", "netns", "exec", v.ns, pool->faultbench_path, "agent", "--boot", "--state-dir", v.agent_dir},
-      v.dir + "/agent.log");
+  // The VMs' installed agent (faultbench deploy --prefix <state>/pool/agent-root) when
+  // there is one, as a VM's unit runs it; else the lab's own faultbench.
+  const std::string deployed = PoolAgentRoot(state_dir) + "/usr/bin/faultbench-agent";
+  std::vector<std::string> boot = {"ip", "netns", "exec", v.ns};
+  if (access(deployed.c_str(), X_OK) == 0)
+    boot.insert(boot.end(), {deployed, "--boot", "--state-dir", v.agent_dir});
+  else
+    boot.insert(boot.end(), {pool->faultbench_path, "agent", "--boot", "--state-dir", v.agent_dir});
+  auto agent = SpawnDetached(boot, v.dir + "/agent.log");
   if (!agent.ok()) return agent.status().With(what);
   FB_RETURN_IF_ERROR(WritePidFile(v.dir + "/agent.pid", *agent));
   FB_RETURN_IF_ERROR(WritePlacement(state_dir, vm, host));

@@ -79,6 +79,10 @@ std::string PoolJsonPath(const std::string& state_dir);                // <state
 std::string PoolSitePath(const std::string& state_dir);                // <state>/pool/site.yaml (plan new --site)
 std::string PoolVmDir(const std::string& state_dir, int vm);           // <state>/pool/vm-k (the VM's "disk")
 std::string PoolVmAgentDir(const std::string& state_dir, int vm);      // <state>/pool/vm-k/agent
+// Where `faultbench deploy PLAN --prefix` puts the VMs' agent (they share this
+// machine's files): <state>/pool/agent-root, its binary usr/bin/faultbench-agent.
+// StartVm boots that agent when it is there.
+std::string PoolAgentRoot(const std::string& state_dir);
 std::string PoolHaSimPidFile(const std::string& state_dir, int host);  // <state>/pool/host-i.pid
 std::string PoolHaSimLog(const std::string& state_dir, int host);      // <state>/pool/host-i.log
 

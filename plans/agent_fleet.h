@@ -54,7 +54,7 @@ class AgentFleet {
   int wake_fd_;
 };
 
-// "faultbench agent --stdio" -> {"faultbench", "agent", "--stdio"}
+// "faultbench-agent --stdio --state-dir /x" -> {"faultbench-agent", "--stdio", "--state-dir", "/x"}
 std::vector<std::string> SplitCommand(const std::string& command);
 
 }  // namespace fb

@@ -85,7 +85,7 @@ struct Expectations {
 enum class OnError { kStop, kContinue };
 
 // One load agent of the plan (`agents:`, plans/README.md): a machine that runs
-// its own load (`faultbench agent --stdio` over ssh) on the run's timeline.
+// its own load (`faultbench-agent --stdio` over ssh) on the run's timeline.
 // `agent_defaults:` is merged in by the loader (an agent's own keys win; the
 // workload maps are merged key by key), so every field here is final.
 struct AgentSpec {
@@ -100,7 +100,7 @@ struct AgentSpec {
   std::string transport = "ssh";
   int port = 0;                                      // tcp
   std::string token_file;                            // tcp
-  std::string command = "faultbench agent --stdio";  // split at spaces
+  std::string command = "faultbench-agent --stdio";  // split at spaces (the agent package's binary)
   std::string state_dir;                             // the agent's --state-dir ("" = its default)
   nlohmann::json target;  // as written in a plan: a path, a list, {path|paths, create_size}
   nlohmann::json workload = nlohmann::json::object();  // keys over the plan's workload:, as written

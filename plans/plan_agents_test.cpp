@@ -73,7 +73,7 @@ TEST_CASE("plan agents: defaults merged, start workloads built, no local load" *
   CHECK(vm1.ssh["host"] == "198.18.0.11");
   CHECK(vm1.ssh["user"] == "root");
   CHECK(vm1.ssh["identity_file"] == "/keys/id");
-  CHECK(vm1.command == "faultbench agent --stdio");
+  CHECK(vm1.command == "faultbench-agent --stdio");
   CHECK(vm1.clock_every_ns == 10 * kNsPerSec);
   CHECK(vm1.start_workload["rate_iops"] == 250.0);
   CHECK(vm1.start_workload["queue_depth"] == 4);

@@ -407,22 +407,23 @@ std::vector<PreflightCheck> Preflight(const Plan& plan, const PreflightOptions& 
         const AgentSpec& a = *agents[i]->spec;
         std::string check = "agent." + a.name;
         if (!results[i].ok()) {
+          bool version = results[i].message().find("runs faultbench") != std::string::npos;
           c.Add(R::kFail, check, results[i].message(),
-                "install the agent and check the ssh settings (agent/README.md)");
+                version ? "install this version in the VM: faultbench deploy PLAN (agent/README.md)"
+                        : "install the agent and check the ssh settings (agent/README.md)");
           continue;
         }
         const AgentClockOffset& clk = agents[i]->client->clock();
         char seen[160];
-        snprintf(seen, sizeof seen, "at %s, protocol matches, clock offset %+.1f ms (+/- %.1f ms)",
-                 a.ssh.value("host", std::string()).c_str(), double(clk.offset_ns) / 1e6,
+        snprintf(seen, sizeof seen, "at %s, faultbench %s, clock offset %+.1f ms (+/- %.1f ms)",
+                 a.ssh.value("host", std::string()).c_str(), agents[i]->client->agent_version().c_str(),
+                 double(clk.offset_ns) / 1e6,
                  double(clk.uncertainty_ns) / 1e6);
         c.Add(clk.uncertainty_ns > 10'000'000 ? R::kWarn : R::kPass, check, seen,
               clk.uncertainty_ns > 10'000'000
                   ? "a slow round trip: event times of this agent are that uncertain"
                   : "");
       }
-      c.Add(R::kUnchecked, "agent.version",
-            "the hello carries the protocol version only, not the agents' faultbench build");
     }
   }
 

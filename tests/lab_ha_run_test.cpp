@@ -3,6 +3,9 @@
 // host-1's power through its BMC (lab/bmc.h: ipmi_sim under the real ipmitool;
 // `faultbench lab host power-off` when ipmi_sim is not installed); the HA simulator declares
 // it dead and restarts vm-1 on host-2, where `agent --boot` continues the run.
+// The VMs' agent is not the build's: `faultbench deploy` puts the agent tarball
+// in the pool's agent root first, as a user puts the package in real VMs, and
+// the plan and the restarted VM run that one.
 // The report must show the agent lost, the HA events, the restart, the
 // downtime as the simulator's log has it, and no lost write (the controller's
 // check of the restarted VM's disk against the writes acknowledged before).
@@ -11,6 +14,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "core/clock.h"
@@ -54,6 +58,7 @@ workload:
   allow_destroy: true
 agent_defaults:
   user: root
+  command: )" + lab::PoolAgentRoot(pool.state_dir) + R"(/usr/bin/faultbench-agent --stdio
   identity_file: )" +
          pool.ssh_key + R"(
   known_hosts: )" +
@@ -126,6 +131,19 @@ TEST_CASE("lab e2e: host power pulled under an agent's load, HA restarts its VM 
     std::ofstream f(plan);
     f << HaPlan(pool, session.info().iqn);
   }
+  // The agent as users deploy it: the self-contained tarball, over the plan's ssh.
+  auto built = RunCommand({"cmake", "--build", FB_BUILD_DIR, "--target", "agent-tarball"}, {.timeout_ns = 300 * kNsPerSec});
+  REQUIRE(built.ok());
+  REQUIRE_MESSAGE(built->success(), built->out << built->err);
+  std::string tarball;
+  for (const auto& e : std::filesystem::directory_iterator(FB_BUILD_DIR))
+    if (e.path().filename().string().rfind("faultbench-agent-", 0) == 0 && e.path().extension() == ".gz")
+      tarball = e.path().string();
+  REQUIRE(!tarball.empty());
+  auto deployed = RunCli({"deploy", plan, "--package", tarball, "--prefix", lab::PoolAgentRoot(pool.state_dir)});
+  MESSAGE(deployed.out << deployed.err);
+  REQUIRE(deployed.exit_code == 0);
+  CHECK(deployed.out.find("ok (installed)") != std::string::npos);
   auto run = RunCli({"run", plan, "--out", out, "--quiet"}, 120 * kNsPerSec);
   std::string dir = OnlyRunDir(out);
   REQUIRE_MESSAGE(!dir.empty(), "no run directory: " << run.out << run.err);
