@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# How one controller holds up as the agents grow: N real `faultbench-agent
+# --listen` processes on loopback TCP, each loading its own small file at a
+# modest rate, driven by one `faultbench run` with the exporter on. Per N it
+# prints:
+#   skew      max - min of the agents' start skews (run.json agents[].start_skew_ms)
+#   cpu       the controller's CPU (user + sys) over its wall time, % of one core
+#   rss       the controller's peak RSS
+#   journal   the run directory's bytes per agent-minute
+#   report    from the last agent's `finished` to report.json written
+#   scrape    median time of a /metrics scrape during the run
+# and the cost per agent against the smallest N (cpu % / N, rss growth / N).
+# Not part of the tests: the machine is noisy, read it side by side.
+#
+#   bench/agents_scale.sh [N ...]        default 8 32 128; DURATION (s, default 30), RATE per agent (default 50)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+counts=("$@")
+[ ${#counts[@]} -gt 0 ] || counts=(8 32 128)
+secs=${DURATION:-30}
+rate=${RATE:-50}
+fb=$PWD/build/cli/faultbench
+agent=$PWD/build/cli/faultbench-agent
+[ -x "$fb" ] && [ -x "$agent" ] || { echo "build first: cmake --build build" >&2; exit 2; }
+work=$(mktemp -d /dev/shm/fb-scale-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+printf '%-5s %9s %7s %9s %14s %9s %9s\n' agents skew_ms cpu_% rss_MiB journal_KiB/am report_ms scrape_ms
+base_cpu="" base_rss=""
+for n in "${counts[@]}"; do
+  dir=$work/n$n
+  mkdir -p "$dir"
+  umask 077
+  head -c 32 /dev/urandom | base64 > "$dir/token"
+  umask 022
+  plan=$dir/plan.yaml
+  {
+    echo "name: scale-$n"
+    echo "workload: {bs: 4k, rw: randrw, queue_depth: 1, duration: ${secs}s, interval: 1s, direct: false, rate_iops: $((n * rate))}"
+    echo "agent_defaults: {transport: tcp, token_file: $dir/token, clock_every: 60s, share: $(python3 -c "print(1/$n)")}"
+    echo "agents:"
+  } > "$plan"
+  pids=()
+  for i in $(seq 1 "$n"); do
+    port=$(free_port)
+    "$agent" --listen "127.0.0.1:$port" --token-file "$dir/token" --state-dir "$dir/agent-$i" \
+      > "$dir/agent-$i.log" 2>&1 &
+    pids+=($!)
+    echo "  - {name: a$i, host: 127.0.0.1, port: $port, target: {path: $dir/file-$i, create_size: 4MiB}}" >> "$plan"
+  done
+  sleep 1  # the listeners bind
+  mport=$(free_port)
+  /usr/bin/time -f "%U %S %e %M" -o "$dir/time" "$fb" run "$plan" --out "$dir/runs" --quiet \
+    --skip-preflight --metrics "127.0.0.1:$mport" > "$dir/run.out" 2>&1 &
+  runner=$!
+  # Scrape the exporter every second while the load runs.
+  python3 - "$mport" "$secs" > "$dir/scrapes" <<'PY' &
+import sys, time, urllib.request as u
+port, n = sys.argv[1], int(sys.argv[2])
+time.sleep(3)
+for _ in range(max(1, n - 4)):
+    t = time.monotonic()
+    try:
+        u.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        print((time.monotonic() - t) * 1e3)
+    except Exception:
+        pass
+    time.sleep(1)
+PY
+  scraper=$!
+  rc=0
+  wait "$runner" || rc=$?
+  wait "$scraper" || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "$rc" -gt 1 ]; then echo "N=$n: the run failed (exit $rc), see $dir/run.out:" >&2; tail -5 "$dir/run.out" >&2; continue; fi
+  run_dir=$(ls -d "$dir"/runs/*/ | head -1)
+  read -r user sys wall rss_kb < "$dir/time"
+  python3 - "$n" "$secs" "$run_dir" "$user" "$sys" "$wall" "$rss_kb" "$dir/scrapes" "$base_cpu" "$base_rss" <<'PY'
+import json, os, statistics, sys
+n, secs, run_dir = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+user, sys_, wall, rss_kb = map(float, sys.argv[4:8])
+scrapes = [float(l) for l in open(sys.argv[8]) if l.strip()]
+run = json.load(open(os.path.join(run_dir, "run.json")))
+skews = [a.get("start_skew_ms", 0) for a in run.get("agents", [])]
+skew = max(skews) - min(skews) if skews else float("nan")
+size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(run_dir) for f in fs)
+last = 0
+for line in open(os.path.join(run_dir, "events.jsonl")):
+    e = json.loads(line)
+    if e.get("kind") in ("load_finished",) and e.get("source") == "runner":
+        last = max(last, e["t_utc_ns"])
+report_ms = (os.stat(os.path.join(run_dir, "report.json")).st_mtime_ns - last) / 1e6 if last else float("nan")
+cpu = (user + sys_) / wall * 100
+print(f"{n:<5d} {skew:9.1f} {cpu:7.1f} {rss_kb / 1024:9.1f} {size / 1024 / (n * secs / 60):14.1f} "
+      f"{report_ms:9.0f} {statistics.median(scrapes) if scrapes else float('nan'):9.2f}")
+open(os.path.join(os.path.dirname(run_dir.rstrip('/')), "..", "cost"), "w").write(f"{cpu / n} {rss_kb / n}\n")
+PY
+  read -r cpu_per rss_per < "$dir/cost"
+  if [ -z "$base_cpu" ]; then
+    base_cpu=$cpu_per base_rss=$rss_per
+  else
+    python3 -c "print(f'      cost per agent vs the first N: cpu x{$cpu_per / $base_cpu:.2f}, rss x{$rss_per / $base_rss:.2f}')"
+  fi
+done
