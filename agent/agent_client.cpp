@@ -18,8 +18,8 @@
 
 #include "agent/agent_token.h"
 #include "agent/protocol.h"
-#include "core/version.h"
 #include "core/clock.h"
+#include "core/version.h"
 #include "plugin/command_target.h"
 #include "plugin/settings.h"
 
@@ -59,13 +59,15 @@ Status AgentClient::Hello(const std::string& attach) {
     return Status::Unavailable("agent " + opts_.name + " on " + where_ + ": speaks protocol " +
                                std::to_string(m->value("protocol", 0)));
   }
-  agent_version_ = m->contains("version") && (*m)["version"].is_string() ? (*m)["version"].get<std::string>() : "";
+  agent_version_ =
+      m->contains("version") && (*m)["version"].is_string() ? (*m)["version"].get<std::string>() : "";
   if (agent_version_ != kVersion) {
     return Status::Unavailable("agent " + opts_.name + " on " + where_ + " runs faultbench " +
-                               (agent_version_.empty() ? std::string("older than 0.1.0 (no version in its hello)")
-                                                       : agent_version_) +
-                               ", this controller " + kVersion +
-                               ": install faultbench-agent " + kVersion + " there (faultbench deploy PLAN)");
+                               (agent_version_.empty()
+                                    ? std::string("older than 0.1.0 (no version in its hello)")
+                                    : agent_version_) +
+                               ", this controller " + kVersion + ": install faultbench-agent " + kVersion +
+                               " there (faultbench deploy PLAN)");
   }
   agent_pid_ = m->value("pid", 0);
   return Status::Ok();
@@ -130,7 +132,7 @@ Status AgentClient::Connect() {
   return s;
 }
 
-Status AgentClient::Start(const std::string& run_id, const nlohmann::json& workload) {
+Status AgentClient::Start(const std::string& run_id, const nlohmann::json& workload, bool hold) {
   if (opts_.own_journal && !journal_open_) {
     FB_RETURN_IF_ERROR(journal_.Create(opts_.journal_dir, opts_.name, ClockAnchor::Take()));
     journal_open_ = true;
@@ -141,7 +143,9 @@ Status AgentClient::Start(const std::string& run_id, const nlohmann::json& workl
                             {"host", host},
                             {"agent", {{"name", opts_.name}, {"where", where_}, {"clock", clock_history_}}}});
   }
-  FB_RETURN_IF_ERROR(Send({{"type", "start"}, {"run_id", run_id}, {"workload", workload}}));
+  nlohmann::json start = {{"type", "start"}, {"run_id", run_id}, {"workload", workload}};
+  if (hold) start["hold"] = true;
+  FB_RETURN_IF_ERROR(Send(start));
   auto m = Await("started", MonoNs() + opts_.reply_timeout_ns);
   if (!m.ok()) return m.status();
   agent_run_id_ = m->value("run_id", std::string());
@@ -151,6 +155,17 @@ Status AgentClient::Start(const std::string& run_id, const nlohmann::json& workl
         {{"agent", {{"run_id", agent_run_id_}, {"run_dir", agent_run_dir_}, {"pid", agent_pid_}}}});
   }
   for (const auto& c : clock_history_) ClockEvent(c);  // the connect's measurement(s)
+  return Status::Ok();
+}
+
+Status AgentClient::SendGo(int64_t at_utc_ns) {
+  return Send({{"type", "go"}, {"at_utc_ns", at_utc_ns + clock_.offset_ns}});
+}
+
+Status AgentClient::AwaitGoing() {
+  auto m = Await("going", MonoNs() + opts_.reply_timeout_ns);
+  if (!m.ok()) return m.status();
+  load_start_utc_ns_ = ToController(m->value("load_start_utc_ns", int64_t(0)));
   return Status::Ok();
 }
 

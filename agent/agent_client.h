@@ -91,8 +91,15 @@ class AgentClient {
 
   // ssh, hello, clock offset. Errors name the host and ssh's stderr.
   Status Connect();
-  // Sends `start` and creates the controller-side journal.
-  Status Start(const std::string& run_id, const nlohmann::json& workload);
+  // Sends `start` and creates the controller-side journal. `hold`: the agent
+  // prepares everything, answers, and waits for Go() before its first I/O.
+  Status Start(const std::string& run_id, const nlohmann::json& workload, bool hold = false);
+  // After Start(hold): sends `go`, the load's clock to start at `at_utc_ns`
+  // (controller clock); AwaitGoing() then waits for the agent's `going`.
+  Status SendGo(int64_t at_utc_ns);
+  Status AwaitGoing();
+  // When the agent's load clock started (controller clock), from `going`; 0 before.
+  int64_t load_start_utc_ns() const { return load_start_utc_ns_; }
   // Receives records until `finished` (reconnecting as needed) or `timeout_ns`.
   Status RunToEnd(int64_t timeout_ns);
   // Sends `stop` (the run still ends with `finished`).
@@ -159,6 +166,7 @@ class AgentClient {
   bool journal_open_ = false;
   std::string agent_run_id_, agent_run_dir_;
   int agent_pid_ = 0;
+  int64_t load_start_utc_ns_ = 0;  // Go()
   std::string agent_version_;
   uint64_t next_seq_ = 0, seq_gaps_ = 0;
   int reconnects_ = 0;

@@ -22,6 +22,16 @@ void AgentSession::StartLoad(std::unique_ptr<LoadGenerator> gen) {
   wake_sink_ = std::make_unique<WakeSink>(&wake_cv_);
   gen_->AddSink(journal_sink_.get());
   gen_->AddSink(wake_sink_.get());
+  if (held_) {
+    start_notice_ = std::make_unique<StartNoticeSink>([this](int64_t start_mono_ns) {
+      {
+        std::lock_guard<std::mutex> lock(wake_mu_);
+        if (!go_mono_ns_) return;  // no go came: the load ends unstarted
+      }
+      Send({{"type", "going"}, {"load_start_utc_ns", journal_.anchor().ToUtc(start_mono_ns)}});
+    });
+    gen_->AddSink(start_notice_.get());
+  }
   g_generator = gen_.get();
   load_thread_ = std::thread([this] { LoadMain(); });
   record_thread_ = std::thread([this] { RecordMain(); });
@@ -31,6 +41,7 @@ void AgentSession::Start(const nlohmann::json& m) {
   if (!run_dir_.empty()) return SendError("start: this agent already has run " + run_id_);
   std::string name = m.value("run_id", std::string("agent"));
   if (!m.contains("workload")) return SendError("start: workload missing");
+  if (m.contains("hold") && !m["hold"].is_boolean()) return SendError("start: hold must be true or false");
   auto w = WorkloadFromJson(m["workload"]);
   if (!w.ok()) return SendError("start: " + w.status().message());
   ClockAnchor anchor = ClockAnchor::Take();
@@ -82,12 +93,70 @@ void AgentSession::Start(const nlohmann::json& m) {
   state_.owner_pid = owner_pid_;
   s = SaveRunState(run_dir_, state_);
   if (!s.ok()) fprintf(stderr, "faultbench: agent: %s\n", s.message().c_str());
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    held_ = m.value("hold", false);
+  }
   StartLoad(std::move(gen));
-  Send({{"type", "started"}, {"run_id", run_id_}, {"run_dir", run_dir_}});
+  Send({{"type", "started"}, {"run_id", run_id_}, {"run_dir", run_dir_}, {"held", held_}});
   StartStreamer(0);
 }
 
+void AgentSession::Go(const nlohmann::json& m) {
+  if (!m.contains("at_utc_ns") || !m["at_utc_ns"].is_number_integer())
+    return SendError("go: at_utc_ns missing");
+  const int64_t at = m["at_utc_ns"].get<int64_t>();
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    if (!held_ || go_mono_ns_ || go_cancelled_) {
+      Send({{"type", "error"}, {"message", "go: no held start waits for it"}});
+      return;
+    }
+    go_mono_ns_ = std::max<int64_t>(1, MonoNs() + (at - UtcNs()));
+  }
+  wake_cv_.notify_all();
+  // --boot continues the run until its planned end: the duration from the go
+  // (written while the load thread waits for its time).
+  state_.planned_end_utc_ns = at + gen_->workload().duration_ns;
+  if (Status s = SaveRunState(run_dir_, state_); !s.ok())
+    fprintf(stderr, "faultbench: agent: %s\n", s.message().c_str());
+}
+
+bool AgentSession::AwaitGo() {
+  std::unique_lock<std::mutex> lock(wake_mu_);
+  const int64_t give_up = MonoNs() + kHoldTimeoutNs;
+  while (!go_mono_ns_ && !go_cancelled_ && !closing_ && !quit_ && !g_shutdown && MonoNs() < give_up) {
+    wake_cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  if (go_mono_ns_) {
+    gen_->SetStartAt(go_mono_ns_);
+    return true;
+  }
+  std::string why = go_cancelled_ ? "a stop came first"
+                    : closing_    ? "the controller left"
+                    : MonoNs() >= give_up
+                        ? "none came within " + std::to_string(kHoldTimeoutNs / kNsPerSec) + " s"
+                        : "the agent is shutting down";
+  lock.unlock();
+  Event e;
+  e.mono_ns = MonoNs();
+  e.source = "agent";
+  e.kind = "load_not_started";
+  e.severity = Severity::kWarning;
+  e.message = "the held load never got its go (" + why + "): it ends before its first I/O";
+  e.attrs = {{"why", why}};
+  (void)journal_.AppendEvent(e);
+  gen_->RequestStop();
+  return false;
+}
+
 void AgentSession::LoadMain() {
+  bool held;
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    held = held_;
+  }
+  if (held) (void)AwaitGo();
   Status s = gen_->Run();
   g_generator = nullptr;
   const LoadSummary& sum = gen_->summary();

@@ -177,6 +177,9 @@ void AgentSession::Handle(const std::string& line) {
           {"agent_utc_ns", now}});
   } else if (type == "start") {
     Start(m);
+  } else if (type == "go") {
+    if (run_dir_.empty()) return SendError("go: no run");
+    Go(m);
   } else if (type == "resume") {
     if (run_dir_.empty()) return SendError("resume: no run (start one, or attach)");
     if (!m.contains("from_seq") || !m["from_seq"].is_number_unsigned())
@@ -184,6 +187,11 @@ void AgentSession::Handle(const std::string& line) {
     StartStreamer(m["from_seq"].get<uint64_t>());
   } else if (type == "stop") {
     if (run_dir_.empty()) return SendError("stop: no run");
+    {
+      std::lock_guard<std::mutex> lock(wake_mu_);
+      if (held_ && !go_mono_ns_) go_cancelled_ = true;
+      wake_cv_.notify_all();
+    }
     if (gen_) {
       gen_->RequestStop();
     } else {

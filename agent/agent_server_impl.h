@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +51,16 @@ class WakeSink : public LoadSink {
 
  private:
   std::condition_variable* cv_;
+};
+
+// Calls back when the load's clock starts (the held start's `going`).
+class StartNoticeSink : public LoadSink {
+ public:
+  explicit StartNoticeSink(std::function<void(int64_t start_mono_ns)> fn) : fn_(std::move(fn)) {}
+  void OnStart(const LoadStartInfo& info) override { fn_(info.start_ns); }
+
+ private:
+  std::function<void(int64_t)> fn_;
 };
 
 class AgentSession {
@@ -94,6 +105,11 @@ class AgentSession {
   // agent_load.cpp: the load and its record thread.
   void StartLoad(std::unique_ptr<LoadGenerator> gen);
   void Start(const nlohmann::json& m);
+  // `go` of a held start: the load's clock starts at at_utc_ns (this agent's clock).
+  void Go(const nlohmann::json& m);
+  // A held start waits here for `go`; false when none came (the controller
+  // left, a stop, kHoldTimeoutNs): the load then ends before its first I/O.
+  bool AwaitGo();
   void LoadMain();
   // Turns the journal's new lines into records (samples, then stalls, then
   // events, per pass), until the load is done.
@@ -127,7 +143,12 @@ class AgentSession {
   std::atomic<bool> streamer_stop_{false};
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
-  bool load_done_ = false;         // guarded by wake_mu_
+  bool load_done_ = false;     // guarded by wake_mu_
+  bool held_ = false;          // guarded by wake_mu_: a held start waits for `go`
+  int64_t go_mono_ns_ = 0;     // guarded by wake_mu_: `go`'s time, 0 before it
+  bool go_cancelled_ = false;  // guarded by wake_mu_: a `stop` before `go`
+  static constexpr int64_t kHoldTimeoutNs = 120 * kNsPerSec;
+  std::unique_ptr<StartNoticeSink> start_notice_;
   bool shutdown_ = false;          // guarded by wake_mu_: the load ended by SIGTERM, resumable
   std::atomic<bool> quit_{false};  // the shutdown is recorded (or a session refused): stop reading
   bool authenticated_ = false;     // options_.token set: the hello carried it

@@ -212,6 +212,122 @@ TEST_CASE("agent protocol over pipes: hello, time, start, contiguous records, fi
   close(from_agent[1]);
 }
 
+// One agent session over pipes, run on its own thread (RunAgent), for the
+// tests that speak the protocol by hand.
+struct PipeAgent {
+  int to_agent[2] = {-1, -1}, from_agent[2] = {-1, -1};
+  std::thread thread;
+  std::unique_ptr<LineReader> in;
+  explicit PipeAgent(const std::string& state_dir) {
+    REQUIRE(pipe2(to_agent, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(from_agent, O_CLOEXEC) == 0);
+    fcntl(from_agent[0], F_SETFL, O_NONBLOCK);  // LineReader's timeout
+    AgentOptions o;
+    o.state_dir = state_dir;
+    thread = std::thread([this, o] { (void)RunAgent(to_agent[0], from_agent[1], o); });
+    in = std::make_unique<LineReader>(from_agent[0]);
+  }
+  ~PipeAgent() {
+    if (to_agent[1] >= 0) close(to_agent[1]);
+    if (thread.joinable()) thread.join();
+    for (int fd : {to_agent[0], from_agent[0], from_agent[1]}) close(fd);
+  }
+  void Send(const nlohmann::json& m) { WriteLine(to_agent[1], m); }
+  // The next message that is not a record (records are counted).
+  nlohmann::json NextReply(int* records = nullptr) {
+    for (int i = 0; i < 100000; ++i) {
+      auto m = in->Next();
+      if (!m.is_object() || m["type"] != "record") return m;
+      if (records) ++*records;
+    }
+    return nullptr;
+  }
+};
+
+TEST_CASE(
+    "agent protocol: a held start prepares without I/O, its load clock starts at the go's time, a stop "
+    "before the go ends it unstarted" *
+    doctest::test_suite("integration")) {
+  signal(SIGPIPE, SIG_IGN);
+  TempDir tmp;
+  {
+    PipeAgent agent(tmp.path() + "/state");
+    agent.Send({{"type", "hello"}, {"protocol", kAgentProtocolVersion}});
+    REQUIRE(agent.NextReply()["type"] == "hello");
+    agent.Send({{"type", "go"}, {"at_utc_ns", UtcNs()}});
+    auto no_run = agent.NextReply();
+    CHECK(no_run["type"] == "error");
+    CHECK(no_run["message"] == "go: no run");
+    agent.Send({{"type", "start"},
+                {"run_id", "held"},
+                {"hold", true},
+                {"workload", SmallWorkload(tmp.path() + "/f", "1s")}});
+    auto started = agent.NextReply();
+    REQUIRE(started["type"] == "started");
+    CHECK(started["held"] == true);
+    std::string run_dir = started["run_dir"];
+    // Held: the load is prepared (its journal exists) but issues nothing. No
+    // event can end this wait early: it is the time a go could come in.
+    int records = 0;
+    auto early = agent.in->Next(300 * kNsPerMs);
+    while (early.is_object() && early["type"] == "record") {
+      ++records;
+      CHECK(early["stream"] != "samples");
+      early = agent.in->Next(300 * kNsPerMs);
+    }
+    CHECK(early.is_null());
+    CHECK(ReadJsonl(run_dir + "/samples.jsonl").empty());
+    const int64_t at = UtcNs() + 200 * kNsPerMs;
+    agent.Send({{"type", "go"}, {"at_utc_ns", at}});
+    auto going = agent.NextReply(&records);
+    REQUIRE(going["type"] == "going");
+    CHECK(std::llabs(going["load_start_utc_ns"].get<int64_t>() - at) < kNsPerMs);
+    agent.Send({{"type", "go"}, {"at_utc_ns", at}});
+    CHECK(agent.NextReply(&records)["message"] == "go: no held start waits for it");
+    auto finished = agent.NextReply(&records);
+    REQUIRE(finished["type"] == "finished");
+    CHECK(finished["status"] == "completed");
+    // Nothing completed before the go's time, and the load ran.
+    auto samples = ReadJsonl(run_dir + "/samples.jsonl");
+    REQUIRE_FALSE(samples.empty());
+    int64_t first = INT64_MAX;
+    for (const auto& r : samples) {
+      if (r.contains("first_completion_utc_ns") && r["first_completion_utc_ns"].is_number())
+        first = std::min(first, r["first_completion_utc_ns"].get<int64_t>());
+    }
+    CHECK(first >= at);
+    CHECK(first < at + 100 * kNsPerMs);
+    CHECK(TotalIos(run_dir + "/samples.jsonl") > 0);
+  }
+  {
+    PipeAgent agent(tmp.path() + "/state2");
+    agent.Send({{"type", "hello"}, {"protocol", kAgentProtocolVersion}});
+    REQUIRE(agent.NextReply()["type"] == "hello");
+    agent.Send({{"type", "start"},
+                {"run_id", "held"},
+                {"hold", true},
+                {"workload", SmallWorkload(tmp.path() + "/g", "30s")}});
+    auto started = agent.NextReply();
+    REQUIRE(started["type"] == "started");
+    agent.Send({{"type", "stop"}});
+    auto finished = agent.NextReply();
+    REQUIRE(finished["type"] == "finished");
+    CHECK(finished["status"] == "interrupted");
+    CHECK(finished["summary"]["read"]["ios"] == 0);
+    CHECK(finished["summary"]["write"]["ios"] == 0);
+    bool not_started = false;
+    for (const auto& e : ReadJsonl(started["run_dir"].get<std::string>() + "/events.jsonl")) {
+      if (e["kind"] == "load_not_started") {
+        not_started = true;
+        CHECK(e["attrs"]["why"] == "a stop came first");
+      }
+    }
+    CHECK(not_started);
+    agent.Send({{"type", "go"}, {"at_utc_ns", UtcNs()}});
+    CHECK(agent.NextReply()["message"] == "go: no held start waits for it");
+  }
+}
+
 TEST_CASE("agent over ssh: two agents, controller totals equal the agents' journals, clock offset measured" *
           doctest::test_suite("integration")) {
   if (!SshdFixture::Available()) {

@@ -19,7 +19,12 @@
 //           reconnect sends it again (with "attach"). The token never appears
 //           in logs, errors or the journal.
 //   time    {"controller_utc_ns":T}                a clock ping
-//   start   {"run_id":"name", "workload":{...}}    workload: agent/workload_json.h
+//   start   {"run_id":"name", "workload":{...}, "hold":true?}    workload: agent/workload_json.h
+//           hold: prepare the load (target, journal, threads), answer `started`,
+//           and issue no I/O until `go` (none within 120 s, a `stop` or the
+//           controller gone: the load ends unstarted, event load_not_started)
+//   go      {"at_utc_ns":A}                       a held start's load clock starts at A
+//                                                  (this agent's clock); answered by `going`
 //   resume  {"from_seq":N}                         (re)stream records from seq N
 //   stop    {}                                     end the load now (final, as SIGINT)
 //   check   {"id":N, "blocks":[[offset, generation, ack_utc_ns], ...]}
@@ -32,7 +37,9 @@
 //            than 0.1.0) with one line naming both; the agent answers any
 //            version (a controller too old to check still gets its hello).
 //   time     {"controller_utc_ns":T, "agent_utc_ns":A}   A read when the ping arrived
-//   started  {"run_id":"<journal dir name>", "run_dir":"..."}  records follow from seq 0
+//   started  {"run_id":"<journal dir name>", "run_dir":"...", "held":bool}  records follow from seq 0
+//   going    {"load_start_utc_ns":S}              the start a `go` gave the load: A, or
+//            later when the go came too late to meet A (less than 5 ms ahead)
 //   record   {"seq":N, "stream":"samples|stalls|events|acks", "body":{...}}
 //            body: the record exactly as the agent's journal wrote it (core/journal.h,
 //            loadgen/journal_sink.h); seq: agent/record_log.h. With verify,

@@ -3,7 +3,9 @@
 # --listen` processes on loopback TCP, each loading its own small file at a
 # modest rate, driven by one `faultbench run` with the exporter on. Per N it
 # prints:
-#   skew      max - min of the agents' start skews (run.json agents[].start_skew_ms)
+#   skew      max - min of the agents' load clock starts (run.json agents[].start_skew_ms):
+#             every agent prepares its load, then all start at one time (`go`)
+#   first_io  max - min of the agents' first I/O completions (their first samples)
 #   cpu       the controller's CPU (user + sys) over its wall time, % of one core
 #   rss       the controller's peak RSS
 #   journal   the run directory's bytes per agent-minute
@@ -27,12 +29,12 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-printf '%-5s %9s %7s %9s %14s %9s %9s\n' agents skew_ms cpu_% rss_MiB journal_KiB/am report_ms scrape_ms
+printf '%-5s %9s %11s %7s %9s %14s %9s %9s\n' agents skew_ms first_io_ms cpu_% rss_MiB journal_KiB/am report_ms scrape_ms
 base_cpu="" base_rss=""
 for n in "${counts[@]}"; do
   dir=$work/n$n
@@ -91,6 +93,13 @@ scrapes = [float(l) for l in open(sys.argv[8]) if l.strip()]
 run = json.load(open(os.path.join(run_dir, "run.json")))
 skews = [a.get("start_skew_ms", 0) for a in run.get("agents", [])]
 skew = max(skews) - min(skews) if skews else float("nan")
+first = {}
+for line in open(os.path.join(run_dir, "samples.jsonl")):
+    r = json.loads(line)
+    a, t = r.get("agent"), r.get("first_completion_utc_ns")
+    if a and t and r.get("interval") == 0:
+        first[a] = min(first.get(a, t), t)
+first_io = (max(first.values()) - min(first.values())) / 1e6 if len(first) == n else float("nan")
 size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(run_dir) for f in fs)
 last = 0
 for line in open(os.path.join(run_dir, "events.jsonl")):
@@ -99,7 +108,7 @@ for line in open(os.path.join(run_dir, "events.jsonl")):
         last = max(last, e["t_utc_ns"])
 report_ms = (os.stat(os.path.join(run_dir, "report.json")).st_mtime_ns - last) / 1e6 if last else float("nan")
 cpu = (user + sys_) / wall * 100
-print(f"{n:<5d} {skew:9.1f} {cpu:7.1f} {rss_kb / 1024:9.1f} {size / 1024 / (n * secs / 60):14.1f} "
+print(f"{n:<5d} {skew:9.1f} {first_io:11.1f} {cpu:7.1f} {rss_kb / 1024:9.1f} {size / 1024 / (n * secs / 60):14.1f} "
       f"{report_ms:9.0f} {statistics.median(scrapes) if scrapes else float('nan'):9.2f}")
 open(os.path.join(os.path.dirname(run_dir.rstrip('/')), "..", "cost"), "w").write(f"{cpu / n} {rss_kb / n}\n")
 PY

@@ -53,14 +53,15 @@ Status LoadGenerator::Prepare() {
   }
   if (w_.verify && !w_.verify_run_id) w_.verify_run_id = VerifyRunId(std::to_string(UtcNs()));
   if (!w_.ack_log.empty()) {
-    nlohmann::json header = {{"format", "faultbench-acklog"},
-                             {"version", 1},
-                             {"verify_run_id", Hex(w_.verify_run_id)},
-                             {"verify_block_bytes", w_.VerifyBlockBytes()},
-                             {"targets", w_.targets},
-                             {"target_size_bytes", target_.size_bytes},
-                             {"created_utc_ns", UtcNs()},
-                             {"record", "u64 offset, u32 generation, u32 ack_ms since load start (little-endian)"}};
+    nlohmann::json header = {
+        {"format", "faultbench-acklog"},
+        {"version", 1},
+        {"verify_run_id", Hex(w_.verify_run_id)},
+        {"verify_block_bytes", w_.VerifyBlockBytes()},
+        {"targets", w_.targets},
+        {"target_size_bytes", target_.size_bytes},
+        {"created_utc_ns", UtcNs()},
+        {"record", "u64 offset, u32 generation, u32 ack_ms since load start (little-endian)"}};
     Status s = ack_log_.Open(w_.ack_log, header);
     if (!s.ok()) return Status::InvalidInput(s.message());
   }
@@ -101,7 +102,8 @@ int64_t LoadGenerator::LiveOldestAgeNs(int64_t now_ns) const {
 }
 
 Status LoadGenerator::Run() {
-  start_ns_ = MonoNs() + kStartDelayNs;
+  const int64_t now = MonoNs();
+  start_ns_ = start_at_ns_ >= now + kStartDelayNs / 4 ? start_at_ns_ : now + kStartDelayNs;
   LoadStartInfo info{&w_, &target_, start_ns_};
   for (auto* s : sinks_) s->OnStart(info);
   summary_ = LoadSummary{};
@@ -121,7 +123,8 @@ Status LoadGenerator::Run() {
     summary_.acks_dropped += j->acks_dropped();
     if (const VerifyMap* m = j->verify_map()) {
       summary_.verify = true;
-      for (size_t b = 0; b < m->blocks(); ++b) summary_.blocks_written += const_cast<VerifyMap*>(m)->highest(b) != 0;
+      for (size_t b = 0; b < m->blocks(); ++b)
+        summary_.blocks_written += const_cast<VerifyMap*>(m)->highest(b) != 0;
     }
   }
   summary_.final_pass_complete = summary_.verify && final_passes_complete_ == int(jobs_.size());
@@ -172,21 +175,24 @@ bool LoadGenerator::DrainJobRings() {
       Event e;
       e.mono_ns = je.t_ns;
       e.source = "loadgen";
-      e.attrs = {{"job", je.job}, {"op", OpName(je.op)}, {"offset_bytes", je.offset}, {"length_bytes", je.length}};
+      e.attrs = {
+          {"job", je.job}, {"op", OpName(je.op)}, {"offset_bytes", je.offset}, {"length_bytes", je.length}};
       switch (je.type) {
         case JobEvent::Type::kStuckIo:
           e.kind = "io_stuck";
           e.severity = Severity::kWarning;
-          e.message = "job " + std::to_string(je.job) + ": " + std::to_string(je.count) + " I/Os in flight, the oldest for " +
-                      FormatDuration(je.age_ns) + " (" + OpName(je.op) + " at offset " + std::to_string(je.offset) + ")";
+          e.message = "job " + std::to_string(je.job) + ": " + std::to_string(je.count) +
+                      " I/Os in flight, the oldest for " + FormatDuration(je.age_ns) + " (" + OpName(je.op) +
+                      " at offset " + std::to_string(je.offset) + ")";
           e.attrs["age_s"] = double(je.age_ns) / 1e9;
           e.attrs["inflight"] = je.count;
           break;
         case JobEvent::Type::kFirstError:
           e.kind = "io_error";
           e.severity = Severity::kError;
-          e.message = "job " + std::to_string(je.job) + ": first I/O error: " + OpName(je.op) + " at offset " +
-                      std::to_string(je.offset) + " failed with " + ErrnoName(je.err) + " (" + strerror(je.err) + ")";
+          e.message = "job " + std::to_string(je.job) + ": first I/O error: " + OpName(je.op) +
+                      " at offset " + std::to_string(je.offset) + " failed with " + ErrnoName(je.err) + " (" +
+                      strerror(je.err) + ")";
           e.attrs["errno"] = ErrnoName(je.err);
           break;
         case JobEvent::Type::kIntegrity: {
@@ -201,21 +207,25 @@ bool LoadGenerator::DrainJobRings() {
             e.attrs["acked_rel_load_s"] = double(je.acked_ns - start_ns_) / 1e9;
           }
           if (je.found_write_utc_ns) e.attrs["found_written_utc_ns"] = je.found_write_utc_ns;
-          std::string what = v == BlockVerdict::kLost          ? "holds generation " + std::to_string(je.found_generation) +
-                                                                  " but generation " + std::to_string(je.acked_generation) +
-                                                                  " was acknowledged"
-                             : v == BlockVerdict::kMisdirected ? "holds the block written for offset " + std::to_string(je.found_offset)
-                             : v == BlockVerdict::kCorrupt     ? "fails its checksum (generation " + std::to_string(je.found_generation) + ")"
-                                                               : "holds generation " + std::to_string(je.found_generation) +
-                                                                  ", newer than any submitted";
+          std::string what =
+              v == BlockVerdict::kLost
+                  ? "holds generation " + std::to_string(je.found_generation) + " but generation " +
+                        std::to_string(je.acked_generation) + " was acknowledged"
+              : v == BlockVerdict::kMisdirected
+                  ? "holds the block written for offset " + std::to_string(je.found_offset)
+              : v == BlockVerdict::kCorrupt
+                  ? "fails its checksum (generation " + std::to_string(je.found_generation) + ")"
+                  : "holds generation " + std::to_string(je.found_generation) + ", newer than any submitted";
           if (v == BlockVerdict::kMisdirected) e.attrs["found_offset_bytes"] = je.found_offset;
-          e.message = "block at offset " + std::to_string(je.offset) + " " + what + (je.final_pass ? " (read-back after the run)" : "");
+          e.message = "block at offset " + std::to_string(je.offset) + " " + what +
+                      (je.final_pass ? " (read-back after the run)" : "");
           break;
         }
         case JobEvent::Type::kVerifyPass:
           e.kind = "verify_pass";
-          e.message = "job " + std::to_string(je.job) + ": read back " + std::to_string(je.count) + " chunks in " +
-                      FormatDuration(je.age_ns) + (je.offset ? "" : " (incomplete: stopped early)");
+          e.message = "job " + std::to_string(je.job) + ": read back " + std::to_string(je.count) +
+                      " chunks in " + FormatDuration(je.age_ns) +
+                      (je.offset ? "" : " (incomplete: stopped early)");
           e.attrs["reads"] = je.count;
           e.attrs["complete"] = je.offset == 1;
           if (je.offset == 1) ++final_passes_complete_;

@@ -27,6 +27,10 @@ class LoadGenerator {
 
   // Runs the load to its end; blocks. Sinks get every record before it returns.
   Status Run();
+  // The load's clock starts at `mono_ns` (its first I/O), not right away: a
+  // fleet of loads started together. A time less than 5 ms ahead when Run()
+  // begins is too late to meet: the load then starts as without it.
+  void SetStartAt(int64_t mono_ns) { start_at_ns_ = mono_ns; }
   // Thread- and async-signal-safe: finish now (first call) or stop waiting for
   // in-flight I/O (second call).
   void RequestStop();
@@ -54,6 +58,7 @@ class LoadGenerator {
   std::vector<LoadSink*> sinks_;
   std::atomic<int> stop_requests_{0};
   int64_t start_ns_ = 0;
+  int64_t start_at_ns_ = 0;  // SetStartAt
   LoadSummary summary_;
   IntervalStats merged_;
   AckLogWriter ack_log_;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "core/clock.h"
@@ -72,8 +73,7 @@ Status AgentFleet::StartAll(const std::string& run_id) {
   for (size_t i = 0; i < agents_.size(); ++i) {
     t.emplace_back([this, i, &results, &run_id] {
       FleetAgent& a = *agents_[i];
-      results[i] = a.client->Start(run_id, a.spec->start_workload);
-      a.started_utc_ns = UtcNs();
+      results[i] = a.client->Start(run_id, a.spec->start_workload, /*hold=*/true);
     });
   }
   for (auto& th : t) th.join();
@@ -87,6 +87,36 @@ Status AgentFleet::StartAll(const std::string& run_id) {
     if (results[i].ok()) (void)agents_[i]->client->Stop();
   }
   return Status::InvalidInput("an agent refused its start:\n" + refused);
+}
+
+int64_t AgentFleet::GoMarginNs() const {
+  int64_t rtt = 0;
+  for (const auto& a : agents_) rtt = std::max(rtt, a->client->clock().rtt_ns);
+  return kGoMarginNs + kGoPerAgentNs * int64_t(agents_.size()) + 2 * rtt;
+}
+
+Status AgentFleet::GoAll(int64_t at_utc_ns) {
+  // Every `go` first, from here (a few microseconds each, far inside the
+  // margin), then one thread per agent awaits its answer.
+  std::vector<Status> results(agents_.size());
+  for (size_t i = 0; i < agents_.size(); ++i) results[i] = agents_[i]->client->SendGo(at_utc_ns);
+  std::vector<std::thread> t;
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    if (!results[i].ok()) continue;
+    t.emplace_back([this, i, &results] {
+      FleetAgent& a = *agents_[i];
+      results[i] = a.client->AwaitGoing();
+      a.started_utc_ns = a.client->load_start_utc_ns();
+    });
+  }
+  for (auto& th : t) th.join();
+  std::string refused;
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    if (!results[i].ok()) refused += (refused.empty() ? "" : "\n") + results[i].message();
+  }
+  if (refused.empty()) return Status::Ok();
+  for (auto& a : agents_) (void)a->client->Stop();
+  return Status::InvalidInput("an agent did not start its load:\n" + refused);
 }
 
 void AgentFleet::RunAll(int64_t timeout_ns) {

@@ -161,14 +161,25 @@ int Runner::Impl::Run(std::string* run_dir) {
     if (start_code != kExitOk) stop = true;
   }
   if (!stop && !Aborted()) {
+    // The agents have prepared their loads (held starts): every load, the
+    // local one too, starts its clock at one time far enough ahead for each
+    // agent's `go` to arrive.
+    const int64_t go_mono = fleet_ ? MonoNs() + fleet_->GoMarginNs() : 0;
     if (gen_) {
+      if (go_mono) gen_->SetStartAt(go_mono);
       gen_ptr_.store(gen_.get());
       load = std::thread([this, &load_status] { load_status = gen_->Run(); });
+    }
+    if (fleet_) {
+      start_code = GoAgents(go_mono);
+      if (start_code != kExitOk) stop = true;
+    }
+    if (gen_) {
       while (!watch_->start_ns.load() && !watch_->finished.load()) WaitUntil(MonoNs() + 10 * kNsPerMs);
       load_start_ = watch_->start_ns.load();
     } else {
-      // The load is the agents' only: it started when the last of them did.
-      load_start_ = MonoNs();
+      // The load is the agents' only: its clock started at the go.
+      load_start_ = go_mono;
       nlohmann::json info = {{"load",
                               {{"engine", "agents"},
                                {"duration_s", double(plan_.RunDurationNs()) / 1e9},
@@ -180,12 +191,15 @@ int Runner::Impl::Run(std::string* run_dir) {
            "load started on " + std::to_string(plan_.agents.size()) + " agent(s)",
            {{"agents", plan_.agents.size()}}, load_start_);
     }
-    if (fleet_) {
+    if (fleet_ && !stop) {
       nlohmann::json skews = nlohmann::json::object(), agents = nlohmann::json::array();
       int64_t start_utc = journal_.anchor().ToUtc(load_start_);
+      double spread_lo = 0, spread_hi = 0;
       for (const auto& a : fleet_->agents()) {
         double skew_ms = double(a->started_utc_ns - start_utc) / 1e6;
         skews[a->spec->name] = skew_ms;
+        if (agents.empty() || skew_ms < spread_lo) spread_lo = skew_ms;
+        if (agents.empty() || skew_ms > spread_hi) spread_hi = skew_ms;
         const AgentClockOffset& c = a->client->clock();
         agents.push_back({{"name", a->spec->name},
                           {"host", a->spec->ssh.value("host", std::string())},
@@ -196,13 +210,15 @@ int Runner::Impl::Run(std::string* run_dir) {
                           {"agent_run_dir", a->client->agent_run_dir()}});
       }
       (void)journal_.UpdateRunInfo({{"agents", agents}});
+      char spread[64];
+      snprintf(spread, sizeof spread, " (start skew %.1f ms)", spread_hi - spread_lo);
       Note("agents_started", Severity::kInfo, "runner",
-           std::to_string(plan_.agents.size()) + " agent(s) started on the run's timeline",
-           {{"start_skew_ms", skews}}, load_start_);
+           std::to_string(plan_.agents.size()) + " agent(s) started on the run's timeline" + spread,
+           {{"start_skew_ms", skews}, {"spread_ms", spread_hi - spread_lo}}, load_start_);
       fleet_->RunAll(plan_.RunDurationNs() + opt_.agent_grace_ns);
       if (!opt_.quiet && (tty || opt_.live)) agent_console_ = std::thread([this] { AgentConsoleLoop(); });
     }
-    if (!ExecuteSteps()) stop = true;
+    if (!stop && !ExecuteSteps()) stop = true;
     // Let the load run to its end (leases still expire on time).
     while (!stop && !Aborted() && !LoadOver()) WaitUntil(INT64_MAX);
   }

@@ -40,6 +40,15 @@ int Runner::Impl::StartAgents() {
   return kExitUsage;
 }
 
+int Runner::Impl::GoAgents(int64_t go_mono_ns) {
+  Status st = fleet_->GoAll(journal_.anchor().ToUtc(go_mono_ns));
+  if (st.ok()) return kExitOk;
+  failed_ = true;
+  failure_ = st.message();
+  fprintf(stderr, "faultbench: %s\n", st.message().c_str());
+  return kExitRunFailed;
+}
+
 void Runner::Impl::FinishAgents() {
   nlohmann::json results = nlohmann::json::array();
   for (const auto& a : fleet_->agents()) {

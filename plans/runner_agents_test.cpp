@@ -149,7 +149,18 @@ TEST_CASE(
     CAPTURE(name);
     CHECK(a["host"] == "127.0.0.1");
     CHECK(a["uncertainty_ns"].get<int64_t>() > 0);
-    CHECK(std::abs(a["start_skew_ms"].get<double>()) < 10000);
+    // Held starts, one go: each load clock starts at the run's load start,
+    // and its first I/O completes right after it.
+    CHECK(std::abs(a["start_skew_ms"].get<double>()) < 1.0);
+    int64_t first = INT64_MAX;
+    for (const auto& r : samples) {
+      if (r["agent"] == name && r.contains("first_completion_utc_ns") &&
+          r["first_completion_utc_ns"].is_number())
+        first = std::min(first, r["first_completion_utc_ns"].get<int64_t>());
+    }
+    const int64_t load_start = info["load_start"]["t_utc_ns"];
+    CHECK(first - load_start > -a["uncertainty_ns"].get<int64_t>() - kNsPerMs);
+    CHECK(first - load_start < 100 * kNsPerMs);
     std::string agent_dir = a["agent_run_dir"];
     uint64_t own = TotalIos(ReadJsonl(agent_dir + "/samples.jsonl"), "");
     CHECK(own > 0);

@@ -77,6 +77,8 @@ class Runner::Impl {
   }
   int ConnectAgents();
   int StartAgents();
+  // The held starts' go: every agent's load clock starts at go_mono_ns.
+  int GoAgents(int64_t go_mono_ns);
   void FinishAgents();
   void AgentConsoleLoop();
   // Waits until `deadline_ns`, an abort, the load's end or a lease expiry.
