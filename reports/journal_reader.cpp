@@ -3,8 +3,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <thread>
 
 #include "core/jsonl_writer.h"
 #include "reports/latency.h"
@@ -26,72 +31,344 @@ double Dbl(const Json& j, const char* key, double def = 0) {
   return it != j.end() && it->is_number() ? it->get<double>() : def;
 }
 
-std::optional<double> OptDbl(const Json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number()) return std::nullopt;
-  return it->get<double>();
-}
-
 std::string Str(const Json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Reads one .jsonl file. A cut-short last line (no newline at the end, not
-// JSON) is skipped with a warning; any other bad line is an error.
-Status ReadJsonl(const std::string& path, std::vector<Json>* out, std::vector<std::string>* warnings) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return Status::InvalidInput(path + ": missing or unreadable (is this a run directory?)");
-  const std::string& s = *text;
+// Reads one .jsonl file a line at a time (a run of an hour holds a GiB of
+// samples: never all of it in memory), handing each record to `fn`. Lines
+// `skip` returns true for are not parsed. A cut-short last line (no newline at
+// the end, not JSON) is skipped with a warning; any other bad line is an error.
+Status ForEachJsonl(const std::string& path, const std::function<bool(std::string_view)>& skip,
+                    const std::function<void(Json&&)>& fn, std::vector<std::string>* warnings) {
+  FILE* f = fopen(path.c_str(), "re");
+  if (!f) return Status::InvalidInput(path + ": missing or unreadable (is this a run directory?)");
+  std::unique_ptr<FILE, int (*)(FILE*)> closer(f, fclose);
+  std::string buf;
+  std::vector<char> chunk(1 << 20);
   size_t pos = 0;
   int line_no = 0;
-  while (pos < s.size()) {
-    size_t nl = s.find('\n', pos);
-    bool last = nl == std::string::npos;
-    std::string line = s.substr(pos, last ? std::string::npos : nl - pos);
-    pos = last ? s.size() : nl + 1;
-    ++line_no;
-    if (line.empty()) continue;
-    Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      bool tail = last || s.find_first_not_of("\n", pos) == std::string::npos;
-      if (tail) {
-        warnings->push_back(path + ":" + std::to_string(line_no) +
-                            ": last line cut short (the run may have crashed); skipped");
-        break;
-      }
-      return Status::InvalidInput(path + ":" + std::to_string(line_no) + ": not a JSON record");
+  bool eof = false;
+  Status bad = Status::Ok();
+  // A bad line is an error unless nothing but newlines follows it.
+  auto only_newlines_follow = [&](size_t from) {
+    for (;;) {
+      if (buf.find_first_not_of('\n', from) != std::string::npos) return false;
+      if (eof) return true;
+      buf.erase(0, from);
+      from = 0;
+      size_t n = fread(chunk.data(), 1, chunk.size(), f);
+      if (n == 0) eof = true;
+      buf.append(chunk.data(), n);
     }
-    out->push_back(std::move(j));
+  };
+  for (;;) {
+    size_t nl = buf.find('\n', pos);
+    if (nl == std::string::npos) {
+      if (!eof) {
+        buf.erase(0, pos);
+        pos = 0;
+        size_t n = fread(chunk.data(), 1, chunk.size(), f);
+        if (n == 0) eof = true;
+        buf.append(chunk.data(), n);
+        continue;
+      }
+      if (pos >= buf.size()) break;
+      nl = buf.size();  // the last line, without its newline
+    }
+    std::string_view line(buf.data() + pos, nl - pos);
+    size_t next = std::min(nl + 1, buf.size());
+    ++line_no;
+    if (!line.empty() && !skip(line)) {
+      Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded() || !j.is_object()) {
+        if (nl == buf.size() || only_newlines_follow(next)) {
+          warnings->push_back(path + ":" + std::to_string(line_no) +
+                              ": last line cut short (the run may have crashed); skipped");
+          break;
+        }
+        return Status::InvalidInput(path + ":" + std::to_string(line_no) + ": not a JSON record");
+      }
+      fn(std::move(j));
+    }
+    pos = next;
+    if (nl == buf.size()) break;
+  }
+  if (ferror(f)) return Status::InvalidInput(path + ": read error");
+  return Status::Ok();
+}
+
+Status ReadJsonl(const std::string& path, std::vector<Json>* out, std::vector<std::string>* warnings) {
+  return ForEachJsonl(
+      path, [](std::string_view) { return false; }, [out](Json&& j) { out->push_back(std::move(j)); },
+      warnings);
+}
+
+// One samples.jsonl line straight into a Sample, without a JSON document in
+// between (a run of an hour holds millions of these): nlohmann's SAX events.
+// Numbers of any JSON type are taken (integers rounded); a lat_hist bucket
+// counts when it is a pair of integers, a valid index above the previous one
+// and a count above 0 (as written); null latencies stay empty.
+class SampleSax : public nlohmann::json_sax<Json> {
+ public:
+  explicit SampleSax(Sample* s) : s_(s) {}
+  bool is_all() const { return all_; }
+  bool object() const { return object_; }  // the line is a JSON object
+
+  bool null() override { return Value(Num{}); }
+  bool boolean(bool b) override {
+    if (Top()) {
+      if (key_[1] == "stall")
+        s_->stall = b;
+      else if (key_[1] == "ramp")
+        s_->ramp = b;
+      else if (key_[1] == "drain")
+        s_->drain = b;
+    }
+    return Value(Num{});
+  }
+  bool number_integer(number_integer_t v) override { return Value(Num{true, true, v, double(v)}); }
+  bool number_unsigned(number_unsigned_t v) override { return Value(Num{true, true, int64_t(v), double(v)}); }
+  bool number_float(number_float_t v, const string_t&) override {
+    return Value(Num{true, false, int64_t(std::llround(v)), v});
+  }
+  bool string(string_t& v) override {
+    if (Top()) {
+      if (key_[1] == "agent")
+        s_->agent = v;
+      else if (key_[1] == "job")
+        all_ = v == "all";
+    }
+    return Value(Num{});
+  }
+  bool binary(binary_t&) override { return Value(Num{}); }
+  bool start_object(std::size_t) override {
+    Push('{');
+    if (depth_ == 1) object_ = true;
+    if (depth_ == 2 && In('{', 1)) {
+      if (key_[1] == "read")
+        op_ = &s_->read;
+      else if (key_[1] == "write")
+        op_ = &s_->write;
+      else if (key_[1] == "verify")
+        verify_ = true;
+    }
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (depth_ < int(key_.size())) key_[depth_] = k;
+    return true;
+  }
+  bool end_object() override {
+    if (depth_ == 2) op_ = nullptr, verify_ = false;
+    Pop();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (depth_ == 0) return false;
+    Push('[');
+    if (depth_ == 4 && hist_) pair_n_ = 0;
+    if (depth_ == 3 && op_ && key_[2] == "lat_hist") hist_ = true;
+    return true;
+  }
+  bool end_array() override {
+    if (depth_ == 4 && hist_ && pair_n_ == 2) {
+      // A valid bucket, ascending, as written.
+      if (pair_[0] >= 0 && pair_[0] < Histogram::kBucketCount && pair_[1] > 0 &&
+          (op_->lat_hist.empty() || pair_[0] > op_->lat_hist.back().first))
+        op_->lat_hist.emplace_back(int(pair_[0]), uint64_t(pair_[1]));
+    }
+    if (depth_ == 3) hist_ = false;
+    Pop();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  struct Num {
+    bool number = false, integer = false;
+    int64_t i = 0;
+    double d = 0;
+  };
+  bool Top() const { return depth_ == 1; }
+  bool In(char kind, int depth) const {
+    return depth >= 1 && depth <= int(stack_.size()) && stack_[depth - 1] == kind;
+  }
+  void Push(char kind) {
+    stack_.push_back(kind);
+    ++depth_;
+  }
+  void Pop() {
+    stack_.pop_back();
+    --depth_;
+  }
+  bool Value(Num n) {
+    if (depth_ == 4 && hist_) {  // an element of a [index, count] pair
+      if (pair_n_ < 2 && n.integer) pair_[pair_n_] = n.i;
+      ++pair_n_;
+      if (!n.integer) pair_n_ = 3;  // not a pair of integers: skipped
+      return true;
+    }
+    if (!n.number) return true;
+    if (Top()) {
+      const std::string& k = key_[1];
+      if (k == "interval")
+        s_->index = n.i;
+      else if (k == "t_utc_ns")
+        s_->end_utc_ns = n.i;
+      else if (k == "interval_s")
+        s_->interval_ns = int64_t(std::llround(n.d * 1e9));
+      else if (k == "errors")
+        s_->errors = uint64_t(n.i);
+      else if (k == "inflight")
+        s_->inflight = uint64_t(n.i);
+      else if (k == "oldest_inflight_age_ms")
+        s_->oldest_inflight_age_ms = n.d;
+      else if (k == "job")
+        all_ = false;
+    } else if (depth_ == 2 && op_) {
+      const std::string& k = key_[2];
+      if (k == "ios")
+        op_->ios = uint64_t(n.i);
+      else if (k == "errors")
+        op_->errors = uint64_t(n.i);
+      else if (k == "iops")
+        op_->iops = n.d;
+      else if (k == "lat_min_us")
+        op_->min_us = n.d;
+      else if (k == "lat_p50_us")
+        op_->p50_us = n.d;
+      else if (k == "lat_p99_us")
+        op_->p99_us = n.d;
+      else if (k == "lat_max_us")
+        op_->max_us = n.d;
+    } else if (depth_ == 2 && verify_ && key_[2] == "verified_blocks") {
+      s_->verified_blocks = uint64_t(n.i);
+    } else if (depth_ == 3 && op_ && key_[2] == "errors_by_errno" && In('{', 3)) {
+      op_->errors_by_errno[key_[3]] = uint64_t(n.i);
+    }
+    return true;
+  }
+
+  Sample* s_;
+  bool all_ = false, verify_ = false, hist_ = false, object_ = false;
+  OpSample* op_ = nullptr;
+  int depth_ = 0;
+  std::string stack_;
+  std::array<std::string, 5> key_;
+  int64_t pair_[2] = {0, 0};
+  int pair_n_ = 0;
+};
+
+// A samples.jsonl line: 1 and *s filled for a job "all" record, 0 for any
+// other record, -1 for a line that is not a JSON object.
+int ParseSampleLine(std::string_view line, Sample* s) {
+  SampleSax sax(s);
+  if (!Json::sax_parse(line, &sax, nlohmann::json::input_format_t::json, /*strict=*/true) || !sax.object())
+    return -1;
+  return sax.is_all() ? 1 : 0;
+}
+
+// ForEachJsonl for the big file (samples.jsonl): read a segment of ~4 MiB of
+// whole lines at a time, parse its lines on every core, each thread a
+// contiguous share, each line by `parse` (on that thread; 1: a record wanted,
+// 0: not wanted, -1: not a JSON object). The results keep the file's order.
+// The same rules for bad lines.
+template <class T>
+Status ParallelJsonl(const std::string& path, const std::function<bool(std::string_view)>& skip,
+                     const std::function<int(std::string_view, T*)>& parse, std::vector<T>* out,
+                     std::vector<std::string>* warnings) {
+  FILE* f = fopen(path.c_str(), "re");
+  if (!f) return Status::InvalidInput(path + ": missing or unreadable (is this a run directory?)");
+  std::unique_ptr<FILE, int (*)(FILE*)> closer(f, fclose);
+  constexpr size_t kSegment = 4 << 20;
+  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  std::string buf, carry;
+  std::vector<char> chunk(kSegment);
+  int line_base = 0;
+  bool eof = false;
+  while (!eof) {
+    buf.swap(carry);
+    carry.clear();
+    size_t n = fread(chunk.data(), 1, chunk.size(), f);
+    if (n == 0) eof = true;
+    buf.append(chunk.data(), n);
+    if (ferror(f)) return Status::InvalidInput(path + ": read error");
+    // Whole lines only; the rest goes with the next segment.
+    size_t end = buf.size();
+    if (!eof) {
+      size_t nl = buf.rfind('\n');
+      end = nl == std::string::npos ? 0 : nl + 1;
+      if (end == 0) {  // a line longer than a segment: read on
+        carry.swap(buf);
+        continue;
+      }
+      carry.assign(buf, end, std::string::npos);
+    }
+    std::vector<std::string_view> lines;
+    std::vector<int> numbers;
+    int line_no = line_base;
+    for (size_t pos = 0; pos < end;) {
+      size_t nl = buf.find('\n', pos);
+      if (nl == std::string::npos || nl > end) nl = end;
+      ++line_no;
+      std::string_view line(buf.data() + pos, nl - pos);
+      if (!line.empty() && !skip(line)) {
+        lines.push_back(line);
+        numbers.push_back(line_no);
+      }
+      pos = nl + 1;
+    }
+    line_base = line_no;
+    std::vector<std::vector<T>> parts(threads);
+    std::vector<size_t> bad(threads, SIZE_MAX);
+    std::vector<std::thread> workers;
+    for (unsigned t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        size_t from = lines.size() * t / threads, to = lines.size() * (t + 1) / threads;
+        for (size_t i = from; i < to; ++i) {
+          T v;
+          int got = parse(lines[i], &v);
+          if (got < 0) {
+            bad[t] = i;
+            return;
+          }
+          if (got > 0) parts[t].push_back(std::move(v));
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    for (unsigned t = 0; t < threads; ++t) {
+      for (auto& v : parts[t]) out->push_back(std::move(v));
+      if (bad[t] == SIZE_MAX) continue;
+      // Bad: fine only as the file's last line (nothing but newlines after it,
+      // in this segment and in the rest of the file).
+      const std::string_view& line = lines[bad[t]];
+      bool last =
+          buf.find_first_not_of('\n', size_t(line.data() - buf.data()) + line.size()) == std::string::npos;
+      while (last && !eof) {
+        size_t got = fread(chunk.data(), 1, chunk.size(), f);
+        if (got == 0) eof = true;
+        last = std::all_of(chunk.data(), chunk.data() + got, [](char c) { return c == '\n'; });
+      }
+      if (!last)
+        return Status::InvalidInput(path + ":" + std::to_string(numbers[bad[t]]) + ": not a JSON record");
+      warnings->push_back(path + ":" + std::to_string(numbers[bad[t]]) +
+                          ": last line cut short (the run may have crashed); skipped");
+      return Status::Ok();
+    }
   }
   return Status::Ok();
 }
 
-OpSample ParseOp(const Json& j) {
-  OpSample op;
-  if (!j.is_object()) return op;
-  op.ios = uint64_t(I64(j, "ios"));
-  op.errors = uint64_t(I64(j, "errors"));
-  op.iops = Dbl(j, "iops");
-  op.min_us = OptDbl(j, "lat_min_us");
-  op.p50_us = OptDbl(j, "lat_p50_us");
-  op.p99_us = OptDbl(j, "lat_p99_us");
-  op.max_us = OptDbl(j, "lat_max_us");
-  if (j.contains("errors_by_errno") && j["errors_by_errno"].is_object()) {
-    for (const auto& [k, v] : j["errors_by_errno"].items()) {
-      if (v.is_number()) op.errors_by_errno[k] = v.get<uint64_t>();
-    }
-  }
-  if (auto it = j.find("lat_hist"); it != j.end() && it->is_array()) {
-    for (const auto& b : *it) {
-      if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() || !b[1].is_number_integer()) continue;
-      int index = b[0].get<int>();
-      if (index < 0 || index >= Histogram::kBucketCount || b[1].get<int64_t>() <= 0) continue;
-      if (!op.lat_hist.empty() && index <= op.lat_hist.back().first) continue;  // ascending, as written
-      op.lat_hist.emplace_back(index, b[1].get<uint64_t>());
-    }
-  }
-  return op;
+// A per-job sample record ("job":N), as the journal writes it: only job "all"
+// counts for the report, so these lines are not parsed at all.
+bool PerJobSample(std::string_view line) {
+  size_t at = line.find("\"job\":");
+  return at != std::string_view::npos && at + 6 < line.size() && line[at + 6] >= '0' && line[at + 6] <= '9';
 }
 
 // The agent a record belongs to: its "agent" field, else attrs.agent.
@@ -101,6 +378,8 @@ std::string AgentOf(const Json& j) {
   return a;
 }
 
+// Adds `from` into `to`. The merged buckets' percentiles are left to
+// FinishOp (once per merged sample, not per source).
 void AddOp(const OpSample& from, OpSample* to) {
   to->ios += from.ios;
   to->errors += from.errors;
@@ -110,14 +389,11 @@ void AddOp(const OpSample& from, OpSample* to) {
   bool first = to->ios == from.ios;
   if (from.min_us) to->min_us = first || !to->min_us ? *from.min_us : std::min(*to->min_us, *from.min_us);
   if (from.max_us) to->max_us = first || !to->max_us ? *from.max_us : std::max(*to->max_us, *from.max_us);
-  // Percentiles from the merged buckets when both have them; else the worse.
+  // Percentiles from the merged buckets when every source has them; else the worse.
   bool hist = (first || !to->lat_hist.empty()) && !from.lat_hist.empty();
-  to->lat_hist = hist ? MergeBuckets(to->lat_hist, from.lat_hist) : std::vector<std::pair<int, uint64_t>>();
+  if (!hist) to->lat_hist.clear();
   if (hist) {
-    Histogram h;
-    AddBuckets(*to, &h);
-    to->p50_us = NsToUs(h.Percentile(0.50));
-    to->p99_us = NsToUs(h.Percentile(0.99));
+    to->lat_hist = first ? from.lat_hist : MergeBuckets(to->lat_hist, from.lat_hist);
   } else {
     for (auto [f, t] : {std::pair{&from.p50_us, &to->p50_us}, std::pair{&from.p99_us, &to->p99_us}}) {
       if (*f) *t = first || !*t ? **f : std::max(**t, **f);
@@ -125,22 +401,36 @@ void AddOp(const OpSample& from, OpSample* to) {
   }
 }
 
+// A merged op's percentiles from its merged buckets (when it has them).
+void FinishOp(OpSample* op) {
+  if (op->lat_hist.empty()) return;
+  Histogram h;
+  AddBuckets(*op, &h);
+  op->p50_us = NsToUs(h.Percentile(0.50));
+  op->p99_us = NsToUs(h.Percentile(0.99));
+}
+
 // The run's series when agents wrote samples: every source's job "all"
 // records, each source's intervals placed on one grid of the run's interval
 // (its first record fixes its offset on the grid; so does the first record of
 // a segment an agent restarted, whose intervals count from 0 again), merged
 // per grid slot.
-std::vector<Sample> MergeSources(const std::vector<Sample>& all, int64_t interval_ns) {
-  if (all.empty() || interval_ns <= 0) return all;
-  int64_t ref = all.front().end_utc_ns;
-  for (const auto& s : all) ref = std::min(ref, s.end_utc_ns);
+std::vector<Sample> MergeSources(const std::vector<const Sample*>& all, int64_t interval_ns) {
+  std::vector<Sample> out;
+  if (all.empty() || interval_ns <= 0) {
+    for (const Sample* s : all) out.push_back(*s);
+    return out;
+  }
+  int64_t ref = all.front()->end_utc_ns;
+  for (const Sample* s : all) ref = std::min(ref, s->end_utc_ns);
   struct Place {
     int64_t offset;      // grid slot of the source's (segment's) interval 0
     int64_t last_index;  // of its newest record
   };
   std::map<std::string, Place> place;
   std::map<int64_t, Sample> slots;
-  for (const auto& s : all) {
+  for (const Sample* sp : all) {
+    const Sample& s = *sp;
     auto it = place.find(s.agent);
     if (it == place.end() || s.index <= it->second.last_index) {
       int64_t slot = int64_t(std::llround(double(s.end_utc_ns - ref) / double(interval_ns)));
@@ -166,8 +456,12 @@ std::vector<Sample> MergeSources(const std::vector<Sample>& all, int64_t interva
     t.ramp = t.ramp || s.ramp;
     t.drain = t.drain || s.drain;
   }
-  std::vector<Sample> out;
-  for (auto& [slot, s] : slots) out.push_back(std::move(s));
+  out.reserve(slots.size());
+  for (auto& [slot, s] : slots) {
+    FinishOp(&s.read);
+    FinishOp(&s.write);
+    out.push_back(std::move(s));
+  }
   return out;
 }
 
@@ -183,7 +477,7 @@ std::optional<double> Sample::P99Us() const { return MaxOpt(read.p99_us, write.p
 std::optional<double> Sample::MaxUs() const { return MaxOpt(read.max_us, write.max_us); }
 
 Result<RunJournal> ReadRunJournal(const std::string& dir) {
-  struct stat st{};
+  struct stat st {};
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::InvalidInput(dir + ": not a run directory (no such directory)");
   }
@@ -204,28 +498,15 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
   auto plan = ReadFile(dir + "/plan.yaml");
   if (plan.ok()) r.plan_yaml = *plan;
 
-  std::vector<Json> raw;
-  FB_RETURN_IF_ERROR(ReadJsonl(dir + "/samples.jsonl", &raw, &r.warnings));
-  for (const auto& j : raw) {
-    if (!j.contains("job") || j["job"] != "all") continue;
-    Sample s;
-    s.agent = AgentOf(j);
-    s.index = I64(j, "interval");
-    s.end_utc_ns = I64(j, "t_utc_ns");
-    s.interval_ns = int64_t(std::llround(Dbl(j, "interval_s") * 1e9));
+  std::vector<Sample> all_sources;
+  FB_RETURN_IF_ERROR(ParallelJsonl<Sample>(dir + "/samples.jsonl", PerJobSample, ParseSampleLine,
+                                           &all_sources, &r.warnings));
+  for (auto& s : all_sources) {
     if (s.interval_ns <= 0) s.interval_ns = r.interval_ns;
-    s.read = ParseOp(j.value("read", Json()));
-    s.write = ParseOp(j.value("write", Json()));
-    s.errors = uint64_t(I64(j, "errors"));
-    s.inflight = uint64_t(I64(j, "inflight"));
-    s.oldest_inflight_age_ms = Dbl(j, "oldest_inflight_age_ms");
-    s.stall = j.value("stall", false);
-    s.ramp = j.value("ramp", false);
-    s.drain = j.value("drain", false);
-    if (j.contains("verify") && j["verify"].is_object()) s.verified_blocks = uint64_t(I64(j["verify"], "verified_blocks"));
-    if (!s.agent.empty()) r.agent_samples.push_back(s);
-    r.samples.push_back(std::move(s));
   }
+  std::vector<Sample> own;  // the controller's own load's
+  for (auto& s : all_sources) (s.agent.empty() ? own : r.agent_samples).push_back(std::move(s));
+  all_sources = std::vector<Sample>();
   // Agents in the order run.json lists them, then as they first appear.
   auto note = [&](const std::string& a) {
     if (!a.empty() && std::find(r.agents.begin(), r.agents.end(), a) == r.agents.end()) r.agents.push_back(a);
@@ -237,14 +518,23 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
   }
   for (const auto& s : r.agent_samples) note(s.agent);
   auto by_end = [](const Sample& a, const Sample& b) { return a.end_utc_ns < b.end_utc_ns; };
-  std::stable_sort(r.samples.begin(), r.samples.end(), by_end);
+  std::stable_sort(own.begin(), own.end(), by_end);
   std::stable_sort(r.agent_samples.begin(), r.agent_samples.end(), by_end);
   if (!r.agent_samples.empty()) {
     int64_t interval = r.interval_ns ? r.interval_ns : r.agent_samples.front().interval_ns;
-    r.samples = MergeSources(r.samples, interval);
+    std::vector<const Sample*> all;
+    all.reserve(own.size() + r.agent_samples.size());
+    auto a = own.begin(), b = r.agent_samples.begin();
+    while (a != own.end() || b != r.agent_samples.end()) {
+      bool take_own = b == r.agent_samples.end() || (a != own.end() && a->end_utc_ns <= b->end_utc_ns);
+      all.push_back(take_own ? &*a++ : &*b++);
+    }
+    r.samples = MergeSources(all, interval);
+  } else {
+    r.samples = std::move(own);
   }
 
-  raw.clear();
+  std::vector<Json> raw;
   FB_RETURN_IF_ERROR(ReadJsonl(dir + "/events.jsonl", &raw, &r.warnings));
   for (const auto& j : raw) {
     JournalEvent e;

@@ -9,7 +9,8 @@
 // lanes out again and keeps the event list (#event-list) to what is in view.
 // When drawn, <body> gets data-chart-ready, data-series (series drawn),
 // data-shaded (fault windows shaded in the IOPS chart) and data-labels (labels
-// in the timeline); each label carries data-box="left,top,right,bottom" (its
+// in the timeline) and data-ready-ms (when, from the page's navigation start:
+// bench/report_scale.sh); each label carries data-box="left,top,right,bottom" (its
 // page box) for tests.
 (function () {
   'use strict';
@@ -206,4 +207,5 @@
   body.dataset.series = String(g1.numColumns() - 1 + g2.numColumns() - 1);
   body.dataset.shaded = String(shadedCount);
   body.dataset.chartReady = '1';
+  body.dataset.readyMs = String(Math.round(performance.now()));  // from the page's navigation start
 })();
