@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "cli/commands.h"
@@ -33,7 +34,8 @@ int RunReport(const ReportFlags& f) {
   reports::AnalyzeOptions opt = f.analyze;
   auto share = ParsePercent(f.trickle_share);
   if (!share.ok() || *share < 0 || *share > 1) {
-    PrintError("--trickle-share \"" + f.trickle_share + "\": expected a share of the normal rate, 0% to 100%");
+    PrintError("--trickle-share \"" + f.trickle_share +
+               "\": expected a share of the normal rate, 0% to 100%");
     return kExitUsage;
   }
   opt.episodes.trickle_share = *share;
@@ -43,6 +45,14 @@ int RunReport(const ReportFlags& f) {
     return a.status().exit_code();
   }
   std::string out = f.out_dir.empty() ? f.run_dir : f.out_dir;
+  if (!f.out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    if (ec) {
+      PrintError("--out " + out + ": cannot create it: " + ec.message());
+      return kExitUsage;
+    }
+  }
   Status st = reports::WriteReports(*a, out, *formats);
   if (!st.ok()) {
     PrintError(st.message());
@@ -62,7 +72,8 @@ void RegisterReportCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("report", "Rebuild a run's reports from its journal");
   cmd->add_option("run_dir", flags->run_dir, "Run directory (runs/<name>-<time>)")->required();
   cmd->add_option("--format", flags->format, "summary, json, junit, html or all")->capture_default_str();
-  cmd->add_option("--out", flags->out_dir, "Write the reports here instead of the run directory");
+  cmd->add_option("--out", flags->out_dir,
+                  "Write the reports here instead of the run directory (created if missing)");
   cmd->add_flag("-q,--quiet", flags->quiet, "Do not print the summary");
   cmd->add_option("--trickle-completions", flags->analyze.episodes.trickle_completions,
                   "Two stalls of a job separated by fewer completions than this (within the stall threshold) "

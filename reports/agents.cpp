@@ -3,6 +3,7 @@
 // agent with the events that explain the gap.
 #include <algorithm>
 #include <array>
+#include <map>
 #include <string_view>
 
 #include "reports/correlator.h"
@@ -109,6 +110,8 @@ std::vector<AgentView> ComputeAgents(const RunJournal& j, AgentView* total) {
   *total = AgentView{.name = "total"};
   if (j.agents.empty()) return out;
   std::vector<const Sample*> every;
+  std::map<std::string, std::vector<const Sample*>> by_agent;  // one pass: a wide run has millions
+  for (const auto& s : j.agent_samples) by_agent[s.agent].push_back(&s);
   for (const auto& name : j.agents) {
     AgentView v;
     v.name = name;
@@ -128,10 +131,7 @@ std::vector<AgentView> ComputeAgents(const RunJournal& j, AgentView* total) {
       }
       if (unc) v.max_uncertainty_ns = std::max(v.max_uncertainty_ns.value_or(0), *unc);
     }
-    std::vector<const Sample*> mine;
-    for (const auto& s : j.agent_samples) {
-      if (s.agent == name) mine.push_back(&s);
-    }
+    const std::vector<const Sample*>& mine = by_agent[name];
     every.insert(every.end(), mine.begin(), mine.end());
     LoadFigures(mine, &v);
     for (const auto& s : j.stalls) {

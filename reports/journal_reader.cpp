@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -263,12 +264,234 @@ class SampleSax : public nlohmann::json_sax<Json> {
   int pair_n_ = 0;
 };
 
+// A strict JSON parser of one line for a SAX handler (nlohmann's json_sax
+// interface), several times faster than nlohmann's lexer on the journal's
+// lines: RFC 8259 values, numbers by std::from_chars (an integer too big for
+// 64 bits is a float, as nlohmann reads it), strings with every escape, at
+// most kMaxDepth levels, nothing but whitespace after the value.
+template <class Sax>
+class LineScanner {
+ public:
+  LineScanner(std::string_view text, Sax* sax)
+      : p_(text.data()), end_(text.data() + text.size()), sax_(sax) {}
+
+  bool Parse() {
+    if (!Value(0)) return false;
+    Space();
+    return p_ == end_;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 64;
+
+  void Space() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+  bool Literal(std::string_view word) {
+    if (size_t(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
+    p_ += word.size();
+    return true;
+  }
+  bool Value(int depth) {
+    Space();
+    if (p_ == end_ || depth > kMaxDepth) return false;
+    switch (*p_) {
+      case '{':
+        return Object(depth + 1);
+      case '[':
+        return Array(depth + 1);
+      case '"':
+        return String(&str_) && sax_->string(str_);
+      case 't':
+        return Literal("true") && sax_->boolean(true);
+      case 'f':
+        return Literal("false") && sax_->boolean(false);
+      case 'n':
+        return Literal("null") && sax_->null();
+      default:
+        return Number();
+    }
+  }
+  bool Object(int depth) {
+    ++p_;
+    if (!sax_->start_object(std::size_t(-1))) return false;
+    Space();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return sax_->end_object();
+    }
+    for (;;) {
+      Space();
+      if (p_ == end_ || *p_ != '"' || !String(&key_) || !sax_->key(key_)) return false;
+      Space();
+      if (p_ == end_ || *p_++ != ':') return false;
+      if (!Value(depth)) return false;
+      Space();
+      if (p_ == end_) return false;
+      char c = *p_++;
+      if (c == '}') return sax_->end_object();
+      if (c != ',') return false;
+    }
+  }
+  bool Array(int depth) {
+    ++p_;
+    if (!sax_->start_array(std::size_t(-1))) return false;
+    Space();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+      return sax_->end_array();
+    }
+    for (;;) {
+      if (!Value(depth)) return false;
+      Space();
+      if (p_ == end_) return false;
+      char c = *p_++;
+      if (c == ']') return sax_->end_array();
+      if (c != ',') return false;
+    }
+  }
+  static int Hex4(const char* p) {
+    int v = 0;
+    for (int i = 0; i < 4; ++i) {
+      char c = p[i];
+      int d = c >= '0' && c <= '9'   ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : -1;
+      if (d < 0) return -1;
+      v = v * 16 + d;
+    }
+    return v;
+  }
+  static void Utf8(uint32_t cp, std::string* out) {
+    if (cp < 0x80) {
+      out->push_back(char(cp));
+    } else if (cp < 0x800) {
+      out->push_back(char(0xC0 | (cp >> 6)));
+      out->push_back(char(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out->push_back(char(0xE0 | (cp >> 12)));
+      out->push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(char(0x80 | (cp & 0x3F)));
+    } else {
+      out->push_back(char(0xF0 | (cp >> 18)));
+      out->push_back(char(0x80 | ((cp >> 12) & 0x3F)));
+      out->push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(char(0x80 | (cp & 0x3F)));
+    }
+  }
+  bool String(std::string* out) {
+    ++p_;
+    out->clear();
+    for (;;) {
+      const char* run = p_;
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && (unsigned char)*p_ >= 0x20) ++p_;
+      out->append(run, size_t(p_ - run));
+      if (p_ == end_ || (unsigned char)*p_ < 0x20) return false;
+      if (*p_ == '"') {
+        ++p_;
+        return true;
+      }
+      if (++p_ == end_) return false;  // the backslash
+      char e = *p_++;
+      switch (e) {
+        case '"':
+          out->push_back('"');
+          break;
+        case '\\':
+          out->push_back('\\');
+          break;
+        case '/':
+          out->push_back('/');
+          break;
+        case 'b':
+          out->push_back('\b');
+          break;
+        case 'f':
+          out->push_back('\f');
+          break;
+        case 'n':
+          out->push_back('\n');
+          break;
+        case 'r':
+          out->push_back('\r');
+          break;
+        case 't':
+          out->push_back('\t');
+          break;
+        case 'u': {
+          if (end_ - p_ < 4) return false;
+          int hi = Hex4(p_);
+          if (hi < 0) return false;
+          p_ += 4;
+          uint32_t cp = uint32_t(hi);
+          if (hi >= 0xD800 && hi <= 0xDBFF) {  // a surrogate pair
+            if (end_ - p_ < 6 || p_[0] != '\\' || p_[1] != 'u') return false;
+            int lo = Hex4(p_ + 2);
+            if (lo < 0xDC00 || lo > 0xDFFF) return false;
+            p_ += 6;
+            cp = 0x10000 + ((uint32_t(hi) - 0xD800) << 10) + (uint32_t(lo) - 0xDC00);
+          } else if (hi >= 0xDC00 && hi <= 0xDFFF) {
+            return false;
+          }
+          Utf8(cp, out);
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+  }
+  bool Number() {
+    const char* start = p_;
+    if (p_ < end_ && *p_ == '-') ++p_;
+    if (p_ == end_ || !(*p_ >= '0' && *p_ <= '9')) return false;
+    if (*p_ == '0') {
+      ++p_;
+    } else {
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    bool integer = true;
+    if (p_ < end_ && *p_ == '.') {
+      integer = false;
+      if (++p_ == end_ || !(*p_ >= '0' && *p_ <= '9')) return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      integer = false;
+      ++p_;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (p_ == end_ || !(*p_ >= '0' && *p_ <= '9')) return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    if (integer) {
+      if (*start == '-') {
+        int64_t v;
+        auto [ptr, ec] = std::from_chars(start, p_, v);
+        if (ec == std::errc() && ptr == p_) return sax_->number_integer(v);
+      } else {
+        uint64_t v;
+        auto [ptr, ec] = std::from_chars(start, p_, v);
+        if (ec == std::errc() && ptr == p_) return sax_->number_unsigned(v);
+      }
+    }
+    double d;
+    auto [ptr, ec] = std::from_chars(start, p_, d);
+    if (ec != std::errc() || ptr != p_) return false;
+    return sax_->number_float(d, empty_);
+  }
+
+  const char* p_;
+  const char* end_;
+  Sax* sax_;
+  std::string str_, key_, empty_;
+};
+
 // A samples.jsonl line: 1 and *s filled for a job "all" record, 0 for any
 // other record, -1 for a line that is not a JSON object.
 int ParseSampleLine(std::string_view line, Sample* s) {
   SampleSax sax(s);
-  if (!Json::sax_parse(line, &sax, nlohmann::json::input_format_t::json, /*strict=*/true) || !sax.object())
-    return -1;
+  if (!LineScanner<SampleSax>(line, &sax).Parse() || !sax.object()) return -1;
   return sax.is_all() ? 1 : 0;
 }
 
