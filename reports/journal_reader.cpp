@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -502,8 +503,8 @@ int ParseSampleLine(std::string_view line, Sample* s) {
 // The same rules for bad lines.
 template <class T>
 Status ParallelJsonl(const std::string& path, const std::function<bool(std::string_view)>& skip,
-                     const std::function<int(std::string_view, T*)>& parse, std::vector<T>* out,
-                     std::vector<std::string>* warnings) {
+                     const std::function<int(std::string_view, T*)>& parse,
+                     const std::function<void(T&&)>& out, std::vector<std::string>* warnings) {
   FILE* f = fopen(path.c_str(), "re");
   if (!f) return Status::InvalidInput(path + ": missing or unreadable (is this a run directory?)");
   std::unique_ptr<FILE, int (*)(FILE*)> closer(f, fclose);
@@ -565,7 +566,8 @@ Status ParallelJsonl(const std::string& path, const std::function<bool(std::stri
     }
     for (auto& w : workers) w.join();
     for (unsigned t = 0; t < threads; ++t) {
-      for (auto& v : parts[t]) out->push_back(std::move(v));
+      for (auto& v : parts[t]) out(std::move(v));
+      parts[t] = std::vector<T>();
       if (bad[t] == SIZE_MAX) continue;
       // Bad: fine only as the file's last line (nothing but newlines after it,
       // in this segment and in the rest of the file).
@@ -721,15 +723,28 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
   auto plan = ReadFile(dir + "/plan.yaml");
   if (plan.ok()) r.plan_yaml = *plan;
 
-  std::vector<Sample> all_sources;
-  FB_RETURN_IF_ERROR(ParallelJsonl<Sample>(dir + "/samples.jsonl", PerJobSample, ParseSampleLine,
-                                           &all_sources, &r.warnings));
-  for (auto& s : all_sources) {
-    if (s.interval_ns <= 0) s.interval_ns = r.interval_ns;
-  }
+  // Collected in deques (no doubling of a vector of hundreds of thousands),
+  // then moved into vectors of the exact size, a deque block freed at a time.
+  std::deque<Sample> own_q, agent_q;
+  FB_RETURN_IF_ERROR(ParallelJsonl<Sample>(
+      dir + "/samples.jsonl", PerJobSample, ParseSampleLine,
+      [&](Sample&& s) {
+        if (s.interval_ns <= 0) s.interval_ns = r.interval_ns;
+        s.read.lat_hist.shrink_to_fit();
+        s.write.lat_hist.shrink_to_fit();
+        (s.agent.empty() ? own_q : agent_q).push_back(std::move(s));
+      },
+      &r.warnings));
+  auto drain = [](std::deque<Sample>* q, std::vector<Sample>* v) {
+    v->reserve(q->size());
+    while (!q->empty()) {
+      v->push_back(std::move(q->front()));
+      q->pop_front();
+    }
+  };
   std::vector<Sample> own;  // the controller's own load's
-  for (auto& s : all_sources) (s.agent.empty() ? own : r.agent_samples).push_back(std::move(s));
-  all_sources = std::vector<Sample>();
+  drain(&own_q, &own);
+  drain(&agent_q, &r.agent_samples);
   // Agents in the order run.json lists them, then as they first appear.
   auto note = [&](const std::string& a) {
     if (!a.empty() && std::find(r.agents.begin(), r.agents.end(), a) == r.agents.end()) r.agents.push_back(a);
