@@ -14,7 +14,12 @@
 # and the cost per agent against the smallest N (cpu % / N, rss growth / N).
 # Not part of the tests: the machine is noisy, read it side by side.
 #
-#   bench/agents_scale.sh [N ...]        default 8 32 128; DURATION (s, default 30), RATE per agent (default 50)
+# TRANSPORT=ssh runs each agent as `faultbench-agent --stdio` over ssh to one
+# throwaway sshd on 127.0.0.1 instead (needs root and openssh-server; an ssh
+# process per agent on the controller's side, so use smaller N).
+#
+#   bench/agents_scale.sh [N ...]        default 8 32 128; DURATION (s, default 30), RATE per agent (default 50),
+#                                        TRANSPORT (tcp or ssh, default tcp), KEEP=1 keeps the work directory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("$@")
@@ -26,13 +31,34 @@ agent=$PWD/build/cli/faultbench-agent
 [ -x "$fb" ] && [ -x "$agent" ] || { echo "build first: cmake --build build" >&2; exit 2; }
 work=$(mktemp -d /dev/shm/fb-scale-XXXXXX)
 pids=()
+sshd_pid=""
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" $sshd_pid; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+transport=${TRANSPORT:-tcp}
+if [ "$transport" = ssh ]; then
+  [ "$(id -u)" = 0 ] && [ -x /usr/sbin/sshd ] || { echo "TRANSPORT=ssh needs root and /usr/sbin/sshd" >&2; exit 2; }
+  sshd_dir=$work/sshd
+  mkdir -p "$sshd_dir" /run/sshd
+  ssh-keygen -q -t ed25519 -N '' -C faultbench-bench -f "$sshd_dir/host_ed25519"
+  ssh-keygen -q -t ed25519 -N '' -C faultbench-bench -f "$sshd_dir/id_ed25519"
+  cp "$sshd_dir/id_ed25519.pub" "$sshd_dir/authorized_keys"
+  ssh_port=$(free_port)
+  echo "[127.0.0.1]:$ssh_port $(cat "$sshd_dir/host_ed25519.pub")" > "$sshd_dir/known_hosts"
+  printf '%s\n' "Port $ssh_port" "ListenAddress 127.0.0.1" "HostKey $sshd_dir/host_ed25519" \
+    "AuthorizedKeysFile $sshd_dir/authorized_keys" "PidFile $sshd_dir/sshd.pid" "StrictModes no" \
+    "PasswordAuthentication no" "KbdInteractiveAuthentication no" "UsePAM no" \
+    "PermitRootLogin prohibit-password" "MaxStartups 1000" "LogLevel ERROR" > "$sshd_dir/sshd_config"
+  /usr/sbin/sshd -D -e -f "$sshd_dir/sshd_config" 2> "$sshd_dir/sshd.log" &
+  sshd_pid=$!
+  for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$ssh_port") 2>/dev/null && break; sleep 0.05; done
+elif [ "$transport" != tcp ]; then
+  echo "TRANSPORT must be tcp or ssh" >&2; exit 2
+fi
 
 printf '%-5s %9s %11s %7s %9s %14s %9s %9s\n' agents skew_ms first_io_ms cpu_% rss_MiB journal_KiB/am report_ms scrape_ms
 base_cpu="" base_rss=""
@@ -46,11 +72,19 @@ for n in "${counts[@]}"; do
   {
     echo "name: scale-$n"
     echo "workload: {bs: 4k, rw: randrw, queue_depth: 1, duration: ${secs}s, interval: 1s, direct: false, rate_iops: $((n * rate))}"
-    echo "agent_defaults: {transport: tcp, token_file: $dir/token, clock_every: 60s, share: $(python3 -c "print(1/$n)")}"
+    if [ "$transport" = ssh ]; then
+      echo "agent_defaults: {user: root, ssh_port: $ssh_port, identity_file: $sshd_dir/id_ed25519, known_hosts: $sshd_dir/known_hosts, command: $agent --stdio, clock_every: 60s, share: $(python3 -c "print(1/$n)")}"
+    else
+      echo "agent_defaults: {transport: tcp, token_file: $dir/token, clock_every: 60s, share: $(python3 -c "print(1/$n)")}"
+    fi
     echo "agents:"
   } > "$plan"
   pids=()
   for i in $(seq 1 "$n"); do
+    if [ "$transport" = ssh ]; then
+      echo "  - {name: a$i, host: 127.0.0.1, state_dir: $dir/agent-$i, target: {path: $dir/file-$i, create_size: 4MiB}}" >> "$plan"
+      continue
+    fi
     port=$(free_port)
     "$agent" --listen "127.0.0.1:$port" --token-file "$dir/token" --state-dir "$dir/agent-$i" \
       > "$dir/agent-$i.log" 2>&1 &
@@ -81,7 +115,7 @@ PY
   wait "$runner" || rc=$?
   wait "$scraper" || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ "$rc" -gt 1 ]; then echo "N=$n: the run failed (exit $rc), see $dir/run.out:" >&2; tail -5 "$dir/run.out" >&2; continue; fi
   run_dir=$(ls -d "$dir"/runs/*/ | head -1)
   read -r user sys wall rss_kb < "$dir/time"
