@@ -7,10 +7,12 @@
 
 #include <string>
 
+#include "agent/protocol.h"
+
 namespace fb {
 
 struct AgentOptions {
-  std::string state_dir = "/var/lib/faultbench/agent";  // run directories go here
+  std::string state_dir = kAgentDefaultStateDir;  // run directories go here
   std::string attach;  // run id (journal dir name, or the name the controller gave) to follow
   // Non-empty (a TCP session, `agent --listen`): the first message must be a
   // `hello` whose "token" equals this; anything else is answered with an

@@ -73,5 +73,8 @@
 namespace fb {
 
 constexpr int kAgentProtocolVersion = 1;
+// Where an agent keeps its runs unless --state-dir says otherwise (the
+// package's unit and postinst make it, 0700).
+constexpr const char* kAgentDefaultStateDir = "/var/lib/faultbench/agent";
 
 }  // namespace fb

@@ -10,6 +10,7 @@
 
 #include "agent/agent_listener.h"
 #include "agent/agent_server.h"
+#include "agent/protocol.h"
 #include "cli/commands.h"
 #include "core/status.h"
 
@@ -20,7 +21,7 @@ namespace {
 struct AgentFlags {
   bool stdio = false;
   bool boot = false;
-  std::string state_dir = "/var/lib/faultbench/agent";
+  std::string state_dir = kAgentDefaultStateDir;
   std::string attach;
   std::string listen;      // HOST:PORT
   std::string token_file;  // with --listen

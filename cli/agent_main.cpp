@@ -10,7 +10,9 @@
 #include "core/version.h"
 
 namespace fb::cli {
-void PrintError(const std::string& message) { std::fprintf(stderr, "faultbench-agent: %s\n", message.c_str()); }
+void PrintError(const std::string& message) {
+  std::fprintf(stderr, "faultbench-agent: %s\n", message.c_str());
+}
 }  // namespace fb::cli
 
 int main(int argc, char** argv) {
@@ -19,22 +21,13 @@ int main(int argc, char** argv) {
   int exit_code = fb::kExitOk;
   fb::cli::RegisterAgentCommand(app, &exit_code);
   app.require_subcommand(1);
+  // Its help names this binary, not the subcommand it runs.
+  app.get_subcommand("agent")->name("faultbench-agent");
   // Its flags are the `agent` command's: the subcommand's name is implied.
   std::vector<std::string> args;
   for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);
   bool version = argc == 2 && std::string(argv[1]) == "--version";
-  if (!version) args.emplace_back("agent");
-  try {
-    app.parse(args);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "faultbench-agent: %s\nRun with --help for usage.\n", e.what());
-    return fb::kExitUsage;
-  }
+  if (!version) args.emplace_back("faultbench-agent");
+  if (auto rc = fb::cli::ParseCommandLine(app, "faultbench-agent", [&] { app.parse(args); })) return *rc;
   return exit_code;
 }

@@ -2,8 +2,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "core/version.h"
 #include "core/status.h"
+#include "core/version.h"
 
 namespace fb::cli {
 void PrintError(const std::string& message) { std::fprintf(stderr, "faultbench: %s\n", message.c_str()); }
@@ -27,19 +27,6 @@ int main(int argc, char** argv) {
   fb::cli::RegisterPlanCommand(app, &exit_code);
   fb::cli::RegisterPreflightCommand(app, &exit_code);
   fb::cli::RegisterDeployCommand(app, &exit_code);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    // Usage errors: one clear line and exit 2, before anything is touched.
-    std::fprintf(stderr, "faultbench: %s\n", e.what());
-    std::fprintf(stderr, "Run with --help for usage.\n");
-    return fb::kExitUsage;
-  }
+  if (auto rc = fb::cli::ParseCommandLine(app, "faultbench", [&] { app.parse(argc, argv); })) return *rc;
   return exit_code;
 }

@@ -88,20 +88,39 @@ Status KillAll(const std::vector<pid_t>& pids, const std::string& what) {
   return Status::Ok();
 }
 
-// True once pid's network namespace has a TCP socket listening on port, from
-// /proc/<pid>/net/tcp: it works from any namespace (the HA simulator calls
-// StartVm from a host namespace, which has no route to the VM network).
-bool ListensOn(pid_t pid, int port) {
+// One row of /proc/<pid>/net/tcp (IPv4): addresses as "0100007F:1F90"
+// (address:port, hex), the state ("0A" listening) and the bytes sent and not
+// yet acknowledged (tx_queue). It works from any namespace: pid's is read.
+struct TcpRow {
+  std::string local, remote, state;
+  uint64_t tx_queue = 0;
+};
+
+std::vector<TcpRow> TcpRows(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/net/tcp");
-  char want[8];
-  std::snprintf(want, sizeof want, ":%04X", port);
+  std::vector<TcpRow> rows;
   std::string line;
   std::getline(in, line);  // header
   while (std::getline(in, line)) {
     std::istringstream words(line);
-    std::string slot, local, remote, state;
-    if (!(words >> slot >> local >> remote >> state)) continue;
-    if (state == "0A" && local.size() > 5 && local.compare(local.size() - 5, 5, want) == 0) return true;
+    std::string slot, queues;
+    TcpRow r;
+    if (!(words >> slot >> r.local >> r.remote >> r.state >> queues)) continue;
+    r.tx_queue = std::strtoull(queues.substr(0, queues.find(':')).c_str(), nullptr, 16);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+// True once pid's network namespace has a TCP socket listening on port (the
+// HA simulator calls StartVm from a host namespace, which has no route to the
+// VM network: it cannot just connect).
+bool ListensOn(pid_t pid, int port) {
+  char want[8];
+  std::snprintf(want, sizeof want, ":%04X", port);
+  for (const TcpRow& r : TcpRows(pid)) {
+    if (r.state == "0A" && r.local.size() > 5 && r.local.compare(r.local.size() - 5, 5, want) == 0)
+      return true;
   }
   return false;
 }
@@ -187,16 +206,9 @@ std::string ProcNetAddr(const std::string& dotted) {
 // Bytes sent and not yet acknowledged (tx_queue) on the TCP connections of
 // pid's network namespace whose local or remote address is addr_hex.
 uint64_t UnackedBytes(pid_t pid, const std::string& addr_hex) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/net/tcp");
-  std::string line;
-  std::getline(in, line);  // header
   uint64_t total = 0;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string slot, local, remote, state, queues;
-    if (!(words >> slot >> local >> remote >> state >> queues)) continue;
-    if (local.compare(0, 8, addr_hex) != 0 && remote.compare(0, 8, addr_hex) != 0) continue;
-    total += std::strtoull(queues.substr(0, queues.find(':')).c_str(), nullptr, 16);
+  for (const TcpRow& r : TcpRows(pid)) {
+    if (r.local.compare(0, 8, addr_hex) == 0 || r.remote.compare(0, 8, addr_hex) == 0) total += r.tx_queue;
   }
   return total;
 }
@@ -466,7 +478,8 @@ Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtim
   int from = current.ok() ? *current : 0;
   if (from == 0 || !Alive(v.dir + "/sshd.pid")) return Status::Unavailable(what + ": the VM is not running");
   if (from == host) return Status::Ok();
-  if (PoweredOff(state_dir, from)) return Status::Unavailable(what + ": its host " + PoolHostName(from) + " is powered off");
+  if (PoweredOff(state_dir, from))
+    return Status::Unavailable(what + ": its host " + PoolHostName(from) + " is powered off");
   const std::string link = PoolHostVmIf(vm);
   const std::string& from_ns = pool->hosts[size_t(from - 1)].ns;
   const std::string& to_ns = pool->hosts[size_t(host - 1)].ns;
@@ -487,8 +500,8 @@ Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtim
   bool quiet = false;
   while (!(quiet = StorageQuiet(pids, vm)) && MonoNs() < drain_deadline) usleep(500);
   const int64_t drained_ms = (MonoNs() - m0) / kNsPerMs;
-  Status moved = LinkExists(from_ns, link) ? Ip(from_ns, {"link", "set", link, "netns", to_ns})
-                                           : Wire(*pool, vm, host);
+  Status moved =
+      LinkExists(from_ns, link) ? Ip(from_ns, {"link", "set", link, "netns", to_ns}) : Wire(*pool, vm, host);
   if (moved.ok()) moved = ConfigureLink(to_ns, link, PoolVmGatewayAddr(vm), kPoolPrefixLen);
   if (moved.ok()) moved = RouteVmAt(vm, host);
   if (!moved.ok()) {
@@ -505,9 +518,9 @@ Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtim
                          {{"vm", v.name}, {"from", from_name}, {"to", to_name}}));
   const double downtime_ms = double(m1 - m0) / double(kNsPerMs);
   char text[160];
-  std::snprintf(text, sizeof text, "%s migrated %s -> %s (frozen %.1f ms, configured %.1f ms%s)", v.name.c_str(),
-                from_name.c_str(), to_name.c_str(), downtime_ms, double(downtime_ns) / double(kNsPerMs),
-                quiet ? "" : "; its connections never drained");
+  std::snprintf(text, sizeof text, "%s migrated %s -> %s (frozen %.1f ms, configured %.1f ms%s)",
+                v.name.c_str(), from_name.c_str(), to_name.c_str(), downtime_ms,
+                double(downtime_ns) / double(kNsPerMs), quiet ? "" : "; its connections never drained");
   return Log(*pool, t1, v.name, "vm_migrated", Severity::kInfo, text,
              {{"vm", v.name},
               {"from", from_name},

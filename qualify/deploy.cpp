@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "agent/agent_client.h"
+#include "agent/protocol.h"
 #include "core/jsonl_writer.h"
 #include "core/version.h"
 #include "plans/agent_fleet.h"
@@ -16,7 +17,6 @@ namespace fb {
 
 namespace {
 
-constexpr const char* kDefaultStateDir = "/var/lib/faultbench/agent";  // cli/agent_command.cpp
 constexpr const char* kUnit = "faultbench-agent.service";
 
 bool EndsWith(const std::string& s, const std::string& tail) {
@@ -46,7 +46,7 @@ DeployRow DeployOne(const AgentSpec& spec, const DeployOptions& o, const std::st
   row.host = spec.ssh.value("host", std::string());
   row.before = row.after = "none";
   row.unit = "-";
-  row.state_dir = spec.state_dir.empty() ? kDefaultStateDir : spec.state_dir;
+  row.state_dir = spec.state_dir.empty() ? kAgentDefaultStateDir : spec.state_dir;
   if (spec.transport == "tcp") {
     row.result = "not deployed: a tcp agent (deploy goes over ssh: give the agent ssh settings)";
     return row;
@@ -70,22 +70,26 @@ DeployRow DeployOne(const AgentSpec& spec, const DeployOptions& o, const std::st
     return row;
   };
   if (!o.check && row.before != kVersion) {
-    const std::string tmp = "/tmp/faultbench-agent-deploy-" + std::to_string(getpid()) + (IsDeb(o.package) ? ".deb" : ".tar.gz");
-    auto copied = target.RunOk("copy the package", {"sh", "-c", "umask 077 && cat > " + ShellQuote(tmp)}, package_bytes);
+    const std::string tmp =
+        "/tmp/faultbench-agent-deploy-" + std::to_string(getpid()) + (IsDeb(o.package) ? ".deb" : ".tar.gz");
+    auto copied = target.RunOk("copy the package", {"sh", "-c", "umask 077 && cat > " + ShellQuote(tmp)},
+                               package_bytes);
     if (!copied.ok()) return fail(copied.status().message());
     std::vector<std::string> install;
     if (!o.prefix.empty())
-      install = IsDeb(o.package) ? std::vector<std::string>{"sh", "-c", "mkdir -p " + ShellQuote(o.prefix) +
-                                                                            " && dpkg-deb -x " + ShellQuote(tmp) + " " +
-                                                                            ShellQuote(o.prefix)}
-                                 : std::vector<std::string>{"sh", "-c", "mkdir -p " + ShellQuote(o.prefix) +
-                                                                            " && tar -xzf " + ShellQuote(tmp) +
-                                                                            " -C " + ShellQuote(o.prefix)};
+      install = IsDeb(o.package)
+                    ? std::vector<std::string>{"sh", "-c",
+                                               "mkdir -p " + ShellQuote(o.prefix) + " && dpkg-deb -x " +
+                                                   ShellQuote(tmp) + " " + ShellQuote(o.prefix)}
+                    : std::vector<std::string>{"sh", "-c",
+                                               "mkdir -p " + ShellQuote(o.prefix) + " && tar -xzf " +
+                                                   ShellQuote(tmp) + " -C " + ShellQuote(o.prefix)};
     else if (IsDeb(o.package))
       install = {"dpkg", "-i", tmp};
     else
       install = {"sh", "-c",
-                 "tar -xzf " + ShellQuote(tmp) + " -C / && install -d -m 0700 " + ShellQuote(kDefaultStateDir) +
+                 "tar -xzf " + ShellQuote(tmp) + " -C / && install -d -m 0700 " +
+                     ShellQuote(kAgentDefaultStateDir) +
                      " && if [ -d /run/systemd/system ]; then systemctl daemon-reload && systemctl enable " +
                      kUnit + "; fi"};
     auto installed = target.RunOk("install the package", install);
@@ -118,7 +122,8 @@ DeployRow DeployOne(const AgentSpec& spec, const DeployOptions& o, const std::st
   if (o.prefix.empty() && row.unit != "enabled" && row.unit != "no systemd")
     return fail(std::string(kUnit) + " is " + row.unit + " (systemctl enable " + kUnit + ")");
   row.ok = true;
-  row.result = row.before == kVersion ? (o.check ? "ok" : "ok (already " + row.before + ")") : "ok (installed)";
+  row.result =
+      row.before == kVersion ? (o.check ? "ok" : "ok (already " + row.before + ")") : "ok (installed)";
   return row;
 }
 
@@ -127,8 +132,9 @@ DeployRow DeployOne(const AgentSpec& spec, const DeployOptions& o, const std::st
 Status CheckDeployPackage(const DeployOptions& o) {
   if (o.check) return Status::Ok();
   if (o.package.empty())
-    return Status::InvalidInput("deploy: give --package FILE (faultbench-agent_" + std::string(kVersion) +
-                                "_<arch>.deb or the agent tarball .tar.gz: scripts/package builds both), or --check");
+    return Status::InvalidInput(
+        "deploy: give --package FILE (faultbench-agent_" + std::string(kVersion) +
+        "_<arch>.deb or the agent tarball .tar.gz: scripts/package builds both), or --check");
   if (!IsDeb(o.package) && !EndsWith(o.package, ".tar.gz"))
     return Status::InvalidInput("deploy: --package " + o.package + ": expected a .deb or a .tar.gz");
   if (access(o.package.c_str(), R_OK) != 0) return ErrnoStatus("deploy: --package " + o.package, errno);
@@ -153,7 +159,9 @@ std::vector<DeployRow> Deploy(const Plan& plan, const DeployOptions& o) {
 
 std::string DeployTable(const std::vector<DeployRow>& rows) {
   size_t wa = 5, wh = 4, wv = 7, wu = 4, ws = 9;
-  auto version = [](const DeployRow& r) { return r.before == r.after ? r.after : r.before + " -> " + r.after; };
+  auto version = [](const DeployRow& r) {
+    return r.before == r.after ? r.after : r.before + " -> " + r.after;
+  };
   for (const auto& r : rows) {
     wa = std::max(wa, r.agent.size());
     wh = std::max(wh, r.host.size());
@@ -163,8 +171,8 @@ std::string DeployTable(const std::vector<DeployRow>& rows) {
   }
   std::ostringstream out;
   char line[1024];
-  std::snprintf(line, sizeof line, "%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", int(wa), "agent", int(wh), "host", int(wv),
-                "version", int(wu), "unit", int(ws), "state dir", "result");
+  std::snprintf(line, sizeof line, "%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", int(wa), "agent", int(wh), "host",
+                int(wv), "version", int(wu), "unit", int(ws), "state dir", "result");
   out << line;
   for (const auto& r : rows) {
     std::snprintf(line, sizeof line, "%-*s  %-*s  %-*s  %-*s  %-*s  ", int(wa), r.agent.c_str(), int(wh),
