@@ -7,7 +7,7 @@
 # process it forked for the run. At the end it prints, per kind of process, the
 # RSS growth from minute 5 to the end and the descriptor growth from minute 1 to
 # the end, then the time from the load's end to report.json and the time of a
-# second `faultbench report` of the whole run. Exit 1 when a target is missed
+# second `faultbench report` of the whole run and its peak RSS. Exit 1 when a target is missed
 # (RSS growth >= 5 %, any descriptor growth, the report >= 10 s).
 # Not part of the tests: an hour, and the machine is noisy.
 #
@@ -72,7 +72,9 @@ sample() {
 }
 samples=$work/samples
 echo "minute  per kind of process: count, summed RSS and descriptors"
-for ((m = 1; m * 60 <= secs; m++)); do
+# While the load runs (the last sample a minute before its end: after it the
+# controller builds the report, measured on its own below).
+for ((m = 1; m * 60 < secs; m++)); do
   sleep 60 & wait $! || true
   kill -0 "$runner" 2>/dev/null || break
   if s=$(sample "$runner"); [ -n "$s" ]; then echo "$m controller $runner $s" >> "$samples"; fi
@@ -98,6 +100,7 @@ rebuild=$(python3 -c "import time; print(time.time() - $start)")
 python3 - "$samples" "$run_dir" "$rebuild" "$n" "$secs" <<'PY'
 import collections, json, os, sys
 path, run_dir, rebuild, n, secs = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+rebuild_mib = int(sys.argv[6]) / 1024
 by = collections.defaultdict(dict)  # (kind, pid) -> minute -> (rss, fds)
 for line in open(path):
     m, kind, pid, rss, fds = line.split()
@@ -131,7 +134,8 @@ for line in open(os.path.join(run_dir, "events.jsonl")):
 report_s = (os.stat(os.path.join(run_dir, "report.json")).st_mtime_ns - last) / 1e9 if last else float("nan")
 size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(run_dir) for f in fs)
 print(f"\njournal {size / 2**20:.0f} MiB for {n} agents + 1 local load over {secs} s")
-print(f"report after the load's end: {report_s:.2f} s; faultbench report of the run again: {rebuild:.2f} s")
+print(f"report after the load's end: {report_s:.2f} s; faultbench report of the run again: {rebuild:.2f} s, "
+      f"peak RSS {rebuild_mib:.0f} MiB")
 if not report_s < 10 or rebuild >= 10:
     ok = False
 print("targets met" if ok else "TARGET MISSED (RSS growth < 5 %, no descriptor growth, report < 10 s)")
