@@ -42,6 +42,12 @@ std::string ShortPlan(const std::string& max_stall) {
               "{at: 9s, phase: recovery, revert: replication-link}");
   ReplaceOnce(&plan, "{after: 25s, mark: settled}", "{after: 4s, mark: settled}");
   ReplaceOnce(&plan, "max_stall: 6s", "max_stall: " + max_stall);
+  // The verdicts here turn on max_stall alone. Recovery is the example's to judge
+  // on its own timeline (25 s to settle): here the load ends about 5 s after the
+  // revert, while both sites resync and the lost path is reinstated on the same
+  // two cores, against a baseline of 3 s; whether 3 intervals in a row fall
+  // within its p99 tolerance by then is the machine's noise, not the verdict logic.
+  ReplaceOnce(&plan, "      recovery: {to: 80% of baseline, within: 15s}\n", "");
   // The stall begins once the loser's path holds the whole queue: at 2000 IOPS
   // round-robin that takes QD ms (16 ms at the example's QD 16, 8 ms here),
   // which must stay well inside the 20 ms the stall is compared with.
