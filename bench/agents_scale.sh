@@ -26,19 +26,8 @@ counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(8 32 128)
 secs=${DURATION:-30}
 rate=${RATE:-50}
-fb=$PWD/build/cli/faultbench
-agent=$PWD/build/cli/faultbench-agent
-[ -x "$fb" ] && [ -x "$agent" ] || { echo "build first: cmake --build build" >&2; exit 2; }
-work=$(mktemp -d /dev/shm/fb-scale-XXXXXX)
-pids=()
-sshd_pid=""
-cleanup() {
-  for p in "${pids[@]}" $sshd_pid; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
+bench_work /dev/shm/fb-scale-XXXXXX
 transport=${TRANSPORT:-tcp}
 if [ "$transport" = ssh ]; then
   [ "$(id -u)" = 0 ] && [ -x /usr/sbin/sshd ] || { echo "TRANSPORT=ssh needs root and /usr/sbin/sshd" >&2; exit 2; }
@@ -54,7 +43,7 @@ if [ "$transport" = ssh ]; then
     "PasswordAuthentication no" "KbdInteractiveAuthentication no" "UsePAM no" \
     "PermitRootLogin prohibit-password" "MaxStartups 1000" "LogLevel ERROR" > "$sshd_dir/sshd_config"
   /usr/sbin/sshd -D -e -f "$sshd_dir/sshd_config" 2> "$sshd_dir/sshd.log" &
-  sshd_pid=$!
+  daemons+=($!)
   for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$ssh_port") 2>/dev/null && break; sleep 0.05; done
 elif [ "$transport" != tcp ]; then
   echo "TRANSPORT must be tcp or ssh" >&2; exit 2
@@ -65,9 +54,7 @@ base_cpu="" base_rss=""
 for n in "${counts[@]}"; do
   dir=$work/n$n
   mkdir -p "$dir"
-  umask 077
-  head -c 32 /dev/urandom | base64 > "$dir/token"
-  umask 022
+  make_token "$dir/token"
   plan=$dir/plan.yaml
   {
     echo "name: scale-$n"
@@ -85,11 +72,8 @@ for n in "${counts[@]}"; do
       echo "  - {name: a$i, host: 127.0.0.1, state_dir: $dir/agent-$i, target: {path: $dir/file-$i, create_size: 4MiB}}" >> "$plan"
       continue
     fi
-    port=$(free_port)
-    "$agent" --listen "127.0.0.1:$port" --token-file "$dir/token" --state-dir "$dir/agent-$i" \
-      > "$dir/agent-$i.log" 2>&1 &
-    pids+=($!)
-    echo "  - {name: a$i, host: 127.0.0.1, port: $port, target: {path: $dir/file-$i, create_size: 4MiB}}" >> "$plan"
+    tcp_agent "$dir/token" "$dir/agent-$i" "$dir/agent-$i.log"
+    echo "  - {name: a$i, host: 127.0.0.1, port: $agent_port, target: {path: $dir/file-$i, create_size: 4MiB}}" >> "$plan"
   done
   sleep 1  # the listeners bind
   mport=$(free_port)
@@ -118,7 +102,7 @@ PY
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ "$rc" -gt 1 ]; then echo "N=$n: the run failed (exit $rc), see $dir/run.out:" >&2; tail -5 "$dir/run.out" >&2; continue; fi
   run_dir=$(ls -d "$dir"/runs/*/ | head -1)
-  read -r user sys wall rss_kb < "$dir/time"
+  read -r user sys wall rss_kb < <(tail -1 "$dir/time")  # after "Command exited ..." on exit 1
   python3 - "$n" "$secs" "$run_dir" "$user" "$sys" "$wall" "$rss_kb" "$dir/scrapes" "$base_cpu" "$base_rss" <<'PY'
 import json, os, statistics, sys
 n, secs, run_dir = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]

@@ -24,24 +24,12 @@ cd "$(dirname "$0")/.."
 n=${AGENTS:-128}
 secs=${DURATION:-3600}
 interval=${INTERVAL:-1}
-fb=$PWD/build/cli/faultbench
-agent=$PWD/build/cli/faultbench-agent
-[ -x "$fb" ] && [ -x "$agent" ] || { echo "build first: cmake --build build" >&2; exit 2; }
+source bench/lib.sh
 command -v chromium > /dev/null || { echo "needs chromium (apt install chromium)" >&2; exit 2; }
-work=$(mktemp -d "${WORK:-/var/tmp}/fb-report-scale-XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_work "${WORK:-/var/tmp}/fb-report-scale-XXXXXX"
 
 # 1. The template: a real run of two agents.
-umask 077
-head -c 32 /dev/urandom | base64 > "$work/token"
-umask 022
+make_token "$work/token"
 {
   echo "name: report-scale"
   echo "workload: {bs: 4k, rw: randrw, queue_depth: 1, duration: 6s, interval: ${interval}s, direct: false, rate_iops: 100}"
@@ -49,11 +37,8 @@ umask 022
   echo "agents:"
 } > "$work/plan.yaml"
 for i in 1 2; do
-  port=$(free_port)
-  "$agent" --listen "127.0.0.1:$port" --token-file "$work/token" --state-dir "$work/agent-$i" \
-    > "$work/agent-$i.log" 2>&1 &
-  pids+=($!)
-  echo "  - {name: t$i, host: 127.0.0.1, port: $port, target: {path: $work/file-$i, create_size: 4MiB}}" >> "$work/plan.yaml"
+  tcp_agent "$work/token" "$work/agent-$i" "$work/agent-$i.log"
+  echo "  - {name: t$i, host: 127.0.0.1, port: $agent_port, target: {path: $work/file-$i, create_size: 4MiB}}" >> "$work/plan.yaml"
 done
 sleep 1
 "$fb" run "$work/plan.yaml" --out "$work/template" --quiet --skip-preflight > "$work/template.out" 2>&1 ||
@@ -128,7 +113,7 @@ size=$(du -sm "$run" | cut -f1)
 # 3. The report, then the page.
 /usr/bin/time -f "%e %M" -o "$work/time" "$fb" report "$run" --quiet > "$work/report.out" 2>&1 ||
   [ $? -eq 1 ] || { echo "faultbench report failed:" >&2; tail -5 "$work/report.out" >&2; exit 1; }
-read -r report_s report_kib < "$work/time"
+read -r report_s report_kib < <(tail -1 "$work/time")  # after "Command exited ..." on exit 1
 html_kib=$(( $(stat -c %s "$run/report.html") / 1024 ))
 loads=()
 for k in 1 2 3; do

@@ -19,23 +19,11 @@ cd "$(dirname "$0")/.."
 secs=${DURATION:-3600}
 n=${AGENTS:-8}
 rate=${RATE:-200}
-fb=$PWD/build/cli/faultbench
-agent=$PWD/build/cli/faultbench-agent
-[ -x "$fb" ] && [ -x "$agent" ] || { echo "build first: cmake --build build" >&2; exit 2; }
+source bench/lib.sh
 [ "$secs" -ge 120 ] || { echo "DURATION must be at least 120 s (the growth counts from minute 5)" >&2; exit 2; }
-work=$(mktemp -d "${WORK:-/var/tmp}/fb-soak-XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_work "${WORK:-/var/tmp}/fb-soak-XXXXXX"
 
-umask 077
-head -c 32 /dev/urandom | base64 > "$work/token"
-umask 022
+make_token "$work/token"
 plan=$work/plan.yaml
 {
   echo "name: soak"
@@ -45,11 +33,8 @@ plan=$work/plan.yaml
   echo "agents:"
 } > "$plan"
 for i in $(seq 1 "$n"); do
-  port=$(free_port)
-  "$agent" --listen "127.0.0.1:$port" --token-file "$work/token" --state-dir "$work/agent-$i" \
-    > "$work/agent-$i.log" 2>&1 &
-  pids+=($!)
-  echo "  - {name: a$i, host: 127.0.0.1, port: $port, target: {path: $work/file-$i, create_size: 16MiB}}" >> "$plan"
+  tcp_agent "$work/token" "$work/agent-$i" "$work/agent-$i.log"
+  echo "  - {name: a$i, host: 127.0.0.1, port: $agent_port, target: {path: $work/file-$i, create_size: 16MiB}}" >> "$plan"
 done
 listeners=("${pids[@]}")
 sleep 1  # the listeners bind
@@ -93,11 +78,10 @@ rc=0
 wait "$runner" || rc=$?
 [ "$rc" -le 1 ] || { echo "the run failed (exit $rc), see $work/run.out:" >&2; tail -5 "$work/run.out" >&2; exit 1; }
 run_dir=$(ls -d "$work"/runs/*/ | head -1)
-start=$(date +%s.%N)
-mkdir -p "$work/report-again"
-"$fb" report "$run_dir" --out "$work/report-again" --quiet
-rebuild=$(python3 -c "import time; print(time.time() - $start)")
-python3 - "$samples" "$run_dir" "$rebuild" "$n" "$secs" <<'PY'
+# (exit 1 is a verdict, not a failure: /usr/bin/time then writes a line first)
+/usr/bin/time -f "%e %M" -o "$work/report-time" "$fb" report "$run_dir" --out "$work/report-again" --quiet || true
+read -r rebuild rebuild_kib < <(tail -1 "$work/report-time")
+python3 - "$samples" "$run_dir" "$rebuild" "$n" "$secs" "$rebuild_kib" <<'PY'
 import collections, json, os, sys
 path, run_dir, rebuild, n, secs = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 rebuild_mib = int(sys.argv[6]) / 1024
