@@ -43,7 +43,7 @@ mport=$(free_port)
 runner=$!
 pids+=($runner)
 ( while kill -0 "$runner" 2>/dev/null; do
-    curl -s -o /dev/null "http://127.0.0.1:$mport/metrics" || true
+    python3 -c "import urllib.request as u; u.urlopen(\"http://127.0.0.1:$mport/metrics\", timeout=5).read()" 2>/dev/null || true
     sleep 10
   done ) &
 pids+=($!)
