@@ -84,23 +84,13 @@ std::vector<AgentDowntime> Downtimes(const RunJournal& j, const std::string& age
   return out;
 }
 
-// Load figures of `samples` (one source's, or several's) into `v`.
-void LoadFigures(const std::vector<const Sample*>& samples, AgentView* v) {
-  LatencyMerge read, write;
-  uint64_t ios = 0;
-  int64_t measured_ns = 0;
-  for (const Sample* s : samples) {
-    v->errors += s->errors;
-    if (s->ramp || s->drain) continue;
-    ++v->intervals;
-    ios += s->ios();
-    measured_ns += s->interval_ns;
-    read.Add(s->read);
-    write.Add(s->write);
-  }
-  v->iops = measured_ns > 0 ? double(ios) / (double(measured_ns) / 1e9) : 0;
-  v->read = read.Get(LatencyFallback::kMedian);
-  v->write = write.Get(LatencyFallback::kMedian);
+// One agent's load figures into `v`.
+void LoadFigures(const AgentLoad& l, AgentView* v) {
+  v->errors += l.errors;
+  v->intervals += l.measured_intervals;
+  v->iops = l.measured_ns > 0 ? double(l.measured_ios) / (double(l.measured_ns) / 1e9) : 0;
+  v->read = l.read.Get(LatencyFallback::kMedian);
+  v->write = l.write.Get(LatencyFallback::kMedian);
 }
 
 }  // namespace
@@ -109,9 +99,7 @@ std::vector<AgentView> ComputeAgents(const RunJournal& j, AgentView* total) {
   std::vector<AgentView> out;
   *total = AgentView{.name = "total"};
   if (j.agents.empty()) return out;
-  std::vector<const Sample*> every;
-  std::map<std::string, std::vector<const Sample*>> by_agent;  // one pass: a wide run has millions
-  for (const auto& s : j.agent_samples) by_agent[s.agent].push_back(&s);
+  LatencyMerge read, write;  // every agent's
   for (const auto& name : j.agents) {
     AgentView v;
     v.name = name;
@@ -131,9 +119,11 @@ std::vector<AgentView> ComputeAgents(const RunJournal& j, AgentView* total) {
       }
       if (unc) v.max_uncertainty_ns = std::max(v.max_uncertainty_ns.value_or(0), *unc);
     }
-    const std::vector<const Sample*>& mine = by_agent[name];
-    every.insert(every.end(), mine.begin(), mine.end());
-    LoadFigures(mine, &v);
+    if (auto it = j.agent_loads.find(name); it != j.agent_loads.end()) {
+      LoadFigures(it->second, &v);
+      read.Add(it->second.read);
+      write.Add(it->second.write);
+    }
     for (const auto& s : j.stalls) {
       if (s.agent != name) continue;
       ++v.stalls;
@@ -142,13 +132,11 @@ std::vector<AgentView> ComputeAgents(const RunJournal& j, AgentView* total) {
     v.downtimes = Downtimes(j, name);
     out.push_back(std::move(v));
   }
-  AgentView all{.name = "total"};
-  LoadFigures(every, &all);
-  total->read = all.read;
-  total->write = all.write;
-  total->intervals = all.intervals;
-  total->errors = all.errors;
+  total->read = read.Get(LatencyFallback::kMedian);
+  total->write = write.Get(LatencyFallback::kMedian);
   for (const auto& v : out) {
+    total->intervals += v.intervals;
+    total->errors += v.errors;
     total->iops += v.iops;
     total->stalls += v.stalls;
     total->longest_stall_ms = std::max(total->longest_stall_ms, v.longest_stall_ms);

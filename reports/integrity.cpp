@@ -57,7 +57,8 @@ Integrity ComputeIntegrity(const RunJournal& j, const std::vector<FaultWindow>& 
   in.verified = info.contains("load") && info["load"].is_object() && info["load"].contains("verify");
   // Each verifying load's summary: the controller's own, then every agent's.
   std::vector<std::pair<std::string, const nlohmann::json*>> summaries;
-  if (info.contains("load_summary") && info["load_summary"].is_object()) summaries.push_back({"", &info["load_summary"]});
+  if (info.contains("load_summary") && info["load_summary"].is_object())
+    summaries.push_back({"", &info["load_summary"]});
   std::set<std::string> summarized;
   if (auto it = info.find("agent_results"); it != info.end() && it->is_array()) {
     for (const auto& r : *it) {
@@ -84,10 +85,10 @@ Integrity ComputeIntegrity(const RunJournal& j, const std::vector<FaultWindow>& 
   }
   // Agents without a summary (older runs, a lost agent): their samples say
   // whether they verified and how much.
-  for (const auto& s : j.agent_samples) {
-    if (!s.verified_blocks || summarized.count(s.agent)) continue;
+  for (const auto& [name, load] : j.agent_loads) {
+    if (!load.verified_blocks || summarized.count(name)) continue;
     in.verified = true;
-    in.verified_blocks += *s.verified_blocks;
+    in.verified_blocks += *load.verified_blocks;
   }
   if (!any) in.final_pass_complete = false;
   for (const auto& e : j.events) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/jsonl_writer.h"
 #include "reports/latency.h"
 
@@ -636,38 +637,28 @@ void FinishOp(OpSample* op) {
 }
 
 // The run's series when agents wrote samples: every source's job "all"
-// records, each source's intervals placed on one grid of the run's interval
-// (its first record fixes its offset on the grid; so does the first record of
-// a segment an agent restarted, whose intervals count from 0 again), merged
-// per grid slot.
-std::vector<Sample> MergeSources(const std::vector<const Sample*>& all, int64_t interval_ns) {
-  std::vector<Sample> out;
-  if (all.empty() || interval_ns <= 0) {
-    for (const Sample* s : all) out.push_back(*s);
-    return out;
-  }
-  int64_t ref = all.front()->end_utc_ns;
-  for (const Sample* s : all) ref = std::min(ref, s->end_utc_ns);
-  struct Place {
-    int64_t offset;      // grid slot of the source's (segment's) interval 0
-    int64_t last_index;  // of its newest record
-  };
-  std::map<std::string, Place> place;
-  std::map<int64_t, Sample> slots;
-  for (const Sample* sp : all) {
-    const Sample& s = *sp;
-    auto it = place.find(s.agent);
-    if (it == place.end() || s.index <= it->second.last_index) {
-      int64_t slot = int64_t(std::llround(double(s.end_utc_ns - ref) / double(interval_ns)));
-      it = place.insert_or_assign(s.agent, Place{slot - s.index, s.index}).first;
+// records on one grid of the run's interval, merged per grid slot. A source's
+// first record fixes its offset on the grid; so does the first record of a
+// segment an agent restarted, whose intervals count from 0 again. Records come
+// a source at a time in its own order (the journal's), sources interleaved.
+class SourceGrid {
+ public:
+  // ref_utc_ns: the end of the grid's first slot, or 0 to take the first
+  // record's end.
+  SourceGrid(int64_t ref_utc_ns, int64_t interval_ns) : ref_(ref_utc_ns), interval_(interval_ns) {}
+
+  void Add(const Sample& s) {
+    if (!ref_) ref_ = s.end_utc_ns;
+    auto it = place_.find(s.agent);
+    if (it == place_.end() || s.index <= it->second.last_index) {
+      int64_t slot = int64_t(std::llround(double(s.end_utc_ns - ref_) / double(interval_)));
+      it = place_.insert_or_assign(s.agent, Place{slot - s.index, s.index}).first;
     }
     it->second.last_index = s.index;
-    int64_t slot = s.index + it->second.offset;
-    auto [m, fresh] = slots.try_emplace(slot);
+    auto [m, fresh] = slots_.try_emplace(s.index + it->second.offset);
     Sample& t = m->second;
     if (fresh) {
-      t.index = slot;
-      t.interval_ns = interval_ns;
+      t.interval_ns = interval_;
       t.ramp = s.ramp;
       t.drain = s.drain;
     }
@@ -681,14 +672,30 @@ std::vector<Sample> MergeSources(const std::vector<const Sample*>& all, int64_t 
     t.ramp = t.ramp || s.ramp;
     t.drain = t.drain || s.drain;
   }
-  out.reserve(slots.size());
-  for (auto& [slot, s] : slots) {
-    FinishOp(&s.read);
-    FinishOp(&s.write);
-    out.push_back(std::move(s));
+
+  // The merged series, in slot order, its indexes counted from the first slot.
+  std::vector<Sample> Take() {
+    std::vector<Sample> out;
+    out.reserve(slots_.size());
+    for (auto& [slot, s] : slots_) {
+      s.index = slot - slots_.begin()->first;
+      FinishOp(&s.read);
+      FinishOp(&s.write);
+      out.push_back(std::move(s));
+    }
+    slots_.clear();
+    return out;
   }
-  return out;
-}
+
+ private:
+  struct Place {
+    int64_t offset;      // grid slot of the source's (segment's) interval 0
+    int64_t last_index;  // of its newest record
+  };
+  int64_t ref_, interval_;
+  std::map<std::string, Place> place_;
+  std::map<int64_t, Sample> slots_;
+};
 
 std::optional<double> MaxOpt(std::optional<double> a, std::optional<double> b) {
   if (!a) return b;
@@ -700,6 +707,22 @@ std::optional<double> MaxOpt(std::optional<double> a, std::optional<double> b) {
 
 std::optional<double> Sample::P99Us() const { return MaxOpt(read.p99_us, write.p99_us); }
 std::optional<double> Sample::MaxUs() const { return MaxOpt(read.max_us, write.max_us); }
+
+AgentLoad::Interval AgentLoad::IntervalOf(const Sample& s) {
+  return {s.end_utc_ns, s.interval_ns, s.ios(), s.iops(), !s.stall && !s.ramp && !s.drain};
+}
+
+void AgentLoad::Add(const Sample& s) {
+  intervals.push_back(IntervalOf(s));
+  errors += s.errors;
+  if (s.verified_blocks) verified_blocks = verified_blocks.value_or(0) + *s.verified_blocks;
+  if (s.ramp || s.drain) return;
+  ++measured_intervals;
+  measured_ns += s.interval_ns;
+  measured_ios += s.ios();
+  read.Add(s.read);
+  write.Add(s.write);
+}
 
 Result<RunJournal> ReadRunJournal(const std::string& dir) {
   struct stat st {};
@@ -723,28 +746,6 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
   auto plan = ReadFile(dir + "/plan.yaml");
   if (plan.ok()) r.plan_yaml = *plan;
 
-  // Collected in deques (no doubling of a vector of hundreds of thousands),
-  // then moved into vectors of the exact size, a deque block freed at a time.
-  std::deque<Sample> own_q, agent_q;
-  FB_RETURN_IF_ERROR(ParallelJsonl<Sample>(
-      dir + "/samples.jsonl", PerJobSample, ParseSampleLine,
-      [&](Sample&& s) {
-        if (s.interval_ns <= 0) s.interval_ns = r.interval_ns;
-        s.read.lat_hist.shrink_to_fit();
-        s.write.lat_hist.shrink_to_fit();
-        (s.agent.empty() ? own_q : agent_q).push_back(std::move(s));
-      },
-      &r.warnings));
-  auto drain = [](std::deque<Sample>* q, std::vector<Sample>* v) {
-    v->reserve(q->size());
-    while (!q->empty()) {
-      v->push_back(std::move(q->front()));
-      q->pop_front();
-    }
-  };
-  std::vector<Sample> own;  // the controller's own load's
-  drain(&own_q, &own);
-  drain(&agent_q, &r.agent_samples);
   // Agents in the order run.json lists them, then as they first appear.
   auto note = [&](const std::string& a) {
     if (!a.empty() && std::find(r.agents.begin(), r.agents.end(), a) == r.agents.end()) r.agents.push_back(a);
@@ -754,22 +755,48 @@ Result<RunJournal> ReadRunJournal(const std::string& dir) {
       if (a.is_object()) note(Str(a, "name"));
     }
   }
-  for (const auto& s : r.agent_samples) note(s.agent);
-  auto by_end = [](const Sample& a, const Sample& b) { return a.end_utc_ns < b.end_utc_ns; };
-  std::stable_sort(own.begin(), own.end(), by_end);
-  std::stable_sort(r.agent_samples.begin(), r.agent_samples.end(), by_end);
-  if (!r.agent_samples.empty()) {
-    int64_t interval = r.interval_ns ? r.interval_ns : r.agent_samples.front().interval_ns;
-    std::vector<const Sample*> all;
-    all.reserve(own.size() + r.agent_samples.size());
-    auto a = own.begin(), b = r.agent_samples.begin();
-    while (a != own.end() || b != r.agent_samples.end()) {
-      bool take_own = b == r.agent_samples.end() || (a != own.end() && a->end_utc_ns <= b->end_utc_ns);
-      all.push_back(take_own ? &*a++ : &*b++);
-    }
-    r.samples = MergeSources(all, interval);
+  // The controller's own samples are kept (in a deque: no doubling of a
+  // vector of hundreds of thousands) until an agent's first appears. From
+  // then on every record goes onto the merged grid as it is read, an agent's
+  // also folded into its AgentLoad: nothing per agent and interval is kept
+  // but AgentLoad::Interval.
+  std::deque<Sample> own;
+  std::optional<SourceGrid> grid;
+  FB_RETURN_IF_ERROR(ParallelJsonl<Sample>(
+      dir + "/samples.jsonl", PerJobSample, ParseSampleLine,
+      [&](Sample&& s) {
+        if (s.interval_ns <= 0) s.interval_ns = r.interval_ns;
+        if (!s.agent.empty() && !grid) {
+          int64_t interval = r.interval_ns > 0   ? r.interval_ns
+                             : s.interval_ns > 0 ? s.interval_ns
+                                                 : kNsPerSec;
+          grid.emplace(r.load_start_utc_ns ? r.load_start_utc_ns + interval : 0, interval);
+          for (const auto& o : own) grid->Add(o);
+          own.clear();
+        }
+        if (!grid) {
+          s.read.lat_hist.shrink_to_fit();
+          s.write.lat_hist.shrink_to_fit();
+          own.push_back(std::move(s));
+          return;
+        }
+        grid->Add(s);
+        if (s.agent.empty()) return;
+        auto [load, fresh] = r.agent_loads.try_emplace(s.agent);
+        if (fresh) note(s.agent);
+        load->second.Add(s);
+      },
+      &r.warnings));
+  if (grid) {
+    r.samples = grid->Take();
   } else {
-    r.samples = std::move(own);
+    r.samples.reserve(own.size());
+    while (!own.empty()) {  // a deque block freed at a time
+      r.samples.push_back(std::move(own.front()));
+      own.pop_front();
+    }
+    std::stable_sort(r.samples.begin(), r.samples.end(),
+                     [](const Sample& a, const Sample& b) { return a.end_utc_ns < b.end_utc_ns; });
   }
 
   std::vector<Json> raw;

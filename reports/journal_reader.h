@@ -17,41 +17,34 @@
 #include <vector>
 
 #include "core/status.h"
+#include "reports/latency.h"
+#include "reports/sample.h"
 
 namespace fb::reports {
 
-// One op (read or write) of one sample interval. Latencies in microseconds;
-// empty when nothing completed in the interval.
-struct OpSample {
-  uint64_t ios = 0, errors = 0;
-  double iops = 0;
-  std::optional<double> min_us, p50_us, p99_us, max_us;
-  std::map<std::string, uint64_t> errors_by_errno;
-  // lat_hist: the interval's nonzero fb::Histogram buckets (index, count) in
-  // ascending index. Empty when nothing completed, or in a journal written
-  // before lat_hist existed (its percentiles over many intervals are then
-  // approximate; latency.h).
-  std::vector<std::pair<int, uint64_t>> lat_hist;
-};
+// One agent's samples, folded as they are read: a wide, long run has too
+// many to keep whole with their histograms (128 agents for an hour at 1 s:
+// 460,800). What the report needs of them is here.
+struct AgentLoad {
+  // An interval's place and completions, for stall episodes
+  // (reports/episodes.cpp): about 40 bytes instead of a Sample's kilobyte.
+  struct Interval {
+    int64_t end_utc_ns = 0, interval_ns = 0;
+    uint64_t ios = 0;
+    double iops = 0;
+    bool normal = false;  // neither stall nor ramp nor drain
+    int64_t start_utc_ns() const { return end_utc_ns - interval_ns; }
+  };
+  std::vector<Interval> intervals;  // in journal order
+  uint64_t errors = 0;              // over every interval
+  // Outside ramp and drain: intervals, their time, completions and latency.
+  int64_t measured_intervals = 0, measured_ns = 0;
+  uint64_t measured_ios = 0;
+  LatencyMerge read, write;
+  std::optional<uint64_t> verified_blocks;  // summed over the intervals that say
 
-// One merged (job "all") sample interval covering (end - interval, end].
-struct Sample {
-  std::string agent;  // the agent that wrote it; empty: the controller's own load or a merge
-  int64_t index = 0;
-  int64_t end_utc_ns = 0, interval_ns = 0;
-  OpSample read, write;
-  uint64_t errors = 0, inflight = 0;
-  double oldest_inflight_age_ms = 0;
-  bool stall = false, ramp = false, drain = false;
-  // With verify: blocks read back and checked in the interval (samples' verify).
-  std::optional<uint64_t> verified_blocks;
-
-  int64_t start_utc_ns() const { return end_utc_ns - interval_ns; }
-  uint64_t ios() const { return read.ios + write.ios; }
-  double iops() const { return read.iops + write.iops; }
-  // The larger of the two ops' values; empty when neither completed anything.
-  std::optional<double> P99Us() const;
-  std::optional<double> MaxUs() const;
+  void Add(const Sample& s);
+  static Interval IntervalOf(const Sample& s);
 };
 
 // A gap between completions of one job (stalls.jsonl).
@@ -80,18 +73,18 @@ struct JournalEvent {
 struct RunJournal {
   std::string dir;
   nlohmann::json run_info = nlohmann::json::object();  // run.json as written
-  std::string plan_yaml;                                // empty without plan.yaml
-  std::string status;                                   // run.json "status"
+  std::string plan_yaml;                               // empty without plan.yaml
+  std::string status;                                  // run.json "status"
   int64_t load_start_utc_ns = 0, load_end_utc_ns = 0;
   int64_t interval_ns = 0, ramp_ns = 0;
   // Job "all", in time order. With agents: one per interval merged over every
   // source (the controller's own load and each agent): IOPS and errors summed,
   // latency from the merged lat_hist.
   std::vector<Sample> samples;
-  std::vector<Sample> agent_samples;  // each agent's own job "all" records, in time order
-  std::vector<std::string> agents;    // agent names in order of first appearance
-  std::vector<Stall> stalls;    // in start order
-  std::vector<JournalEvent> events;  // in time order (stable)
+  std::map<std::string, AgentLoad> agent_loads;  // each agent's own job "all" records, folded
+  std::vector<std::string> agents;               // agent names in order of first appearance
+  std::vector<Stall> stalls;                     // in start order
+  std::vector<JournalEvent> events;              // in time order (stable)
   std::vector<std::string> warnings;  // e.g. "events.jsonl:42: last line cut short (crash?), skipped"
 };
 

@@ -57,11 +57,13 @@ TEST_CASE(
   auto r = ReadRunJournal(tmp.path());
   REQUIRE(r.ok());
   CHECK(r->warnings.empty());
-  REQUIRE(r->samples.size() + r->agent_samples.size() >= 2);
-  REQUIRE(r->agent_samples.size() == 1);
-  CHECK(r->agent_samples[0].agent == "vm-1");
-  CHECK(r->agent_samples[0].end_utc_ns == 2'500'000'000);
-  CHECK(r->agent_samples[0].interval_ns == kNsPerSec);  // none written: the run's
+  REQUIRE(r->agent_loads.size() == 1);
+  REQUIRE(r->agent_loads.count("vm-1"));
+  const AgentLoad& vm1 = r->agent_loads.at("vm-1");
+  REQUIRE(vm1.intervals.size() == 1);
+  CHECK(vm1.intervals[0].end_utc_ns == 2'500'000'000);
+  CHECK(vm1.intervals[0].interval_ns == kNsPerSec);  // none written: the run's
+  CHECK(r->agents == std::vector<std::string>{"vm-1"});
   // The controller's own sample, merged with the agent's onto the grid: find it
   // through the agent-free journal instead.
   TempDir own;
@@ -148,32 +150,43 @@ TEST_CASE(
 
 namespace fb::reports {
 
-TEST_CASE("journal reader: samples.jsonl is strict JSON: escapes and numbers of every form read, a malformed "
-          "line refused" *
-          doctest::test_suite("unit")) {
+TEST_CASE(
+    "journal reader: samples.jsonl is strict JSON: escapes and numbers of every form read, a malformed "
+    "line refused" *
+    doctest::test_suite("unit")) {
   {
     TempDir tmp;
-    WriteRun(tmp.path(),
-             "{\"agent\":\"vm-\\u00e9\\\"\\/\\ud83d\\ude00\\n\",\"interval\":3,\"job\":\"all\",\"t_utc_ns\":2.5e9,"
-             "\"inflight\":1e1,\"oldest_inflight_age_ms\":-0.25E+1,\"errors\":184467440737095516160,\"read\":{\"ios\":"
-             "4,\"lat_hist\":[[2,1],[4,-1],[6,1.5]],\"lat_min_us\":-0,\"iops\":0.5}}\n");
+    WriteRun(
+        tmp.path(),
+        "{\"agent\":\"vm-\\u00e9\\\"\\/\\ud83d\\ude00\\n\",\"interval\":3,\"job\":\"all\",\"t_utc_ns\":2.5e9,"
+        "\"inflight\":1e1,\"oldest_inflight_age_ms\":0.25E+1,\"errors\":184467440737095516160,\"read\":{"
+        "\"ios\":"
+        "4,\"lat_hist\":[[2,1],[4,-1],[6,1.5]],\"lat_min_us\":-0,\"iops\":0.5}}\n"
+        // The same agent's interval 5, a second later by its time: its
+        // place on the grid comes from its index (two slots later).
+        "{\"agent\":\"vm-\\u00e9\\\"\\/"
+        "\\ud83d\\ude00\\n\",\"interval\":5,\"job\":\"all\",\"t_utc_ns\":3.5e9}\n");
     auto r = ReadRunJournal(tmp.path());
     REQUIRE(r.ok());
-    REQUIRE(r->agent_samples.size() == 1);
-    const Sample& s = r->agent_samples[0];
-    CHECK(s.agent == "vm-\xc3\xa9\"/\xf0\x9f\x98\x80\n");
-    CHECK(s.index == 3);
+    REQUIRE(r->agents.size() == 1);
+    CHECK(r->agents[0] == "vm-\xc3\xa9\"/\xf0\x9f\x98\x80\n");
+    // The agent's records merged onto the run's grid, one sample per slot.
+    REQUIRE(r->samples.size() == 2);
+    CHECK(r->samples[1].index == 2);
+    const Sample& s = r->samples[0];
+    CHECK(s.index == 0);
     CHECK(s.end_utc_ns == 2'500'000'000);
     CHECK(s.inflight == 10);
-    CHECK(s.oldest_inflight_age_ms == -2.5);
+    CHECK(s.oldest_inflight_age_ms == 2.5);
     CHECK(s.read.lat_hist == std::vector<std::pair<int, uint64_t>>{{2, 1}});
     CHECK(s.read.min_us == 0.0);
     CHECK(s.read.iops == 0.5);
   }
-  for (const char* bad : {"{\"job\":\"all\"} x", "{\"job\":\"all\",}", "{\"job\":\"all\",\"a\":01}",
-                          "{\"job\":\"all\",\"a\":\"\\x\"}", "{\"job\":\"all\",\"a\":tru}", "[1]", "5",
-                          "{\"job\":\"all\",\"a\":\"\\ud800\"}", "{\"job\":\"all\",\"a\":1.}", "{\"job\" \"all\"}",
-                          "{\"job\":\"all\",\"a\":\"tab\there\"}", "{\"job\":\"all\",\"a\":[1,]}"}) {
+  for (const char* bad :
+       {"{\"job\":\"all\"} x", "{\"job\":\"all\",}", "{\"job\":\"all\",\"a\":01}",
+        "{\"job\":\"all\",\"a\":\"\\x\"}", "{\"job\":\"all\",\"a\":tru}", "[1]", "5",
+        "{\"job\":\"all\",\"a\":\"\\ud800\"}", "{\"job\":\"all\",\"a\":1.}", "{\"job\" \"all\"}",
+        "{\"job\":\"all\",\"a\":\"tab\there\"}", "{\"job\":\"all\",\"a\":[1,]}"}) {
     CAPTURE(bad);
     TempDir tmp;
     WriteRun(tmp.path(), AllLine(0) + bad + "\n" + AllLine(1));

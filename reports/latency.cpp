@@ -56,6 +56,15 @@ void LatencyMerge::Add(const OpSample& op) {
   if (op.p99_us) p99_.push_back(*op.p99_us);
 }
 
+void LatencyMerge::Add(const LatencyMerge& other) {
+  ios_ += other.ios_;
+  if (other.max_us_) max_us_ = std::max(max_us_.value_or(0), *other.max_us_);
+  missing_ = missing_ || other.missing_;
+  hist_.Merge(other.hist_);
+  p50_.insert(p50_.end(), other.p50_.begin(), other.p50_.end());
+  p99_.insert(p99_.end(), other.p99_.begin(), other.p99_.end());
+}
+
 Latency LatencyMerge::Get(LatencyFallback fallback) const {
   Latency l;
   l.ios = ios_;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "loadgen/histogram.h"
-#include "reports/journal_reader.h"
+#include "reports/sample.h"
 
 namespace fb::reports {
 
@@ -32,6 +32,7 @@ class LatencyMerge {
     Add(s.read);
     Add(s.write);
   }
+  void Add(const LatencyMerge& other);
   Latency Get(LatencyFallback fallback) const;
   const Histogram& histogram() const { return hist_; }
 
