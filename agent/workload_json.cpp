@@ -35,7 +35,8 @@ const std::vector<std::string>& WorkloadKeys() {
                                                 "path_policy",
                                                 "io_timeout",
                                                 "checker_interval",
-                                                "no_path_timeout"};
+                                                "no_path_timeout",
+                                                "sessions_per_path"};
   return keys;
 }
 
@@ -174,6 +175,7 @@ Result<Workload> WorkloadFromJson(const nlohmann::json& j) {
   }
   r.Integer("jobs", &w.jobs, 1, 256);
   r.Integer("queue_depth", &w.queue_depth, 1, 4096);
+  r.Integer("sessions_per_path", &w.iscsi.sessions_per_path, 1, kMaxSessionsPerPath);
   r.Duration("duration", &w.duration_ns);
   r.Duration("ramp", &w.ramp_ns);
   r.Duration("interval", &w.interval_ns);

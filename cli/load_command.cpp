@@ -29,7 +29,7 @@ struct LoadFlags {
   std::vector<std::string> specs;
   std::vector<std::string> targets;  // repeatable; iscsi:// URLs may also be comma-separated
   std::string path_policy = "round-robin", io_timeout = "5s", checker_interval = "5s", no_path_timeout = "0s";
-  int iodepth = 32, numjobs = 1, direct = 1;
+  int iodepth = 32, numjobs = 1, direct = 1, sessions_per_path = 1;
   double rate_iops = 0;
   uint64_t max_errors = 0, seed = 0;
   bool catch_up = false, allow_destroy = false, quiet = false, live = false;
@@ -115,6 +115,7 @@ Status BuildWorkload(const LoadFlags& f, Workload* w) {
     return Status::InvalidInput("--path-policy: \"" + f.path_policy + "\" is not round-robin or failover");
   }
   w->iscsi.path_policy = f.path_policy == "failover" ? PathPolicy::kFailover : PathPolicy::kRoundRobin;
+  w->iscsi.sessions_per_path = f.sessions_per_path;
   FB_RETURN_IF_ERROR(parse_dur("--io-timeout", f.io_timeout, &w->iscsi.io_timeout_ns));
   FB_RETURN_IF_ERROR(parse_dur("--checker-interval", f.checker_interval, &w->iscsi.checker_interval_ns));
   FB_RETURN_IF_ERROR(parse_dur("--no-path-timeout", f.no_path_timeout, &w->iscsi.no_path_timeout_ns));
@@ -225,6 +226,9 @@ void RegisterLoadCommand(CLI::App& app, int* exit_code) {
       ->required();
   cmd->add_option("--engine", f->engine, "I/O engine")->capture_default_str();
   cmd->add_option("--path-policy", f->path_policy, "libiscsi: round-robin or failover")->capture_default_str();
+  cmd->add_option("--sessions-per-path", f->sessions_per_path,
+                  "libiscsi: iSCSI sessions per URL, each a path of its own (I/O spread over them)")
+      ->capture_default_str();
   cmd->add_option("--io-timeout", f->io_timeout, "libiscsi: fail the path of an I/O unanswered this long, retry elsewhere")
       ->capture_default_str();
   cmd->add_option("--checker-interval", f->checker_interval, "libiscsi: TEST UNIT READY on each path this often")

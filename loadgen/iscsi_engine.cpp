@@ -122,15 +122,22 @@ void IscsiEngine::OnIoDone(Slot* s, int status) {
 
 int IscsiEngine::PickPath() {
   const int n = int(paths_.size());
+  // Failover: only the first portal with an active session, round-robin over
+  // its active sessions. Round-robin: every active session.
+  int portal = -1;
   if (opt_.path_policy == PathPolicy::kFailover) {
-    for (int i = 0; i < n; ++i) {
-      if (paths_[size_t(i)].state == PathState::kActive) return i;
+    for (const auto& p : paths_) {
+      if (p.state == PathState::kActive) {
+        portal = p.portal;
+        break;
+      }
     }
-    return -1;
+    if (portal < 0) return -1;
   }
   for (int k = 1; k <= n; ++k) {
     int i = (rr_ + k) % n;
-    if (paths_[size_t(i)].state == PathState::kActive) {
+    const Path& p = paths_[size_t(i)];
+    if (p.state == PathState::kActive && (portal < 0 || p.portal == portal)) {
       rr_ = i;
       return i;
     }
@@ -139,7 +146,7 @@ int IscsiEngine::PickPath() {
 }
 
 void IscsiEngine::Dispatch(int64_t now) {
-  uint32_t sent_mask = 0;
+  uint64_t sent_mask = 0;
   while (pending_count_ > 0) {
     int pi = PickPath();
     if (pi < 0) break;
@@ -147,7 +154,7 @@ void IscsiEngine::Dispatch(int64_t now) {
     pending_head_ = (pending_head_ + 1) % pending_.size();
     --pending_count_;
     if (Send(s, paths_[size_t(pi)], now)) {
-      sent_mask |= 1u << (pi & 31);
+      sent_mask |= uint64_t(1) << (pi & 63);
     } else {
       PushPending(s);
       FailPath(paths_[size_t(pi)], "protocol_error", now);
@@ -155,7 +162,7 @@ void IscsiEngine::Dispatch(int64_t now) {
   }
   // Write what was queued now rather than at the next poll.
   for (auto& p : paths_) {
-    if ((sent_mask >> (p.index & 31) & 1) && p.state == PathState::kActive) ServicePath(p, POLLOUT, now);
+    if ((sent_mask >> (p.index & 63) & 1) && p.state == PathState::kActive) ServicePath(p, POLLOUT, now);
   }
   if (pending_count_ == 0 || ActivePaths() > 0) {
     no_path_since_ns_ = 0;

@@ -1,9 +1,11 @@
-// libiscsi engine: talks iSCSI itself, one session per path (one path per URL
-// in Workload::targets), so array behaviour is measured apart from any host's
-// multipath stack. Path handling follows a host's dm-multipath (settings in
-// Workload::iscsi):
-// - I/Os go round-robin over the active paths, or all to the first active one
-//   (failover, with immediate failback).
+// libiscsi engine: talks iSCSI itself, one session per path (one URL in
+// Workload::targets per portal, sessions_per_path sessions to each: S paths
+// per URL, as a host with node.session.nr_sessions = S sees them), so array
+// behaviour is measured apart from any host's multipath stack. Path handling
+// follows a host's dm-multipath (settings in Workload::iscsi):
+// - I/Os go round-robin over the active paths, or all to the first portal with
+//   an active path, round-robin over its sessions (failover, with immediate
+//   failback).
 // - An I/O outstanding longer than io_timeout on a path fails that path
 //   (reason "timeout"): its I/Os are cancelled locally and retried on another
 //   path. A broken connection fails the path at once ("connection_reset"), a
@@ -17,8 +19,11 @@
 // - Retryable check conditions (UNIT ATTENTION, ABORTED COMMAND, NOT READY, the
 //   last also failing the path) are retried up to 5 times; others complete with
 //   an errno (ILLEGAL REQUEST EINVAL, DATA PROTECT EROFS, else EIO).
+// - Each session has its own ISID (random part per engine, qualifier = the
+//   session's index), kept across its reconnects.
 // Path transitions are journal events (source "libiscsi", kinds path_failed and
-// path_reinstated, attrs portal, url, reason, active_paths).
+// path_reinstated, attrs portal, url, reason, active_paths, paths, and session
+// 1..S with several sessions per portal).
 // Caveat: an I/O cancelled locally may still be executed by a target that was
 // only paused, after its retry on another path has completed.
 #pragma once

@@ -48,9 +48,13 @@ struct Slot {
   int scsi_retries = 0;
 };
 
+// One iSCSI session: a path. With sessions_per_path S, each URL gives S of
+// them (session 1..S), each with its own ISID, failing and coming back alone.
 struct Path {
   IscsiEngine* engine = nullptr;
   int index = 0;
+  int portal = 0;   // index of its URL
+  int session = 0;  // 1..S; 0 when S = 1 (then events carry no session)
   IscsiUrl url;
   iscsi_context* ctx = nullptr;
   PathState state = PathState::kDown;
@@ -101,6 +105,11 @@ class IscsiEngine final : public Engine {
     PushPending(s);
   }
 
+  // "PORTAL", or "PORTAL session K" with several sessions per portal.
+  static std::string PathName(const Path& p) {
+    return p.session ? p.url.portal + " session " + std::to_string(p.session) : p.url.portal;
+  }
+
   int ActivePaths() const {
     int n = 0;
     for (const auto& p : paths_) n += p.state == PathState::kActive;
@@ -149,6 +158,7 @@ class IscsiEngine final : public Engine {
   std::vector<Io*> completed_;  // filled by callbacks, drained by Reap
   bool closing_ = false;
   int rr_ = -1;
+  uint32_t isid_random_ = 0;  // the ISIDs' random part, one per engine (the session index qualifies it)
   int64_t next_scan_ns_ = 0;
   int64_t no_path_since_ns_ = 0;
   EngineEventFn on_event_;

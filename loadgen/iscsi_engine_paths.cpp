@@ -37,17 +37,25 @@ Status IscsiEngine::Open(const TargetInfo& target, const Workload& w, std::vecto
   }
   pending_.assign(ios.size(), nullptr);
   completed_.reserve(ios.size());
-  paths_.resize(target.paths.size());
+  const int sessions = std::clamp(opt_.sessions_per_path, 1, kMaxSessionsPerPath);
+  paths_.resize(target.paths.size() * size_t(sessions));
   pfds_.resize(paths_.size());
   pfd_path_.resize(paths_.size());
+  // The ISID's random part (RFC 7143 10.12.5, type "random"): one per engine,
+  // so that two processes logged in with the same initiator name, or two
+  // sessions of this one, never take over each other's session.
+  isid_random_ = uint32_t(getpid()) * 2654435761u ^ uint32_t(UtcNs() / 1000);
   int64_t now = MonoNs();
   for (size_t i = 0; i < paths_.size(); ++i) {
-    auto url = ParseIscsiUrl(target.paths[i]);
+    auto url = ParseIscsiUrl(target.paths[i / size_t(sessions)]);
     if (!url.ok()) return url.status();
-    paths_[i].engine = this;
-    paths_[i].index = int(i);
-    paths_[i].url = *url;
-    StartConnect(paths_[i], now, kOpenTimeoutNs);
+    Path& p = paths_[i];
+    p.engine = this;
+    p.index = int(i);
+    p.portal = int(i) / sessions;
+    p.session = sessions > 1 ? int(i) % sessions + 1 : 0;
+    p.url = *url;
+    StartConnect(p, now, kOpenTimeoutNs);
   }
   // Wait for every path's first login (bounded); one is enough to run.
   while (true) {
@@ -69,7 +77,7 @@ Status IscsiEngine::Open(const TargetInfo& target, const Workload& w, std::vecto
   for (auto& p : paths_) {
     if (p.state == PathState::kActive) continue;
     errors += (errors.empty() ? "" : "; ") + p.last_error;
-    Emit("path_failed", p, "connect_failed", Severity::kWarning, p.url.portal + ": " + p.last_error);
+    Emit("path_failed", p, "connect_failed", Severity::kWarning, PathName(p) + ": " + p.last_error);
   }
   if (ActivePaths() == 0) return Status::Unavailable("no path to the LUN answers: " + errors);
   return Status::Ok();
@@ -140,6 +148,7 @@ void IscsiEngine::StartConnect(Path& p, int64_t now, int64_t timeout_ns) {
     return;
   }
   p.ctx = ctx->release();
+  iscsi_set_isid_random(p.ctx, isid_random_ & 0xffffff, uint32_t(p.index));  // the same on every reconnect
   p.connect_done = false;
   p.lost_reason = nullptr;
   if (iscsi_full_connect_async(p.ctx, p.url.portal.c_str(), p.url.lun, ConnectCallback, &p) != 0) {
@@ -159,7 +168,7 @@ void IscsiEngine::Activate(Path& p, int64_t now) {
   p.lost_reason = nullptr;
   if (p.was_active) {
     GlobalIscsiCounters().reinstatements.fetch_add(1, std::memory_order_relaxed);
-    Emit("path_reinstated", p, "", Severity::kInfo, "path " + p.url.portal + " reinstated");
+    Emit("path_reinstated", p, "", Severity::kInfo, "path " + PathName(p) + " reinstated");
   }
   p.was_active = true;
 }
@@ -182,7 +191,7 @@ void IscsiEngine::FailPath(Path& p, const char* reason, int64_t now) {
   if (!was_active) return;
   GlobalIscsiCounters().path_failures.fetch_add(1, std::memory_order_relaxed);
   Emit("path_failed", p, reason, Severity::kWarning,
-       "path " + p.url.portal + " failed (" + reason + ")" +
+       "path " + PathName(p) + " failed (" + reason + ")" +
            (p.last_error.empty() ? "" : ": " + p.last_error));
   p.last_error.clear();
 }
@@ -289,6 +298,7 @@ void IscsiEngine::Emit(const char* kind, const Path& p, const std::string& reaso
              {"url", p.url.url},
              {"active_paths", ActivePaths()},
              {"paths", paths_.size()}};
+  if (p.session) e.attrs["session"] = p.session;
   if (!reason.empty()) e.attrs["reason"] = reason;
   auto& c = GlobalIscsiCounters();
   e.attrs["retries_total"] = c.retries.load(std::memory_order_relaxed);

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "core/clock.h"
@@ -339,6 +341,121 @@ TEST_CASE("libiscsi engine: a 1 s freeze of the target reads as one stall within
     CHECK(std::abs(stall_ms - freeze_ms) <= 5.0);
     CHECK(std::abs(start_ms) <= 5.0);
   }
+}
+
+}  // namespace fb
+
+namespace fb {
+
+namespace {
+
+// The session ids tgtd (control port `control`) lists for target 1.
+std::vector<std::string> TgtSessions(int control) {
+  auto r = RunCommand({"tgtadm", "-C", std::to_string(control), "--lld", "iscsi", "--op", "show", "--mode", "conn",
+                       "--tid", "1"},
+                      {.timeout_ns = 5 * kNsPerSec});
+  std::vector<std::string> ids;
+  if (!r.ok() || !r->success()) return ids;
+  std::istringstream in(r->out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Session: ", 0) == 0) ids.push_back(line.substr(9));
+  }
+  return ids;
+}
+
+// A run directory under `out` whose samples.jsonl has a record: the load runs.
+bool LoadRunning(const std::string& out) {
+  std::error_code ec;
+  for (const auto& d : std::filesystem::directory_iterator(out, ec)) {
+    if (std::filesystem::file_size(d.path() / "samples.jsonl", ec) > 0 && !ec) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("libiscsi engine: three sessions per path share the I/O, a session the target drops fails alone, "
+          "I/O goes on without a stall and the session logs in again" *
+          doctest::test_suite("integration")) {
+  if (!CanRunTgtd()) return;
+  TgtdPair tgt;
+  REQUIRE_MESSAGE(tgt.error().empty(), tgt.error());
+  TempDir out;
+  // Once the load runs: the sessions tgtd sees, one dropped by the target
+  // (its connection closed), then the sessions once three are back.
+  std::vector<std::string> during, after;
+  std::string dropped;
+  int64_t dropped_utc = 0;
+  std::thread dropper([&] {
+    int64_t deadline = MonoNs() + 20 * kNsPerSec;
+    while (!LoadRunning(out.path()) && MonoNs() < deadline) SleepUntilMono(MonoNs() + 20 * kNsPerMs);
+    during = TgtSessions(kControlPorts[0]);
+    if (during.size() != 3) return;
+    SleepUntilMono(MonoNs() + 500 * kNsPerMs);  // some load on all three first
+    dropped = during[0];
+    dropped_utc = UtcNs();
+    (void)RunCommand({"tgtadm", "-C", std::to_string(kControlPorts[0]), "--lld", "iscsi", "--op", "delete", "--mode",
+                      "conn", "--tid", "1", "--sid", dropped, "--cid", "0"},
+                     {.timeout_ns = 5 * kNsPerSec});
+    while (MonoNs() < deadline) {
+      after = TgtSessions(kControlPorts[0]);
+      if (after.size() == 3 && std::find(after.begin(), after.end(), dropped) == after.end()) break;
+      SleepUntilMono(MonoNs() + 20 * kNsPerMs);
+    }
+  });
+  // A stall of 300 ms or more would be the dropped session's I/O waiting for
+  // io_timeout (1 s) instead of going on at once over the other two.
+  CommandResult r =
+      RunCli({"load", "--engine", "libiscsi", "--target", TgtdPair::Url(0), "--sessions-per-path", "3", "--rw",
+              "randread", "--runtime", "4s", "--interval", "250ms", "--io-timeout", "1s", "--checker-interval",
+              "250ms", "--stall-threshold", "300ms", "--out", out.path(), "-q"},
+             60 * kNsPerSec);
+  dropper.join();
+  REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
+  std::string dir = r.out.substr(r.out.find("journal: ") + 9);
+  dir = dir.substr(0, dir.find('\n'));
+  INFO("events.jsonl: " << ReadFile(dir + "/events.jsonl").value());
+  INFO("tgtd sessions while the load ran: " << JoinArgv(during) << "; after the drop: " << JoinArgv(after));
+  REQUIRE(during.size() == 3);  // three sessions: each its own ISID, none took over another
+  REQUIRE(!dropped.empty());
+  CHECK(after.size() == 3);
+
+  std::vector<nlohmann::json> failed, reinstated;
+  for (const auto& e : ReadJsonl(dir + "/events.jsonl")) {
+    if (e.value("source", "") != "libiscsi") continue;
+    if (e["kind"] == "path_failed") failed.push_back(e);
+    if (e["kind"] == "path_reinstated") reinstated.push_back(e);
+  }
+  REQUIRE(failed.size() == 1);
+  const nlohmann::json& f = failed[0]["attrs"];
+  CHECK(f["reason"] == "connection_reset");
+  CHECK(f["portal"] == "127.0.0.1:" + std::to_string(kPorts[0]));
+  CHECK(f["paths"] == 3);
+  CHECK(f["active_paths"] == 2);
+  int session = f.value("session", 0);
+  CHECK(session >= 1);
+  CHECK(session <= 3);
+  CHECK(failed[0]["message"].get<std::string>().find(" session " + std::to_string(session) + " failed") !=
+        std::string::npos);
+  // The I/O in flight on the dropped session, sent again on the others: some
+  // of the 32 (spread over three: about 11), not none and not all.
+  uint64_t retried = f["retries_total"].get<uint64_t>();
+  MESSAGE("session " << session << " dropped: " << retried << " of 32 I/Os in flight on it, retried; failed "
+                     << double(failed[0]["t_utc_ns"].get<int64_t>() - dropped_utc) / 1e6 << " ms after the drop");
+  CHECK(retried > 0);
+  CHECK(retried < 32);
+  CHECK(failed[0]["t_utc_ns"].get<int64_t>() - dropped_utc < 500 * kNsPerMs);
+  REQUIRE(reinstated.size() == 1);
+  CHECK(reinstated[0]["attrs"]["session"] == session);
+  CHECK(reinstated[0]["attrs"]["active_paths"] == 3);
+  CHECK(reinstated[0]["t_utc_ns"].get<int64_t>() > failed[0]["t_utc_ns"].get<int64_t>());
+
+  CHECK(ReadFile(dir + "/stalls.jsonl").value().empty());
+  uint64_t errors = 0;
+  for (const auto& s : ReadJsonl(dir + "/samples.jsonl")) {
+    if (s["job"] == "all") errors += s["errors"].get<uint64_t>();
+  }
+  CHECK(errors == 0);
 }
 
 }  // namespace fb

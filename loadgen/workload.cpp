@@ -72,6 +72,13 @@ Status ValidateWorkload(const Workload& w) {
     return Status::InvalidInput("an ack log needs verify");
   }
   if (w.compress_fraction < 0 || w.compress_fraction > 1) return Status::InvalidInput("compress share must be 0..100%");
+  if (w.iscsi.sessions_per_path < 1 || w.iscsi.sessions_per_path > kMaxSessionsPerPath) {
+    return Status::InvalidInput("sessions per path (--sessions-per-path) must be 1.." + std::to_string(kMaxSessionsPerPath) +
+                                ", got " + std::to_string(w.iscsi.sessions_per_path));
+  }
+  if (w.iscsi.sessions_per_path > 1 && w.engine != "libiscsi") {
+    return Status::InvalidInput("sessions per path (--sessions-per-path) are the libiscsi engine's; the engine is " + w.engine);
+  }
   return Status::Ok();
 }
 

@@ -32,7 +32,11 @@ struct IscsiOptions {
   int64_t io_timeout_ns = 5'000'000'000;        // an I/O this long on a path fails the path and is retried elsewhere
   int64_t checker_interval_ns = 5'000'000'000;  // TEST UNIT READY per path; also caps the reconnect backoff
   int64_t no_path_timeout_ns = 0;               // with no active path I/O waits this long, then fails; 0 = at once
+  // iSCSI sessions per portal (URL), each a path of its own (a host's
+  // node.session.nr_sessions): I/O spreads over them, each fails and comes back alone.
+  int sessions_per_path = 1;
 };
+inline constexpr int kMaxSessionsPerPath = 16;
 
 struct Workload {
   std::string engine = "libaio";

@@ -29,6 +29,10 @@ using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
+std::string IscsiPathLabel(const std::string& portal, int session) {
+  return session ? portal + "#" + std::to_string(session) : portal;
+}
+
 const std::vector<double>& LatencyBucketsSeconds() {
   static const std::vector<double> kBuckets = {50e-6, 100e-6, 200e-6, 500e-6, 1e-3,   2e-3,   5e-3,
                                                10e-3, 20e-3,  50e-3,  100e-3, 200e-3, 500e-3, 1,
@@ -246,9 +250,12 @@ void MetricsExporter::Sink::OnStart(const LoadStartInfo& info) {
   // The libiscsi engine's paths: up from the start (a path that did not log in
   // was reported path_failed while the engine opened, and keeps its 0).
   if (info.target) {
+    const int sessions = info.workload->iscsi.sessions_per_path;
     for (const auto& p : info.target->paths) {
       if (p.rfind("iscsi://", 0) != 0) continue;
-      if (auto url = ParseIscsiUrl(p); url.ok()) m.DeclarePath(url->portal, true);
+      auto url = ParseIscsiUrl(p);
+      if (!url.ok()) continue;
+      for (int k = 1; k <= sessions; ++k) m.DeclarePath(IscsiPathLabel(url->portal, sessions > 1 ? k : 0), true);
     }
   }
 }
@@ -288,8 +295,11 @@ void MetricsExporter::Sink::OnStall(const StallRecord& s) {
 
 void MetricsExporter::Sink::OnEvent(const Event& e) {
   if (e.kind == "path_failed" || e.kind == "path_reinstated") {
-    if (e.attrs.contains("portal"))
-      owner_->SetPathState(e.attrs["portal"].get<std::string>(), e.kind == "path_reinstated");
+    if (e.attrs.contains("portal") && e.attrs["portal"].is_string()) {
+      int session = e.attrs.value("session", 0);
+      owner_->SetPathState(IscsiPathLabel(e.attrs["portal"].get<std::string>(), session),
+                           e.kind == "path_reinstated");
+    }
   }
 }
 

@@ -136,6 +136,10 @@ class MetricsExporter {
   int64_t last_tick_ns_ = 0;
 };
 
+// The `path` label of a libiscsi engine's path: its portal, and "#K" for
+// session K when there are several sessions per portal.
+std::string IscsiPathLabel(const std::string& portal, int session);
+
 // The latency buckets, in seconds: 50 us to 60 s.
 const std::vector<double>& LatencyBucketsSeconds();
 

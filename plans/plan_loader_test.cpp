@@ -265,6 +265,7 @@ workload:
   io_timeout: 2s
   checker_interval: 500ms
   no_path_timeout: 10s
+  sessions_per_path: 4
   verify: true
   verify_block: 8k
   allow_destroy: true
@@ -279,6 +280,7 @@ expect:
   CHECK(w.iscsi.io_timeout_ns == 2'000'000'000);
   CHECK(w.iscsi.checker_interval_ns == 500'000'000);
   CHECK(w.iscsi.no_path_timeout_ns == 10'000'000'000);
+  CHECK(w.iscsi.sessions_per_path == 4);
   CHECK(w.verify);
   CHECK(w.verify_block_bytes == 8192);
   REQUIRE(a.plan.expect.overall.lost_writes.has_value());
@@ -287,6 +289,7 @@ expect:
   REQUIRE(b.ok());
   CHECK(b.plan.workload.iscsi.path_policy == PathPolicy::kFailover);
   CHECK(b.plan.workload.iscsi.io_timeout_ns == 2'000'000'000);
+  CHECK(b.plan.workload.iscsi.sessions_per_path == 4);
   CHECK(b.plan.workload.verify_block_bytes == 8192);
   CHECK(b.plan.expect.overall.lost_writes == a.plan.expect.overall.lost_writes);
 
@@ -296,6 +299,20 @@ expect:
   INFO(bad.problems[0].ToString());
   CHECK(bad.problems[0].ToString().find("plan.yaml:") == 0);
   CHECK(bad.problems[0].ToString().find("round-robin") != std::string::npos);
+
+  // Sessions: 1..16, and only for the libiscsi engine.
+  std::string many = std::string(text).replace(std::string(text).find("sessions_per_path: 4"), 20, "sessions_per_path: 17");
+  auto too_many = LoadPlanText(many, "plan.yaml");
+  REQUIRE(!too_many.ok());
+  INFO(too_many.problems[0].ToString());
+  CHECK(too_many.problems[0].ToString().find("plan.yaml:13:") == 0);
+  CHECK(too_many.problems[0].ToString().find("sessions_per_path") != std::string::npos);
+  Workload aio;
+  aio.targets = {"/tmp/x"};
+  aio.iscsi.sessions_per_path = 2;
+  Status st = ValidateWorkload(aio);
+  CHECK(st.exit_code() == kExitUsage);
+  CHECK(st.message() == "sessions per path (--sessions-per-path) are the libiscsi engine's; the engine is libaio");
 }
 
 }  // namespace fb

@@ -143,6 +143,10 @@ void ParseWorkload(PlanParser& p, const YAML::Node& node, Workload* w) {
         p.Problem(node["path_policy"], at("path_policy"), "must be \"round-robin\" or \"failover\"");
     }
   }
+  if (node["sessions_per_path"]) {
+    if (auto v = p.Integer(node["sessions_per_path"], at("sessions_per_path"), 1, kMaxSessionsPerPath))
+      w->iscsi.sessions_per_path = int(*v);
+  }
   if (node["verify_block"]) {
     if (auto v = p.Size(node["verify_block"], at("verify_block")))
       w->verify_block_bytes = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));

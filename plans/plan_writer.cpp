@@ -183,6 +183,8 @@ std::string WritePlan(const Plan& plan) {
       out << YAML::Key << "io_timeout" << YAML::Value << ExactDuration(w.iscsi.io_timeout_ns);
       out << YAML::Key << "checker_interval" << YAML::Value << ExactDuration(w.iscsi.checker_interval_ns);
       out << YAML::Key << "no_path_timeout" << YAML::Value << ExactDuration(w.iscsi.no_path_timeout_ns);
+      if (w.iscsi.sessions_per_path != 1)
+        out << YAML::Key << "sessions_per_path" << YAML::Value << w.iscsi.sessions_per_path;
     }
     out << YAML::EndMap;
   }
