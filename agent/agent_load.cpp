@@ -112,7 +112,9 @@ void AgentSession::Go(const nlohmann::json& m) {
       Send({{"type", "error"}, {"message", "go: no held start waits for it"}});
       return;
     }
-    go_mono_ns_ = std::max<int64_t>(1, MonoNs() + (at - UtcNs()));
+    // Through the journal's clock anchor, as `going` converts back: a go in
+    // time gets its own `at` back exactly.
+    go_mono_ns_ = std::max<int64_t>(1, journal_.anchor().ToMono(at));
   }
   wake_cv_.notify_all();
   // --boot continues the run until its planned end: the duration from the go

@@ -41,15 +41,12 @@ class XapiInjector : public Injector, public FaultChecker {
   FaultChecker* checker() override { return c_.action == "vm_hard_reboot" ? nullptr : this; }
 
   void Bind(const FaultContext& ctx) override {
-    size_t h = std::hash<std::string>{}(ctx.run_id + "\n" + name_);
-    char buf[64];
-    snprintf(buf, sizeof buf, "/tmp/fb-xapi-%016zx.json", h);
-    state_path_ = buf;
+    state_path_ = XapiStatePath(ctx.run_id, name_);
     emit_ = ctx.emit;
   }
 
   // Resolves every name to its ref and remembers what the revert needs (the
-  // VM's origin host, the old master), also in the state file for the guard.
+  // VM's origin host, the old master).
   Status Prepare() override {
     FB_RETURN_IF_ERROR(Connect());
     if (!state_.empty()) return Status::Ok();
@@ -87,15 +84,18 @@ class XapiInjector : public Injector, public FaultChecker {
       if (Str(st, "pbd").empty()) return Err("prepare", "SR " + c_.sr + " has no PBD on host " + c_.host);
     }
     state_ = st;
+    return Status::Ok();
+  }
+
+  // What the revert needs, in the state file for the guard's instance, before
+  // the fault goes in; the revert removes it. A prepare or check alone leaves
+  // nothing behind.
+  Status Inject() override {
+    FB_RETURN_IF_ERROR(Prepare());
     if (!state_path_.empty()) {
       Status s = WriteFileAtomic(state_path_, state_.dump() + "\n");
       if (!s.ok()) return s.With("injector " + name_);
     }
-    return Status::Ok();
-  }
-
-  Status Inject() override {
-    FB_RETURN_IF_ERROR(Prepare());
     const std::string vm = Str(state_, "vm"), host = Str(state_, "host");
     if (c_.action == "vm_migrate") {
       std::string to = Str(state_, "to");
@@ -126,7 +126,7 @@ class XapiInjector : public Injector, public FaultChecker {
 
   Status Revert() override {
     FB_RETURN_IF_ERROR(Connect());
-    if (state_.empty() && !state_path_.empty()) {  // the guard's instance: what Prepare wrote
+    if (state_.empty() && !state_path_.empty()) {  // the guard's instance: what Inject wrote
       auto text = ReadFile(state_path_);
       if (text.ok()) state_ = json::parse(*text, nullptr, false);
       if (!state_.is_object()) state_ = json();
@@ -439,6 +439,12 @@ class XapiInjector : public Injector, public FaultChecker {
 };
 
 }  // namespace
+
+std::string XapiStatePath(const std::string& run_id, const std::string& name) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "/tmp/fb-xapi-%016zx.json", std::hash<std::string>{}(run_id + "\n" + name));
+  return buf;
+}
 
 std::unique_ptr<Injector> NewXapiInjector(const std::string& name, Settings* s) {
   XapiInjector::Config c;

@@ -47,4 +47,8 @@ namespace fb {
 
 std::unique_ptr<Injector> NewXapiInjector(const std::string& name, Settings* settings);
 
+// The state file of injector `name` in run `run_id`: written before the fault
+// goes in, removed by a successful revert.
+std::string XapiStatePath(const std::string& run_id, const std::string& name);
+
 }  // namespace fb

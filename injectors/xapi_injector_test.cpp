@@ -69,6 +69,11 @@ std::unique_ptr<Injector> Build(const json& settings, const std::string& run = "
   return std::move(*inj);
 }
 
+// Whether the state file of injector "op" (Build's) in `run` is there.
+bool StateFileLeft(const std::string& run) {
+  return access(XapiStatePath(run + "-" + std::to_string(getpid()), "op").c_str(), F_OK) == 0;
+}
+
 }  // namespace
 
 TEST_CASE("xapi injector: vm_migrate moves the VM by a task, the check sees it, the revert brings it back" *
@@ -113,16 +118,23 @@ TEST_CASE("xapi injector: XAPI's refusals carry their code and parameters" * doc
   CHECK(s.message().find("VM.assert_can_boot_here vm-1 on host-2: HOST_DISABLED [\"" + p.hosts[1] + "\"]") !=
         std::string::npos);
   CHECK(p.ResidentOn() == p.hosts[0]);
+  // The runner reverts after a failed inject too: nothing to do, nothing left behind.
+  CHECK(StateFileLeft("xapi-test"));
+  CHECK(disabled->Revert().ok());
+  CHECK_FALSE(StateFileLeft("xapi-test"));
 
   p.fake.Mod("pbd", p.pbds[2], {{"currently_attached", false}});
   auto no_sr = Build(p.Settings({{"action", "vm_migrate"}, {"vm", "vm-1"}, {"to", "host-3"}}), "other-run");
   s = no_sr->Inject();
   REQUIRE(!s.ok());
   CHECK(s.message().find("VM_REQUIRES_SR") != std::string::npos);
+  CHECK(no_sr->Revert().ok());
 
   auto unknown = Build(p.Settings({{"action", "vm_migrate"}, {"vm", "vm-9"}}), "third-run");
   s = unknown->Prepare();
   CHECK(s.message().find("the pool has no VM \"vm-9\"") != std::string::npos);
+  CHECK_FALSE(StateFileLeft("other-run"));
+  CHECK_FALSE(StateFileLeft("third-run"));  // a prepare alone writes none
 
   auto bad = BuildInjector(FaultSpec{"op", "xapi", "", p.Settings({{"action", "vm_teleport"}}), kNsPerSec});
   CHECK(!bad.ok());
@@ -152,6 +164,7 @@ TEST_CASE("xapi injector: host_evacuate disables and empties the host, a failed 
   CHECK(s.message().find("held by: vm-1") != std::string::npos);
   CHECK(s.message().find("host-1 enabled again") != std::string::npos);
   CHECK(q.fake.Record("host", q.hosts[0])["enabled"] == true);
+  CHECK(stuck->Revert().ok());
 }
 
 TEST_CASE("xapi injector: host_reboot evacuates and reboots the host, its tasks are events, the revert waits until "

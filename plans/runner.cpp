@@ -194,12 +194,11 @@ int Runner::Impl::Run(std::string* run_dir) {
     if (fleet_ && !stop) {
       nlohmann::json skews = nlohmann::json::object(), agents = nlohmann::json::array();
       int64_t start_utc = journal_.anchor().ToUtc(load_start_);
-      double spread_lo = 0, spread_hi = 0;
+      std::vector<double> all;
       for (const auto& a : fleet_->agents()) {
         double skew_ms = double(a->started_utc_ns - start_utc) / 1e6;
         skews[a->spec->name] = skew_ms;
-        if (agents.empty() || skew_ms < spread_lo) spread_lo = skew_ms;
-        if (agents.empty() || skew_ms > spread_hi) spread_hi = skew_ms;
+        all.push_back(skew_ms);
         const AgentClockOffset& c = a->client->clock();
         agents.push_back({{"name", a->spec->name},
                           {"host", a->spec->ssh.value("host", std::string())},
@@ -210,11 +209,13 @@ int Runner::Impl::Run(std::string* run_dir) {
                           {"agent_run_dir", a->client->agent_run_dir()}});
       }
       (void)journal_.UpdateRunInfo({{"agents", agents}});
+      auto [lo, hi] = std::minmax_element(all.begin(), all.end());
+      const double spread_ms = all.empty() ? 0 : *hi - *lo;
       char spread[64];
-      snprintf(spread, sizeof spread, " (start skew %.1f ms)", spread_hi - spread_lo);
+      snprintf(spread, sizeof spread, " (start skew %.1f ms)", spread_ms);
       Note("agents_started", Severity::kInfo, "runner",
            std::to_string(plan_.agents.size()) + " agent(s) started on the run's timeline" + spread,
-           {{"start_skew_ms", skews}, {"spread_ms", spread_hi - spread_lo}}, load_start_);
+           {{"start_skew_ms", skews}, {"spread_ms", spread_ms}}, load_start_);
       fleet_->RunAll(plan_.RunDurationNs() + opt_.agent_grace_ns);
       if (!opt_.quiet && (tty || opt_.live)) agent_console_ = std::thread([this] { AgentConsoleLoop(); });
     }

@@ -39,75 +39,6 @@ std::string Str(const Json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Reads one .jsonl file a line at a time (a run of an hour holds a GiB of
-// samples: never all of it in memory), handing each record to `fn`. Lines
-// `skip` returns true for are not parsed. A cut-short last line (no newline at
-// the end, not JSON) is skipped with a warning; any other bad line is an error.
-Status ForEachJsonl(const std::string& path, const std::function<bool(std::string_view)>& skip,
-                    const std::function<void(Json&&)>& fn, std::vector<std::string>* warnings) {
-  FILE* f = fopen(path.c_str(), "re");
-  if (!f) return Status::InvalidInput(path + ": missing or unreadable (is this a run directory?)");
-  std::unique_ptr<FILE, int (*)(FILE*)> closer(f, fclose);
-  std::string buf;
-  std::vector<char> chunk(1 << 20);
-  size_t pos = 0;
-  int line_no = 0;
-  bool eof = false;
-  Status bad = Status::Ok();
-  // A bad line is an error unless nothing but newlines follows it.
-  auto only_newlines_follow = [&](size_t from) {
-    for (;;) {
-      if (buf.find_first_not_of('\n', from) != std::string::npos) return false;
-      if (eof) return true;
-      buf.erase(0, from);
-      from = 0;
-      size_t n = fread(chunk.data(), 1, chunk.size(), f);
-      if (n == 0) eof = true;
-      buf.append(chunk.data(), n);
-    }
-  };
-  for (;;) {
-    size_t nl = buf.find('\n', pos);
-    if (nl == std::string::npos) {
-      if (!eof) {
-        buf.erase(0, pos);
-        pos = 0;
-        size_t n = fread(chunk.data(), 1, chunk.size(), f);
-        if (n == 0) eof = true;
-        buf.append(chunk.data(), n);
-        continue;
-      }
-      if (pos >= buf.size()) break;
-      nl = buf.size();  // the last line, without its newline
-    }
-    std::string_view line(buf.data() + pos, nl - pos);
-    size_t next = std::min(nl + 1, buf.size());
-    ++line_no;
-    if (!line.empty() && !skip(line)) {
-      Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_discarded() || !j.is_object()) {
-        if (nl == buf.size() || only_newlines_follow(next)) {
-          warnings->push_back(path + ":" + std::to_string(line_no) +
-                              ": last line cut short (the run may have crashed); skipped");
-          break;
-        }
-        return Status::InvalidInput(path + ":" + std::to_string(line_no) + ": not a JSON record");
-      }
-      fn(std::move(j));
-    }
-    pos = next;
-    if (nl == buf.size()) break;
-  }
-  if (ferror(f)) return Status::InvalidInput(path + ": read error");
-  return Status::Ok();
-}
-
-Status ReadJsonl(const std::string& path, std::vector<Json>* out, std::vector<std::string>* warnings) {
-  return ForEachJsonl(
-      path, [](std::string_view) { return false; }, [out](Json&& j) { out->push_back(std::move(j)); },
-      warnings);
-}
-
 // One samples.jsonl line straight into a Sample, without a JSON document in
 // between (a run of an hour holds millions of these): nlohmann's SAX events.
 // Numbers of any JSON type are taken (integers rounded); a lat_hist bucket
@@ -497,11 +428,13 @@ int ParseSampleLine(std::string_view line, Sample* s) {
   return sax.is_all() ? 1 : 0;
 }
 
-// ForEachJsonl for the big file (samples.jsonl): read a segment of ~4 MiB of
-// whole lines at a time, parse its lines on every core, each thread a
-// contiguous share, each line by `parse` (on that thread; 1: a record wanted,
-// 0: not wanted, -1: not a JSON object). The results keep the file's order.
-// The same rules for bad lines.
+// Reads a .jsonl file (a run of an hour holds a GiB of samples: never all of
+// it in memory) a segment of ~4 MiB of whole lines at a time, and parses its
+// lines on every core, each thread a contiguous share: lines `skip` returns
+// true for not at all, the others by `parse` (on that thread; 1: a record
+// wanted, 0: not wanted, -1: not a JSON object). `out` gets the records in the
+// file's order. A cut-short last line (only newlines after it) is skipped with
+// a warning; any other bad line is an error naming the file and line.
 template <class T>
 Status ParallelJsonl(const std::string& path, const std::function<bool(std::string_view)>& skip,
                      const std::function<int(std::string_view, T*)>& parse,
@@ -588,6 +521,17 @@ Status ParallelJsonl(const std::string& path, const std::function<bool(std::stri
     }
   }
   return Status::Ok();
+}
+
+// Every record of a small .jsonl file (events, stalls), as JSON documents.
+Status ReadJsonl(const std::string& path, std::vector<Json>* out, std::vector<std::string>* warnings) {
+  return ParallelJsonl<Json>(
+      path, [](std::string_view) { return false; },
+      [](std::string_view line, Json* j) {
+        *j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+        return j->is_discarded() || !j->is_object() ? -1 : 1;
+      },
+      [out](Json&& j) { out->push_back(std::move(j)); }, warnings);
 }
 
 // A per-job sample record ("job":N), as the journal writes it: only job "all"
