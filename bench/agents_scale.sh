@@ -10,8 +10,10 @@
 #   rss       the controller's peak RSS
 #   journal   the run directory's bytes per agent-minute
 #   report    from the last agent's `finished` to report.json written
-#   scrape    median time of a /metrics scrape during the run
-# and the cost per agent against the smallest N (cpu % / N, rss growth / N).
+#   scrape    median time of a /metrics scrape during the run (wall, the
+#             scraper's view), the CPU the exporter's HTTP threads spent per
+#             scrape (over all of them), and the scrape's size
+# and the cost per agent against the smallest N (cpu % / N, rss / N, scrape CPU / N).
 # Not part of the tests: the machine is noisy, read it side by side.
 #
 # TRANSPORT=ssh runs each agent as `faultbench-agent --stdio` over ssh to one
@@ -49,7 +51,7 @@ elif [ "$transport" != tcp ]; then
   echo "TRANSPORT must be tcp or ssh" >&2; exit 2
 fi
 
-printf '%-5s %9s %11s %7s %9s %14s %9s %9s\n' agents skew_ms first_io_ms cpu_% rss_MiB journal_KiB/am report_ms scrape_ms
+printf '%-5s %9s %11s %7s %9s %14s %9s %9s %10s %10s\n' agents skew_ms first_io_ms cpu_% rss_MiB journal_KiB/am report_ms scrape_ms scrape_cpu scrape_KiB
 base_cpu="" base_rss=""
 for n in "${counts[@]}"; do
   dir=$work/n$n
@@ -80,19 +82,36 @@ for n in "${counts[@]}"; do
   /usr/bin/time -f "%U %S %e %M" -o "$dir/time" "$fb" run "$plan" --out "$dir/runs" --quiet \
     --skip-preflight --metrics "127.0.0.1:$mport" > "$dir/run.out" 2>&1 &
   runner=$!
-  # Scrape the exporter every second while the load runs.
-  python3 - "$mport" "$secs" > "$dir/scrapes" <<'PY' &
-import sys, time, urllib.request as u
-port, n = sys.argv[1], int(sys.argv[2])
+  # Scrape the exporter every second while the load runs: each scrape's wall
+  # time and size, then the CPU the exporter's HTTP threads (civetweb-*, where
+  # a scrape is collected and written) used per scrape over all of them.
+  python3 - "$mport" "$secs" "$runner" > "$dir/scrapes" <<'PY' &
+import os, sys, time, urllib.request as u
+port, n, timer = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def exporter_cpu_ns():  # schedstat: nanoseconds on a CPU, per thread
+    try:
+        kids = open(f"/proc/{timer}/task/{timer}/children").read().split()
+        ns = 0
+        for t in os.listdir(f"/proc/{kids[0]}/task"):
+            if open(f"/proc/{kids[0]}/task/{t}/comm").read().startswith("civetweb"):
+                ns += int(open(f"/proc/{kids[0]}/task/{t}/schedstat").read().split()[0])
+        return ns
+    except (OSError, IndexError, ValueError):
+        return None
 time.sleep(3)
+before, count = exporter_cpu_ns(), 0
 for _ in range(max(1, n - 4)):
     t = time.monotonic()
     try:
-        u.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
-        print((time.monotonic() - t) * 1e3)
+        size = len(u.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read())
+        print(f"{(time.monotonic() - t) * 1e3} {size}")
+        count += 1
     except Exception:
         pass
     time.sleep(1)
+after = exporter_cpu_ns()
+if before is not None and after is not None and count:
+    print(f"cpu {(after - before) / 1e6 / count}")
 PY
   scraper=$!
   rc=0
@@ -107,7 +126,10 @@ PY
 import json, os, statistics, sys
 n, secs, run_dir = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 user, sys_, wall, rss_kb = map(float, sys.argv[4:8])
-scrapes = [float(l) for l in open(sys.argv[8]) if l.strip()]
+lines = [l.split() for l in open(sys.argv[8]) if l.strip()]
+scrapes = [float(l[0]) for l in lines if l[0] != "cpu"]
+scrape_kib = statistics.median(float(l[1]) for l in lines if l[0] != "cpu") / 1024 if scrapes else float("nan")
+scrape_cpu = next((float(l[1]) for l in lines if l[0] == "cpu"), float("nan"))
 run = json.load(open(os.path.join(run_dir, "run.json")))
 skews = [a.get("start_skew_ms", 0) for a in run.get("agents", [])]
 skew = max(skews) - min(skews) if skews else float("nan")
@@ -127,13 +149,13 @@ for line in open(os.path.join(run_dir, "events.jsonl")):
 report_ms = (os.stat(os.path.join(run_dir, "report.json")).st_mtime_ns - last) / 1e6 if last else float("nan")
 cpu = (user + sys_) / wall * 100
 print(f"{n:<5d} {skew:9.1f} {first_io:11.1f} {cpu:7.1f} {rss_kb / 1024:9.1f} {size / 1024 / (n * secs / 60):14.1f} "
-      f"{report_ms:9.0f} {statistics.median(scrapes) if scrapes else float('nan'):9.2f}")
-open(os.path.join(os.path.dirname(run_dir.rstrip('/')), "..", "cost"), "w").write(f"{cpu / n} {rss_kb / n}\n")
+      f"{report_ms:9.0f} {statistics.median(scrapes) if scrapes else float('nan'):9.2f} {scrape_cpu:10.2f} {scrape_kib:10.0f}")
+open(os.path.join(os.path.dirname(run_dir.rstrip('/')), "..", "cost"), "w").write(f"{cpu / n} {rss_kb / n} {scrape_cpu / n}\n")
 PY
-  read -r cpu_per rss_per < "$dir/cost"
+  read -r cpu_per rss_per scrape_per < "$dir/cost"
   if [ -z "$base_cpu" ]; then
-    base_cpu=$cpu_per base_rss=$rss_per
+    base_cpu=$cpu_per base_rss=$rss_per base_scrape=$scrape_per
   else
-    python3 -c "print(f'      cost per agent vs the first N: cpu x{$cpu_per / $base_cpu:.2f}, rss x{$rss_per / $base_rss:.2f}')"
+    python3 -c "print(f'      cost per agent vs the first N: cpu x{$cpu_per / $base_cpu:.2f}, rss x{$rss_per / $base_rss:.2f}, scrape cpu x{float(\"$scrape_per\") / (float(\"$base_scrape\") or float(\"nan\")):.2f}')"
   fi
 done
