@@ -74,7 +74,7 @@ struct Budget {
 
 struct StallView {
   Stall stall;
-  double start_offset_ms = 0, end_offset_ms = 0;  // from the fault's injection
+  double start_offset_ms = 0, end_offset_ms = 0;  // from the fault's injection (other_stalls: the load's start)
   std::optional<JournalEvent> before;  // last event at or before its start
   std::optional<JournalEvent> after;   // first event at or after its end
   // The events that most plausibly began and ended it (event_chain.cpp,
@@ -255,6 +255,10 @@ struct Analysis {
   std::vector<Budget> budgets;
   std::vector<PhaseWindow> phases;
   std::vector<FaultWindow> faults;
+  // Stalls that overlap no fault's window (a baseline, a run without faults,
+  // after a fault's settle time): each explained as a fault's are, its offsets
+  // from the load's start.
+  std::vector<StallView> other_stalls;
   std::vector<CycleStat> cycles;
   Integrity integrity;
   Latency read_latency, write_latency, latency;  // the whole run (ramp and drain excluded)

@@ -320,6 +320,19 @@ Analysis Correlate(RunJournal journal, PlanView plan, const AnalyzeOptions& opt)
     BuildChain(j, &f);  // and each stall's explaining events, which choose its budget
     for (auto& v : f.stalls) ApplyBudgets(a.budgets, &v);
   }
+  for (const auto& s : j.stalls) {
+    bool in_fault = std::any_of(a.faults.begin(), a.faults.end(), [&](const FaultWindow& f) {
+      return s.end_utc_ns > f.inject_utc_ns && s.start_utc_ns < f.settle_end_utc_ns;
+    });
+    if (in_fault) continue;
+    StallView v;
+    v.stall = s;
+    v.start_offset_ms = double(s.start_utc_ns - j.load_start_utc_ns) / 1e6;
+    v.end_offset_ms = double(s.end_utc_ns - j.load_start_utc_ns) / 1e6;
+    ExplainStall(j, &v);
+    ApplyBudgets(a.budgets, &v);
+    a.other_stalls.push_back(std::move(v));
+  }
   ComputeOperations(j, &a.faults);
   CycleStats(&a);
   a.integrity = ComputeIntegrity(j, a.faults);

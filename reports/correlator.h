@@ -49,7 +49,8 @@ void ApplyBudgets(const std::vector<Budget>& budgets, StallView* stall);
 void BuildChain(const RunJournal& j, FaultWindow* fault);
 // The events that most plausibly began and ended one stall (StallView::started_by,
 // ended_by): by kind first (a platform event over the fault's own injection or
-// revert; phase markers and bookkeeping never), then by nearness in time.
+// revert; phase markers and bookkeeping never), then by nearness in time; and
+// the events that bracket it (before, after).
 void ExplainStall(const RunJournal& j, StallView* stall);
 // "+3.018 s path_failed (libiscsi), 2 ms before its end": an explaining event
 // with its offset from `from_ns` (the injection) and from the stall's edge.

@@ -45,6 +45,20 @@ TEST_CASE("correlator: one fault with a stall inside and one outside, events, bu
   CHECK(*f.longest_stall_ms == doctest::Approx(1911));
   CHECK(*f.first_impact_ms == doctest::Approx(12));
   CHECK(*f.first_completion_ms == doctest::Approx(1923));
+  // The baseline's stall (6.000 .. 6.150 s) overlaps no fault window: listed
+  // on its own, timed from the load's start, bracketed by the phase markers,
+  // which never explain it; no platform event does.
+  REQUIRE(a->other_stalls.size() == 1);
+  const StallView& o = a->other_stalls[0];
+  CHECK(o.start_offset_ms == doctest::Approx(6000));
+  CHECK(o.end_offset_ms == doctest::Approx(6150));
+  CHECK(o.stall.length_ns() == 150'000'000);
+  CHECK_FALSE(o.started_by);
+  CHECK_FALSE(o.ended_by);
+  REQUIRE(o.before);
+  CHECK(o.before->kind == "phase");
+  REQUIRE(o.after);
+  CHECK(o.after->kind == "phase");
   // Bracketing events: the last before its start, the first after its end.
   REQUIRE(f.stalls[0].before);
   CHECK(f.stalls[0].before->kind == "fault_injected");
@@ -180,11 +194,25 @@ TEST_CASE("correlator: a load-only journal: no fault window, baseline is the who
   j.Run(1.0);
   for (int i = 0; i < 10; ++i) j.Sample(i, (i + 1) * 1000.0, 2000 + i, 300, 900);
   j.Event(0, "loadgen", "load_started");
+  // A path lost and back with nobody injecting anything: its stall is still
+  // explained.
+  j.Event(3995, "multipath", "path_failed", {}, "sdb: mark as failed");
+  j.Stall(4000, 5990);
+  j.Event(5988, "multipath", "path_reinstated", {}, "sdb: reinstated");
   j.Event(10000, "loadgen", "load_finished");
   j.Flush();
   auto a = AnalyzeRun(tmp.path());
   REQUIRE(a.ok());
   CHECK(a->faults.empty());
+  REQUIRE(a->other_stalls.size() == 1);
+  const StallView& o = a->other_stalls[0];
+  CHECK(o.start_offset_ms == doctest::Approx(4000));
+  REQUIRE(o.started_by);
+  CHECK(o.started_by->kind == "path_failed");
+  REQUIRE(o.ended_by);
+  CHECK(o.ended_by->kind == "path_reinstated");
+  CHECK(ExplainText(o.started_by, o.stall.start_utc_ns, "start", testing::kT0) ==
+        "+3.995 s path_failed (multipath), 5 ms before its start");
   CHECK(a->baseline.source == "whole run");
   CHECK(a->baseline.total.iops.n == 10);
   CHECK(a->baseline.total.iops.median == doctest::Approx(2004.5));

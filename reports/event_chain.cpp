@@ -96,6 +96,17 @@ std::string ExplainText(const std::optional<JournalEvent>& e, int64_t edge_ns, c
 
 void ExplainStall(const RunJournal& j, StallView* v) {
   const Stall& s = v->stall;
+  // Bracketing events: the last at or before the start, the first at or after the end.
+  v->before.reset();
+  v->after.reset();
+  for (const auto& e : j.events) {
+    if (!InChain(e)) continue;
+    if (e.t_utc_ns <= s.start_utc_ns) v->before = e;
+    if (e.t_utc_ns >= s.end_utc_ns && !s.open) {
+      v->after = e;
+      break;
+    }
+  }
   v->started_by = Best(j, s.start_utc_ns, s.start_utc_ns - kCauseBeforeNs, s.start_utc_ns + kCauseAfterNs);
   v->ended_by.reset();
   if (!s.open) {
@@ -122,17 +133,6 @@ void BuildChain(const RunJournal& j, FaultWindow* f) {
              s.open ? " (still open when the load ended)" : "");
     f->chain.push_back({s.end_utc_ns, OffsetMs(s.end_utc_ns, t0), "loadgen",
                         s.open ? "stall_open" : "stall_ends", s.open ? "error" : "info", msg, true});
-    // Bracketing events: the last at or before the start, the first at or after the end.
-    sv.before.reset();
-    sv.after.reset();
-    for (const auto& e : j.events) {
-      if (!InChain(e)) continue;
-      if (e.t_utc_ns <= s.start_utc_ns) sv.before = e;
-      if (e.t_utc_ns >= s.end_utc_ns && !s.open) {
-        sv.after = e;
-        break;
-      }
-    }
     ExplainStall(j, &sv);
   }
   std::stable_sort(f->chain.begin(), f->chain.end(),

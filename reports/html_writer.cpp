@@ -207,6 +207,33 @@ std::string IntegritySection(const Integrity& in) {
   return s;
 }
 
+// A table of stalls, offsets and event offsets from `from_ns`.
+std::string StallTable(const std::vector<StallView>& stalls, int64_t from_ns) {
+  std::string s = "<table>\n" +
+                  Row({"start", "end", "length", "job", "in flight", "oldest", "started by", "ended by", "budget"}, true);
+  for (const auto& v : stalls) {
+    std::string started = H(ExplainText(v.started_by, v.stall.start_utc_ns, "start", from_ns));
+    std::string ended = H(ExplainText(v.ended_by, v.stall.end_utc_ns, "end", from_ns));
+    std::string cause = !v.started_by && !v.ended_by
+                            ? "<td colspan=\"2\" class=\"hint\">" + std::string(kUnexplained) + "</td>"
+                            : "<td>" + started + "</td><td>" + ended + "</td>";
+    std::string length = Fmt("%.3f ms", double(v.stall.length_ns()) / 1e6);
+    if (!v.stall.pieces.empty()) {
+      std::string gaps;
+      for (const auto& [a, b] : v.stall.pieces) gaps += (gaps.empty() ? "" : ", ") + Fmt("%.3f", double(b - a) / 1e6);
+      length += Fmt("<br><span class=\"hint\" title=\"the raw gaps in stalls.jsonl, ms: %s\">one episode of %zu gaps, "
+                    "%llu completions between them</span>",
+                    gaps.c_str(), v.stall.pieces.size(), (unsigned long long)v.stall.trickle_completions);
+    }
+    std::string who = (v.stall.agent.empty() ? "" : H(v.stall.agent) + " ") + std::to_string(v.stall.job);
+    s += std::string(v.over_budget ? "<tr class=\"bad\">" : "<tr>") + "<td>" + Fmt("%+.3f s", v.start_offset_ms / 1e3) +
+         "</td><td>" + Fmt("%+.3f s", v.end_offset_ms / 1e3) + (v.stall.open ? " (open)" : "") + "</td><td>" +
+         length + "</td><td>" + who + "</td><td>" + std::to_string(v.stall.inflight) + "</td><td>" +
+         Fmt("%.3f ms", v.stall.oldest_age_ms) + "</td>" + cause + "<td>" + H(v.budget_note) + "</td></tr>\n";
+  }
+  return s + "</table>\n";
+}
+
 std::string FaultSection(const Analysis& a, const FaultWindow& f) {
   const RunJournal& j = a.journal;
   std::string s = "<section class=\"fault\"><h2>Fault " + H(f.injector) + " #" + std::to_string(f.cycle + 1) + "</h2>\n";
@@ -238,31 +265,7 @@ std::string FaultSection(const Analysis& a, const FaultWindow& f) {
     s += "<tr class=\"bad\"><td>blind probes</td><td>" + b + "</td></tr>\n";
   }
   s += "</table>\n";
-  if (!f.stalls.empty()) {
-    s += "<h3>Stalls</h3><table>\n" +
-         Row({"start", "end", "length", "job", "in flight", "oldest", "started by", "ended by", "budget"}, true);
-    for (const auto& v : f.stalls) {
-      std::string started = H(ExplainText(v.started_by, v.stall.start_utc_ns, "start", f.inject_utc_ns));
-      std::string ended = H(ExplainText(v.ended_by, v.stall.end_utc_ns, "end", f.inject_utc_ns));
-      std::string cause = !v.started_by && !v.ended_by
-                              ? "<td colspan=\"2\" class=\"hint\">" + std::string(kUnexplained) + "</td>"
-                              : "<td>" + started + "</td><td>" + ended + "</td>";
-      std::string length = Fmt("%.3f ms", double(v.stall.length_ns()) / 1e6);
-      if (!v.stall.pieces.empty()) {
-        std::string gaps;
-        for (const auto& [a, b] : v.stall.pieces) gaps += (gaps.empty() ? "" : ", ") + Fmt("%.3f", double(b - a) / 1e6);
-        length += Fmt("<br><span class=\"hint\" title=\"the raw gaps in stalls.jsonl, ms: %s\">one episode of %zu gaps, "
-                      "%llu completions between them</span>",
-                      gaps.c_str(), v.stall.pieces.size(), (unsigned long long)v.stall.trickle_completions);
-      }
-      std::string who = (v.stall.agent.empty() ? "" : H(v.stall.agent) + " ") + std::to_string(v.stall.job);
-      s += std::string(v.over_budget ? "<tr class=\"bad\">" : "<tr>") + "<td>" + Fmt("%+.3f s", v.start_offset_ms / 1e3) +
-           "</td><td>" + Fmt("%+.3f s", v.end_offset_ms / 1e3) + (v.stall.open ? " (open)" : "") + "</td><td>" +
-           length + "</td><td>" + who + "</td><td>" + std::to_string(v.stall.inflight) + "</td><td>" +
-           Fmt("%.3f ms", v.stall.oldest_age_ms) + "</td>" + cause + "<td>" + H(v.budget_note) + "</td></tr>\n";
-    }
-    s += "</table>\n";
-  }
+  if (!f.stalls.empty()) s += "<h3>Stalls</h3>" + StallTable(f.stalls, f.inject_utc_ns);
   if (f.operation) {
     const OperationView& op = *f.operation;
     s += "<h3>Platform operation</h3><table>\n" + Row({"step", "task", "result", "duration"}, true);
@@ -358,6 +361,11 @@ std::string FormatHtml(const Analysis& a) {
     s += "</table>\n";
   }
   for (const auto& f : a.faults) s += FaultSection(a, f);
+  if (!a.other_stalls.empty()) {
+    s += "<h2>Stalls outside the faults</h2>\n<p class=\"hint\">Stalls that overlap no fault's window, times from "
+         "the load's start.</p>\n" +
+         StallTable(a.other_stalls, a.journal.load_start_utc_ns);
+  }
   if (a.faults.empty()) s += "<p>No fault was injected in this run.</p>\n";
   if (!a.cycles.empty()) {
     s += "<h2>Cycles</h2><table>\n" + Row({"injector", "metric", "n", "min", "median", "max"}, true);

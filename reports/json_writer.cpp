@@ -110,6 +110,30 @@ Json Pieces(const Stall& s) {
   return out;
 }
 
+// One stall's row; event offsets from `from_ns` (the fault's injection, or the
+// load's start for a stall outside every fault).
+Json StallJson(const StallView& v, int64_t from_ns) {
+  return {{"agent", v.stall.agent.empty() ? Json(nullptr) : Json(v.stall.agent)},
+          {"job", v.stall.job},
+          {"start_utc_ns", v.stall.start_utc_ns},
+          {"end_utc_ns", v.stall.end_utc_ns},
+          {"start_offset_ms", R3(v.start_offset_ms)},
+          {"end_offset_ms", R3(v.end_offset_ms)},
+          {"length_ms", R3(double(v.stall.length_ns()) / 1e6)},
+          {"open", v.stall.open},
+          {"inflight", v.stall.inflight},
+          {"oldest_age_ms", R3(v.stall.oldest_age_ms)},
+          {"event_before", v.before ? EventJson(*v.before, from_ns) : Json(nullptr)},
+          {"event_after", v.after ? EventJson(*v.after, from_ns) : Json(nullptr)},
+          {"started_by", v.started_by ? EventJson(*v.started_by, from_ns) : Json(nullptr)},
+          {"ended_by", v.ended_by ? EventJson(*v.ended_by, from_ns) : Json(nullptr)},
+          {"pieces", Pieces(v.stall)},
+          {"trickle_completions", v.stall.trickle_completions},
+          {"budget", v.explained_by.empty() ? Json(nullptr) : Json(v.explained_by)},
+          {"over_budget", v.over_budget},
+          {"budget_note", v.budget_note}};
+}
+
 }  // namespace
 
 Json ReportToJson(const Analysis& a) {
@@ -164,28 +188,7 @@ Json ReportToJson(const Analysis& a) {
   Json faults = Json::array();
   for (const auto& f : a.faults) {
     Json stalls = Json::array();
-    for (const auto& v : f.stalls) {
-      Json s = {{"agent", v.stall.agent.empty() ? Json(nullptr) : Json(v.stall.agent)},
-                {"job", v.stall.job},
-                {"start_utc_ns", v.stall.start_utc_ns},
-                {"end_utc_ns", v.stall.end_utc_ns},
-                {"start_offset_ms", R3(v.start_offset_ms)},
-                {"end_offset_ms", R3(v.end_offset_ms)},
-                {"length_ms", R3(double(v.stall.length_ns()) / 1e6)},
-                {"open", v.stall.open},
-                {"inflight", v.stall.inflight},
-                {"oldest_age_ms", R3(v.stall.oldest_age_ms)},
-                {"event_before", v.before ? EventJson(*v.before, f.inject_utc_ns) : Json(nullptr)},
-                {"event_after", v.after ? EventJson(*v.after, f.inject_utc_ns) : Json(nullptr)},
-                {"started_by", v.started_by ? EventJson(*v.started_by, f.inject_utc_ns) : Json(nullptr)},
-                {"ended_by", v.ended_by ? EventJson(*v.ended_by, f.inject_utc_ns) : Json(nullptr)},
-                {"pieces", Pieces(v.stall)},
-                {"trickle_completions", v.stall.trickle_completions},
-                {"budget", v.explained_by.empty() ? Json(nullptr) : Json(v.explained_by)},
-                {"over_budget", v.over_budget},
-                {"budget_note", v.budget_note}};
-      stalls.push_back(s);
-    }
+    for (const auto& v : f.stalls) stalls.push_back(StallJson(v, f.inject_utc_ns));
     Json chain = Json::array();
     for (const auto& c : f.chain) {
       chain.push_back({{"t_utc_ns", c.t_utc_ns}, {"offset_ms", R3(c.offset_ms)}, {"source", c.source}, {"kind", c.kind},
@@ -267,6 +270,9 @@ Json ReportToJson(const Analysis& a) {
                     {"acks_dropped", in.acks_dropped},
                     {"windows", windows},
                     {"findings", findings}};
+  Json others = Json::array();
+  for (const auto& v : a.other_stalls) others.push_back(StallJson(v, j.load_start_utc_ns));
+  r["other_stalls"] = others;
   Json verdicts = Json::array();
   for (const auto& v : a.verdicts) {
     verdicts.push_back({{"scope", v.scope}, {"check", v.check}, {"limit", v.limit}, {"measured", v.measured},

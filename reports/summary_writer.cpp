@@ -32,6 +32,24 @@ std::string LatText(const Latency& l) {
          (l.approximate ? " (approx.)" : "");
 }
 
+// One stall's line: when (offsets from `from_ns`), how long, which job, and
+// the events that explain it (or that none does), and its budget.
+std::string StallLine(const StallView& v, int64_t from_ns, const char* red, const char* off) {
+  std::string why = !v.started_by && !v.ended_by
+                        ? std::string(kUnexplained)
+                        : "started by " + ExplainText(v.started_by, v.stall.start_utc_ns, "start", from_ns) +
+                              "; ended by " + ExplainText(v.ended_by, v.stall.end_utc_ns, "end", from_ns);
+  std::string pieces = v.stall.pieces.empty()
+                           ? ""
+                           : Fmt(" (one episode of %zu gaps, %llu completions between them)", v.stall.pieces.size(),
+                                 (unsigned long long)v.stall.trickle_completions);
+  return Fmt("  %sstall%s %s .. %s  %9.3f ms%s  %sjob %d, %llu in flight; %s%s%s\n", v.over_budget ? red : "", off,
+             Off(v.start_offset_ms).c_str(), Off(v.end_offset_ms).c_str(), double(v.stall.length_ns()) / 1e6,
+             pieces.c_str(), v.stall.agent.empty() ? "" : (v.stall.agent + " ").c_str(), v.stall.job,
+             (unsigned long long)v.stall.inflight, why.c_str(), v.budget_note.empty() ? "" : "; ",
+             v.budget_note.c_str());
+}
+
 std::string AgentsText(const Analysis& a) {
   if (a.agents.empty()) return "";
   const int64_t t0 = a.journal.load_start_utc_ns;
@@ -182,21 +200,7 @@ std::string FormatSummary(const Analysis& a, bool color) {
       s += Fmt("  %-22s %.0f%% of baseline IOPS%s\n", "repair", *f.repair_iops_pct,
                f.resync_ms ? (", resync " + MsText(f.resync_ms)).c_str() : "");
     }
-    for (const auto& v : f.stalls) {
-      std::string why = !v.started_by && !v.ended_by
-                            ? std::string(kUnexplained)
-                            : "started by " + ExplainText(v.started_by, v.stall.start_utc_ns, "start", f.inject_utc_ns) +
-                                  "; ended by " + ExplainText(v.ended_by, v.stall.end_utc_ns, "end", f.inject_utc_ns);
-      std::string pieces = v.stall.pieces.empty()
-                               ? ""
-                               : Fmt(" (one episode of %zu gaps, %llu completions between them)", v.stall.pieces.size(),
-                                     (unsigned long long)v.stall.trickle_completions);
-      s += Fmt("  %sstall%s %s .. %s  %9.3f ms%s  %sjob %d, %llu in flight; %s%s%s\n", v.over_budget ? red : "", off,
-               Off(v.start_offset_ms).c_str(), Off(v.end_offset_ms).c_str(), double(v.stall.length_ns()) / 1e6,
-               pieces.c_str(), v.stall.agent.empty() ? "" : (v.stall.agent + " ").c_str(), v.stall.job,
-               (unsigned long long)v.stall.inflight, why.c_str(), v.budget_note.empty() ? "" : "; ",
-               v.budget_note.c_str());
-    }
+    for (const auto& v : f.stalls) s += StallLine(v, f.inject_utc_ns, red, off);
     if (f.operation) s += OperationText(*f.operation);
     if (!f.chain.empty()) s += "  chain:\n";
     for (const auto& c : f.chain) {
@@ -204,6 +208,10 @@ std::string FormatSummary(const Analysis& a, bool color) {
                c.message.c_str());
     }
     for (const auto& p : f.blind_probes) s += Fmt("  %sblind probe%s %s\n", red, off, p.c_str());
+  }
+  if (!a.other_stalls.empty()) {
+    s += Fmt("\nStalls outside the faults (%zu, from the load's start):\n", a.other_stalls.size());
+    for (const auto& v : a.other_stalls) s += StallLine(v, j.load_start_utc_ns, red, off);
   }
   s += AgentsText(a);
   const Integrity& in = a.integrity;

@@ -47,6 +47,12 @@ TEST_CASE("faultbench report: all formats from a hand-made journal, exit 1 when 
   REQUIRE(summary.ok());
   CHECK(summary->find("\033[") == std::string::npos);  // no colour in the file
   CHECK(summary->find("+1.910s  mediator_won") != std::string::npos);
+  // The baseline's stall, outside the fault, has its own lines.
+  CHECK(summary->find("Stalls outside the faults (1, from the load's start):\n  stall +6.000s .. +6.150s    150.000 ms  "
+                      "job 0, ") != std::string::npos);
+  auto html = ReadFile(tmp.path() + "/report.html");
+  REQUIRE(html.ok());
+  CHECK(html->find("<h2>Stalls outside the faults</h2>") != std::string::npos);
 
   SUBCASE("report.json validates against report.schema.json") {
     if (!HavePythonModule("jsonschema")) {
@@ -60,11 +66,13 @@ TEST_CASE("faultbench report: all formats from a hand-made journal, exit 1 when 
         "doc = json.load(open(sys.argv[2]))\n"
         "jsonschema.Draft202012Validator(schema).validate(doc)\n"
         "f = doc['faults'][0]\n"
-        "print(doc['schema_version'], doc['verdict'], f['stalls'][0]['length_ms'], f['chain'][3]['kind'])\n",
+        "o = doc['other_stalls'][0]\n"
+        "print(doc['schema_version'], doc['verdict'], f['stalls'][0]['length_ms'], f['chain'][3]['kind'], "
+        "o['start_offset_ms'], o['started_by'])\n",
         {std::string(FB_SOURCE_DIR) + "/reports/report.schema.json", tmp.path() + "/report.json"});
     INFO(v.err);
     CHECK(v.exit_code == 0);
-    CHECK(v.out == "2 fail 1911.0 mediator_won\n");
+    CHECK(v.out == "2 fail 1911.0 mediator_won 6000.0 None\n");
   }
   SUBCASE("junit.xml parses with junitparser: one case per expectation, failures carry the measured value") {
     if (!HavePythonModule("junitparser")) {
