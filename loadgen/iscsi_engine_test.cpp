@@ -459,3 +459,80 @@ TEST_CASE("libiscsi engine: three sessions per path share the I/O, a session the
 }
 
 }  // namespace fb
+
+namespace fb {
+
+TEST_CASE("libiscsi engine: failover with two sessions per path keeps the I/O on the first portal's sessions, "
+          "a dropped one's I/O going on over its sibling while the second portal is frozen" *
+          doctest::test_suite("integration")) {
+  if (!CanRunTgtd()) return;
+  TgtdPair tgt;
+  REQUIRE_MESSAGE(tgt.error().empty(), tgt.error());
+  TempDir out;
+  // Once the load runs on both sessions of portal 0: freeze portal 1 (its
+  // sessions still active for up to io_timeout) and at once drop one session
+  // of portal 0. I/O retried anywhere but portal 0's other session would wait
+  // for io_timeout (1 s) on the frozen portal: a stall.
+  std::vector<std::string> during;
+  std::string dropped;
+  int64_t dropped_utc = 0;
+  std::thread dropper([&] {
+    int64_t deadline = MonoNs() + 20 * kNsPerSec;
+    while (!LoadRunning(out.path()) && MonoNs() < deadline) SleepUntilMono(MonoNs() + 20 * kNsPerMs);
+    during = TgtSessions(kControlPorts[0]);
+    if (during.size() != 2) return;
+    SleepUntilMono(MonoNs() + 300 * kNsPerMs);
+    kill(tgt.pid(1), SIGSTOP);
+    dropped = during[0];
+    dropped_utc = UtcNs();
+    (void)RunCommand({"tgtadm", "-C", std::to_string(kControlPorts[0]), "--lld", "iscsi", "--op", "delete", "--mode",
+                      "conn", "--tid", "1", "--sid", dropped, "--cid", "0"},
+                     {.timeout_ns = 5 * kNsPerSec});
+    SleepUntilMono(MonoNs() + 2500 * kNsPerMs);  // portal 1's checks time out meanwhile
+    kill(tgt.pid(1), SIGCONT);
+  });
+  CommandResult r =
+      RunCli({"load", "--engine", "libiscsi", "--target", TgtdPair::Url(0) + "," + TgtdPair::Url(1),
+              "--sessions-per-path", "2", "--path-policy", "failover", "--rw", "randread", "--runtime", "5s",
+              "--interval", "250ms", "--io-timeout", "1s", "--checker-interval", "250ms", "--stall-threshold", "300ms",
+              "--out", out.path(), "-q"},
+             60 * kNsPerSec);
+  dropper.join();
+  REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
+  std::string dir = r.out.substr(r.out.find("journal: ") + 9);
+  dir = dir.substr(0, dir.find('\n'));
+  INFO("events.jsonl: " << ReadFile(dir + "/events.jsonl").value());
+  REQUIRE(during.size() == 2);
+  REQUIRE(!dropped.empty());
+
+  const std::string portal0 = "127.0.0.1:" + std::to_string(kPorts[0]);
+  const std::string portal1 = "127.0.0.1:" + std::to_string(kPorts[1]);
+  std::vector<nlohmann::json> reset0, timeout1, back1;
+  for (const auto& e : ReadJsonl(dir + "/events.jsonl")) {
+    if (e.value("source", "") != "libiscsi") continue;
+    const auto& at = e["attrs"];
+    if (e["kind"] == "path_failed" && at["portal"] == portal0) reset0.push_back(e);
+    if (e["kind"] == "path_failed" && at["portal"] == portal1) timeout1.push_back(e);
+    if (e["kind"] == "path_reinstated" && at["portal"] == portal1) back1.push_back(e);
+  }
+  // Portal 0: the dropped session alone; some I/O was in flight on it.
+  REQUIRE(reset0.size() == 1);
+  CHECK(reset0[0]["attrs"]["reason"] == "connection_reset");
+  CHECK(reset0[0]["attrs"]["paths"] == 4);
+  CHECK(reset0[0]["attrs"]["retries_total"].get<uint64_t>() > 0);
+  CHECK(reset0[0]["t_utc_ns"].get<int64_t>() - dropped_utc < 500 * kNsPerMs);
+  // Portal 1: both its sessions failed by their TEST UNIT READY, and came back.
+  REQUIRE(timeout1.size() == 2);
+  CHECK(timeout1[0]["attrs"]["reason"] == "timeout");
+  CHECK(timeout1[0]["attrs"]["session"] != timeout1[1]["attrs"]["session"]);
+  CHECK(back1.size() == 2);
+  // No I/O waited on the frozen portal, none failed.
+  CHECK(ReadFile(dir + "/stalls.jsonl").value().empty());
+  uint64_t errors = 0;
+  for (const auto& s : ReadJsonl(dir + "/samples.jsonl")) {
+    if (s["job"] == "all") errors += s["errors"].get<uint64_t>();
+  }
+  CHECK(errors == 0);
+}
+
+}  // namespace fb
