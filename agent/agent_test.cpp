@@ -121,6 +121,18 @@ TEST_CASE("agent workload json: plan keys with units, unknown keys and bad value
   REQUIRE_FALSE(bad_dur.ok());
   CHECK(bad_dur.status().message().find("workload.duration") != std::string::npos);
   CHECK_FALSE(WorkloadFromJson({{"bs", "4k"}}).ok());
+  // The libiscsi engine's sessions per path; only for it, and 1..16.
+  auto iscsi = WorkloadFromJson({{"target", "iscsi://198.18.1.2/iqn.2026-11.test.faultbench:lun/1"},
+                                 {"engine", "libiscsi"},
+                                 {"sessions_per_path", 4}});
+  REQUIRE_MESSAGE(iscsi.ok(), iscsi.status().message());
+  CHECK(iscsi->iscsi.sessions_per_path == 4);
+  auto aio_sessions = WorkloadFromJson({{"target", "/tmp/x"}, {"sessions_per_path", 2}});
+  REQUIRE_FALSE(aio_sessions.ok());
+  CHECK(aio_sessions.status().message().find("the libiscsi engine's; the engine is libaio") != std::string::npos);
+  auto too_many = WorkloadFromJson({{"target", "/tmp/x"}, {"engine", "libiscsi"}, {"sessions_per_path", 17}});
+  REQUIRE_FALSE(too_many.ok());
+  CHECK(too_many.status().message().find("workload.sessions_per_path") != std::string::npos);
 }
 
 TEST_CASE("agent protocol over pipes: hello, time, start, contiguous records, finished, resume replays" *
