@@ -28,6 +28,13 @@ struct FakeScript {
 
 FakeScript g_script;
 
+// Every I/O the fake was handed, in order: when it was due and when it came.
+struct QueuedIo {
+  int64_t sched_ns, submit_ns;
+};
+std::vector<QueuedIo> g_queued;
+int64_t g_first_queued_ns = 0;  // the freeze's clock
+
 class FakeEngine final : public Engine {
  public:
   const char* name() const override { return "fake"; }
@@ -37,7 +44,8 @@ class FakeEngine final : public Engine {
     return Status::Ok();
   }
   QueueResult Queue(Io* io) override {
-    if (!t0_) t0_ = MonoNs();
+    if (!t0_) t0_ = g_first_queued_ns = MonoNs();
+    g_queued.push_back({io->sched_ns, io->submit_ns});
     int64_t due = MonoNs() + g_script.latency_ns;
     if (g_script.freeze_to_ns) {
       int64_t from = t0_ + g_script.freeze_from_ns, to = t0_ + g_script.freeze_to_ns;
@@ -76,6 +84,7 @@ class FakeEngine final : public Engine {
 };
 
 void RegisterFake() {
+  g_queued.clear();
   RegisterBuiltinEngines();
   EngineRegistry::Global().Register("fake", {[] { return std::make_unique<FakeEngine>(); },
                                              [](const Workload& w) -> Result<TargetInfo> {
@@ -168,13 +177,34 @@ TEST_CASE("Rate-limited load keeps its schedule, measures from it, and does not 
   REQUIRE(gen.Prepare().ok());
   REQUIRE(gen.Run().ok());
   uint64_t ios = cap.summary.op[0].ios;
-  // 2000 IOPS for 1 s = 2000 slots; QD 4 fill during the 200 ms freeze, the
-  // rest of that window (~396) is skipped, not issued in a burst afterwards.
-  // (More are skipped when a busy machine runs the job thread late.)
-  CHECK(cap.summary.missed_ios > 380);
-  CHECK(cap.summary.missed_ios < 700);
-  CHECK(ios + cap.summary.missed_ios > 1960);
-  CHECK(ios + cap.summary.missed_ios < 2010);
+  REQUIRE(g_queued.size() == ios);
+  // 2000 IOPS: a slot every 500 us from the load's start. Each I/O takes the
+  // next slot; one issued more than a slot late skips the slots it was late
+  // for (counted as missed) instead of issuing them in a burst. Checked I/O by
+  // I/O, so a busy machine that runs the job thread late only moves the
+  // figures, never the check.
+  const int64_t period = 500'000;
+  CHECK(g_queued[0].sched_ns == cap.start_ns);
+  uint64_t skipped = 0;
+  for (size_t k = 0; k < g_queued.size(); ++k) {
+    CAPTURE(k);
+    const QueuedIo& io = g_queued[k];
+    CHECK(io.submit_ns >= io.sched_ns);
+    int64_t late = io.submit_ns - io.sched_ns;
+    int64_t behind = late > period ? late / period : 0;
+    if (k + 1 < g_queued.size()) CHECK(g_queued[k + 1].sched_ns - io.sched_ns == (behind + 1) * period);
+    skipped += uint64_t(behind);
+  }
+  CHECK(cap.summary.missed_ios == skipped);
+  CHECK(g_queued.back().sched_ns < cap.start_ns + w.duration_ns);
+  CHECK(ios + cap.summary.missed_ios <= 2000);
+  // Of the freeze's 400 slots, the 4 that fill the queue are issued, and the
+  // oldest of those after it carries the wait; the rest are skipped.
+  const int64_t from = g_first_queued_ns + 400'000'000, to = g_first_queued_ns + 600'000'000;
+  auto in_freeze = std::count_if(g_queued.begin(), g_queued.end(),
+                                 [&](const QueuedIo& io) { return io.sched_ns >= from && io.sched_ns < to; });
+  CHECK(in_freeze <= 5);
+  CHECK(cap.summary.missed_ios >= 395);
   // Latency is measured from the schedule: the stalled I/Os carry the freeze.
   CHECK(cap.summary.op[0].latency.max() > 195'000'000);
   CHECK(cap.summary.op[0].latency.Percentile(0.5) < 1'000'000);
