@@ -169,9 +169,14 @@ TEST_CASE(
   CHECK(steps == 4);
   REQUIRE(injected > 0);
   REQUIRE(reverted > injected);
-  // One freeze (two stalls when one late completion lands inside it).
+  // One freeze over the fault (two stalls when one late completion lands
+  // inside it); a job thread run late by a busy machine may show a short
+  // stall of its own elsewhere.
   auto stalls = ReadJsonl(dir + "/stalls.jsonl");
-  auto freezes = FreezesOf(stalls);
+  std::vector<std::pair<int64_t, int64_t>> freezes;
+  for (const auto& f : FreezesOf(stalls)) {
+    if (f.second > injected && f.first < reverted) freezes.push_back(f);
+  }
   INFO("stalls: " << nlohmann::json(stalls).dump());
   REQUIRE(freezes.size() == 1);
   int64_t s0 = freezes[0].first, s1 = freezes[0].second;
