@@ -488,6 +488,7 @@ Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtim
   std::vector<pid_t> pids = PidsInNamespace(v.ns);
   const int64_t t0 = UtcNs(), m0 = MonoNs();
   for (pid_t p : pids) kill(p, SIGSTOP);
+  const int64_t m_stopped = MonoNs();
   auto resume = [&] {
     for (pid_t p : pids) kill(p, SIGCONT);
   };
@@ -511,6 +512,7 @@ Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtim
   SleepUntilMono(m0 + downtime_ns);
   const int64_t t1 = UtcNs(), m1 = MonoNs();
   resume();
+  const int64_t m_resumed = MonoNs();
   FB_RETURN_IF_ERROR(WritePlacement(state_dir, vm, host).With(what));
   const std::string from_name = PoolHostName(from), to_name = PoolHostName(host);
   FB_RETURN_IF_ERROR(Log(*pool, t0, v.name, "vm_migration_paused", Severity::kInfo,
@@ -528,6 +530,10 @@ Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtim
               {"downtime_ms", downtime_ms},
               {"configured_ms", double(downtime_ns) / double(kNsPerMs)},
               {"drained_ms", drained_ms},
+              // How long the signals took to send: the freeze began within the
+              // first and ended within the second (a busy machine widens them).
+              {"stop_signal_ms", double(m_stopped - m0) / double(kNsPerMs)},
+              {"cont_signal_ms", double(m_resumed - m1) / double(kNsPerMs)},
               {"drained", quiet}});
 }
 
