@@ -133,16 +133,22 @@ void ArraySite::ControlLoop() {
   }
 }
 
-void ArraySite::Emit(int64_t t_utc_ns, const std::string& kind, Severity severity,
-                     const std::string& message) {
+void ArraySite::Emit(int64_t t_utc_ns, const std::string& kind, Severity severity, const std::string& message,
+                     nlohmann::json attrs) {
   int64_t epoch;
   {
     std::lock_guard<std::mutex> lock(mu_);
     epoch = snap_.epoch;
   }
-  Status s = log_->Emit(t_utc_ns, kind, severity, message,
-                        {{"epoch", epoch}, {"suspend_mode", SuspendModeName(config_.suspend_mode)}});
+  attrs["epoch"] = epoch;
+  attrs["suspend_mode"] = SuspendModeName(config_.suspend_mode);
+  Status s = log_->Emit(t_utc_ns, kind, severity, message, std::move(attrs));
   if (!s.ok()) std::fprintf(stderr, "%s: event log: %s\n", config_.site.c_str(), s.message().c_str());
+}
+
+void ArraySite::EmitIoSignal(int64_t t_utc_ns, const std::string& kind, Severity severity,
+                             const std::string& message) {
+  Emit(t_utc_ns, kind, severity, message, {{"signal_ms", double(io_->signal_ns()) / double(kNsPerMs)}});
 }
 
 void ArraySite::Step() {
@@ -175,8 +181,8 @@ void ArraySite::Step() {
       if (!t_paused.ok()) {
         std::fprintf(stderr, "%s: %s\n", config_.site.c_str(), t_paused.status().message().c_str());
       } else {
-        Emit(*t_paused, "io_paused", Severity::kWarning,
-             "I/O paused on target " + config_.iqn + " (tgtd stopped)");
+        EmitIoSignal(*t_paused, "io_paused", Severity::kWarning,
+                     "I/O paused on target " + config_.iqn + " (tgtd stopped)");
       }
       WriteState();
       RaceToMediator();
@@ -196,7 +202,7 @@ void ArraySite::Step() {
         std::fprintf(stderr, "%s: %s\n", config_.site.c_str(), t.status().message().c_str());
         return;
       }
-      Emit(*t, "io_resumed", Severity::kInfo, "serving I/O again");
+      EmitIoSignal(*t, "io_resumed", Severity::kInfo, "serving I/O again");
       {
         std::lock_guard<std::mutex> lock(mu_);
         snap_.role = SiteRole::kSynced;
@@ -309,8 +315,8 @@ void ArraySite::RaceToMediator() {
     if (!t_resumed.ok()) {
       std::fprintf(stderr, "%s: %s\n", config_.site.c_str(), t_resumed.status().message().c_str());
     } else {
-      Emit(*t_resumed, "io_resumed", Severity::kInfo,
-           "serving I/O alone while " + config_.peer_site + " is detached");
+      EmitIoSignal(*t_resumed, "io_resumed", Severity::kInfo,
+                   "serving I/O alone while " + config_.peer_site + " is detached");
     }
   } else {
     Emit(t, "mediator_lost", Severity::kWarning,

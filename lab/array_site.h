@@ -74,7 +74,10 @@ class ArraySite {
   void MediatorPingLoop();
   void Step();
   void RaceToMediator();
-  void Emit(int64_t t_utc_ns, const std::string& kind, Severity severity, const std::string& message);
+  void Emit(int64_t t_utc_ns, const std::string& kind, Severity severity, const std::string& message,
+            nlohmann::json attrs = nlohmann::json::object());
+  // Emit for io_paused and io_resumed, with how long the signal took (signal_ms).
+  void EmitIoSignal(int64_t t_utc_ns, const std::string& kind, Severity severity, const std::string& message);
   void RaiseAlert(const std::string& name, const std::string& severity, const std::string& summary);
   void CloseAlert(const std::string& name);
   void WriteState();

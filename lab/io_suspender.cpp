@@ -21,8 +21,10 @@ std::string Describe(pid_t pid) { return "tgtd (pid " + std::to_string(pid) + ")
 }  // namespace
 
 Result<int64_t> IoSuspender::Pause() {
+  const int64_t before = UtcNs();
   if (::kill(pid_, SIGSTOP) != 0) return ErrnoStatus("SIGSTOP " + Describe(pid_), errno);
   int64_t t = UtcNs();
+  signal_ns_ = t - before;
   paused_ = true;
   return t;
 }
@@ -52,6 +54,7 @@ Result<int64_t> IoSuspender::Resume() {
   // tens of ms after the first completion (seen: 28 ms on a busy machine).
   int64_t t = UtcNs();
   if (::kill(pid_, SIGCONT) != 0) return ErrnoStatus("SIGCONT " + Describe(pid_), errno);
+  signal_ns_ = UtcNs() - t;
   paused_ = false;
   return t;
 }

@@ -44,12 +44,18 @@ class IoSuspender {
   // (needs the TgtdSpec). The time is when the new tgtd serves the LUN again.
   Result<int64_t> Restart();
 
+  // How long the last Pause() or Resume() took to send its signal: the act
+  // lies within that much before (Pause) or after (Resume) the time returned.
+  // A busy machine that preempts the simulator around kill() widens it.
+  int64_t signal_ns() const { return signal_ns_; }
+
   bool paused() const { return paused_; }
   bool refusing() const { return refusing_; }
 
  private:
   std::atomic<pid_t> pid_;
   int control_port_;
+  int64_t signal_ns_ = 0;
   TgtdSpec spec_;
   // Written by the control thread, read by any.
   std::atomic<bool> paused_{false};

@@ -156,7 +156,10 @@ TEST_CASE("lab e2e: a short replication-cut plan, its report against the simulat
   MESSAGE("report: stall " << (*longest)["length_ms"] << " ms; start - loser's io_paused "
                            << Ms(start - expect_start) << " ms; end - path_failed " << Ms(end - t_failed)
                            << " ms");
-  CHECK(std::abs(start - expect_start) <= 20 * kMs);
+  // The loser's pause lies up to its signal's time before its io_paused, the
+  // winner's resume as much after its io_resumed (lab_fixture.h SignalNsOf).
+  CHECK(start - expect_start >= -20 * kMs - SignalNsOf(FindEvent(lab_events, "io_paused", loser, inject)));
+  CHECK(start - expect_start <= 20 * kMs + SignalNsOf(FindEvent(lab_events, "io_resumed", winner, inject)));
   CHECK(std::abs(end - t_failed) <= 20 * kMs);
   // The freeze is explained by the lab's pause and the engine's failover, and
   // held against the engine's io_timeout (2 s + its 50 ms check).

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -55,6 +56,11 @@ std::optional<json> FindEvent(const std::vector<json>& events, const std::string
 }
 
 int64_t TimeOf(const std::optional<json>& event) { return event ? event->value("t_utc_ns", int64_t(0)) : 0; }
+
+int64_t SignalNsOf(const std::optional<json>& event) {
+  if (!event || !event->contains("attrs")) return 0;
+  return int64_t(std::llround((*event)["attrs"].value("signal_ms", 0.0) * 1e6));
+}
 
 std::string JournalDirOf(const std::string& cli_output) {
   size_t at = cli_output.find("journal: ");

@@ -45,6 +45,10 @@ bool CanRunLab();
 std::optional<json> FindEvent(const std::vector<json>& events, const std::string& kind,
                               const std::string& site = "", int64_t since_utc_ns = 0);
 int64_t TimeOf(const std::optional<json>& event);  // its t_utc_ns, 0 when absent
+// A simulator's io_paused or io_resumed: how long its signal took (attrs
+// signal_ms), 0 when absent. The pause lies within that much before its time,
+// the resume within that much after.
+int64_t SignalNsOf(const std::optional<json>& event);
 
 // The journal directory `faultbench load` printed ("journal: DIR").
 std::string JournalDirOf(const std::string& cli_output);
