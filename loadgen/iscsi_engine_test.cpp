@@ -140,6 +140,22 @@ struct Capture : LoadSink {
   void OnFinish(const LoadSummary& s) override { summary = s; }
 };
 
+// The target closes a session's connection (tgtadm --op delete --mode conn).
+void DropTgtSession(int control, const std::string& sid) {
+  (void)RunCommand({"tgtadm", "-C", std::to_string(control), "--lld", "iscsi", "--op", "delete", "--mode", "conn",
+                    "--tid", "1", "--sid", sid, "--cid", "0"},
+                   {.timeout_ns = 5 * kNsPerSec});
+}
+
+// The I/O errors of a run's journal: job "all" over samples.jsonl.
+uint64_t SampleErrors(const std::string& dir) {
+  uint64_t errors = 0;
+  for (const auto& s : ReadJsonl(dir + "/samples.jsonl")) {
+    if (s["job"] == "all") errors += s["errors"].get<uint64_t>();
+  }
+  return errors;
+}
+
 }  // namespace
 
 TEST_CASE("iSCSI URLs are parsed, and bad ones are refused naming the URL" * doctest::test_suite("unit")) {
@@ -216,8 +232,8 @@ TEST_CASE(
              60 * kNsPerSec);
   pauser.join();
   REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
-  std::string dir = r.out.substr(r.out.find("journal: ") + 9);
-  dir = dir.substr(0, dir.find('\n'));
+  const std::string dir = JournalDirOf(r.out);
+  REQUIRE(!dir.empty());
 
   auto events = ReadJsonl(dir + "/events.jsonl");
   const nlohmann::json* failed = nullptr;
@@ -276,11 +292,10 @@ TEST_CASE(
     if (i < first || i > last) CHECK(stalls[i]["duration_ms"].get<double>() < 300);  // no second long stall
   }
   auto samples = ReadJsonl(dir + "/samples.jsonl");
-  uint64_t ios_while_paused = 0, errors = 0;
+  uint64_t ios_while_paused = 0;
   for (const auto& s : samples) {
     if (s["job"] != "all") continue;
     int64_t t = s["t_utc_ns"].get<int64_t>();  // the end of the interval
-    errors += s["errors"].get<uint64_t>();
     if (t > stop_utc + 1500 * kNsPerMs && t < cont_utc - 100 * kNsPerMs) {
       for (const char* op : {"read", "write"}) {
         if (s.contains(op) && s[op].contains("ios")) ios_while_paused += s[op]["ios"].get<uint64_t>();
@@ -288,7 +303,7 @@ TEST_CASE(
     }
   }
   CHECK(ios_while_paused > 1000);
-  CHECK(errors == 0);
+  CHECK(SampleErrors(dir) == 0);
 }
 
 }  // namespace fb
@@ -332,8 +347,8 @@ TEST_CASE("libiscsi engine: a 1 s freeze of the target reads as one stall within
                            60 * kNsPerSec);
   pauser.join();
   REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
-  std::string dir = r.out.substr(r.out.find("journal: ") + 9);
-  dir = dir.substr(0, dir.find('\n'));
+  const std::string dir = JournalDirOf(r.out);
+  REQUIRE(!dir.empty());
   auto a = reports::AnalyzeRun(dir);
   REQUIRE(a.ok());
   INFO("stalls.jsonl: " << ReadFile(dir + "/stalls.jsonl").value());
@@ -410,9 +425,7 @@ TEST_CASE("libiscsi engine: three sessions per path share the I/O, a session the
     SleepUntilMono(MonoNs() + 500 * kNsPerMs);  // some load on all three first
     dropped = during[0];
     dropped_utc = UtcNs();
-    (void)RunCommand({"tgtadm", "-C", std::to_string(kControlPorts[0]), "--lld", "iscsi", "--op", "delete", "--mode",
-                      "conn", "--tid", "1", "--sid", dropped, "--cid", "0"},
-                     {.timeout_ns = 5 * kNsPerSec});
+    DropTgtSession(kControlPorts[0], dropped);
     while (MonoNs() < deadline) {
       after = TgtSessions(kControlPorts[0]);
       if (after.size() == 3 && std::find(after.begin(), after.end(), dropped) == after.end()) break;
@@ -428,8 +441,8 @@ TEST_CASE("libiscsi engine: three sessions per path share the I/O, a session the
              60 * kNsPerSec);
   dropper.join();
   REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
-  std::string dir = r.out.substr(r.out.find("journal: ") + 9);
-  dir = dir.substr(0, dir.find('\n'));
+  const std::string dir = JournalDirOf(r.out);
+  REQUIRE(!dir.empty());
   INFO("events.jsonl: " << ReadFile(dir + "/events.jsonl").value());
   INFO("tgtd sessions while the load ran: " << JoinArgv(during) << "; after the drop: " << JoinArgv(after));
   REQUIRE(during.size() == 3);  // three sessions: each its own ISID, none took over another
@@ -467,11 +480,7 @@ TEST_CASE("libiscsi engine: three sessions per path share the I/O, a session the
   CHECK(reinstated[0]["t_utc_ns"].get<int64_t>() > failed[0]["t_utc_ns"].get<int64_t>());
 
   CHECK(ReadFile(dir + "/stalls.jsonl").value().empty());
-  uint64_t errors = 0;
-  for (const auto& s : ReadJsonl(dir + "/samples.jsonl")) {
-    if (s["job"] == "all") errors += s["errors"].get<uint64_t>();
-  }
-  CHECK(errors == 0);
+  CHECK(SampleErrors(dir) == 0);
 }
 
 }  // namespace fb
@@ -501,9 +510,7 @@ TEST_CASE("libiscsi engine: failover with two sessions per path keeps the I/O on
     kill(tgt.pid(1), SIGSTOP);
     dropped = during[0];
     dropped_utc = UtcNs();
-    (void)RunCommand({"tgtadm", "-C", std::to_string(kControlPorts[0]), "--lld", "iscsi", "--op", "delete", "--mode",
-                      "conn", "--tid", "1", "--sid", dropped, "--cid", "0"},
-                     {.timeout_ns = 5 * kNsPerSec});
+    DropTgtSession(kControlPorts[0], dropped);
     SleepUntilMono(MonoNs() + 2500 * kNsPerMs);  // portal 1's checks time out meanwhile
     kill(tgt.pid(1), SIGCONT);
   });
@@ -515,8 +522,8 @@ TEST_CASE("libiscsi engine: failover with two sessions per path keeps the I/O on
              60 * kNsPerSec);
   dropper.join();
   REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
-  std::string dir = r.out.substr(r.out.find("journal: ") + 9);
-  dir = dir.substr(0, dir.find('\n'));
+  const std::string dir = JournalDirOf(r.out);
+  REQUIRE(!dir.empty());
   INFO("events.jsonl: " << ReadFile(dir + "/events.jsonl").value());
   REQUIRE(during.size() == 2);
   REQUIRE(!dropped.empty());
@@ -544,11 +551,7 @@ TEST_CASE("libiscsi engine: failover with two sessions per path keeps the I/O on
   CHECK(back1.size() == 2);
   // No I/O waited on the frozen portal, none failed.
   CHECK(ReadFile(dir + "/stalls.jsonl").value().empty());
-  uint64_t errors = 0;
-  for (const auto& s : ReadJsonl(dir + "/samples.jsonl")) {
-    if (s["job"] == "all") errors += s["errors"].get<uint64_t>();
-  }
-  CHECK(errors == 0);
+  CHECK(SampleErrors(dir) == 0);
 }
 
 }  // namespace fb

@@ -62,13 +62,6 @@ int64_t SignalNsOf(const std::optional<json>& event) {
   return int64_t(std::llround((*event)["attrs"].value("signal_ms", 0.0) * 1e6));
 }
 
-std::string JournalDirOf(const std::string& cli_output) {
-  size_t at = cli_output.find("journal: ");
-  if (at == std::string::npos) return "";
-  std::string dir = cli_output.substr(at + 9);
-  return dir.substr(0, dir.find('\n'));
-}
-
 std::vector<json> WaitForLabEvents(const std::string& path, int64_t timeout_ns,
                                    bool (*pred)(const std::vector<json>&, int64_t), int64_t since_utc_ns) {
   int64_t deadline = MonoNs() + timeout_ns;

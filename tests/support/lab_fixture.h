@@ -50,8 +50,6 @@ int64_t TimeOf(const std::optional<json>& event);  // its t_utc_ns, 0 when absen
 // the resume within that much after.
 int64_t SignalNsOf(const std::optional<json>& event);
 
-// The journal directory `faultbench load` printed ("journal: DIR").
-std::string JournalDirOf(const std::string& cli_output);
 
 // Polls the lab's event log until pred holds, at most timeout_ns.
 std::vector<json> WaitForLabEvents(const std::string& path, int64_t timeout_ns,

@@ -73,6 +73,13 @@ std::vector<std::pair<int64_t, int64_t>> FreezesOf(const std::vector<nlohmann::j
   return out;
 }
 
+std::string JournalDirOf(const std::string& cli_output) {
+  size_t at = cli_output.find("journal: ");
+  if (at == std::string::npos) return "";
+  std::string dir = cli_output.substr(at + 9);
+  return dir.substr(0, dir.find('\n'));
+}
+
 CommandResult RunCli(const std::vector<std::string>& args, int64_t timeout_ns) {
   std::vector<std::string> argv{FB_CLI_PATH};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -38,6 +38,9 @@ std::vector<nlohmann::json> ReadJsonl(const std::string& path);
 std::vector<std::pair<int64_t, int64_t>> FreezesOf(const std::vector<nlohmann::json>& stalls,
                                                    int64_t max_gap_ns = 10'000'000);
 
+// The journal directory `faultbench load` printed ("journal: DIR"); "" when none.
+std::string JournalDirOf(const std::string& cli_output);
+
 // The one run directory under out_dir: "" while there is none (or more than one).
 std::string OnlyRunDir(const std::string& out_dir);
 
