@@ -58,7 +58,10 @@ FakeFlashArray::FakeFlashArray() {
   list("/api/2.42/array-connections", [this] {
     return json::array({{{"name", "site-b"}, {"status", conn_}, {"type", "sync-replication"}}});
   });
-  list("/api/2.42/alerts", [this] { return alerts_; });
+  list("/api/2.42/alerts", [this] {
+    ++alert_lists_;
+    return alerts_;
+  });
   port_ = srv_.bind_to_any_port("127.0.0.1");
   thread_ = std::thread([this] { srv_.listen_after_bind(); });
 }
@@ -112,6 +115,11 @@ void FakeFlashArray::DropSessions() {
 int FakeFlashArray::logins() {
   std::lock_guard<std::mutex> lock(mu_);
   return logins_;
+}
+
+int FakeFlashArray::alert_lists() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return alert_lists_;
 }
 
 }  // namespace fb

@@ -40,6 +40,8 @@ class FakeFlashArray {
   // Every session token is forgotten: the next list call is a 401.
   void DropSessions();
   int logins();
+  // Alert lists served: the last request of each of the array probe's polls.
+  int alert_lists();
 
  private:
   httplib::Server srv_;
@@ -50,6 +52,7 @@ class FakeFlashArray {
   std::string conn_ = "connected";
   std::set<std::string> sessions_;
   int logins_ = 0;
+  int alert_lists_ = 0;
   int page_size_ = 0;
 };
 

@@ -485,6 +485,9 @@ Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtim
   const std::string& to_ns = pool->hosts[size_t(host - 1)].ns;
 
   // Stop-and-copy: freeze, wait for the connections to drain, rewire, resume.
+  // Each ip command spawns a process, slow on a busy machine: what can be
+  // looked up before the freeze is.
+  const bool wired = LinkExists(from_ns, link);
   std::vector<pid_t> pids = PidsInNamespace(v.ns);
   const int64_t t0 = UtcNs(), m0 = MonoNs();
   for (pid_t p : pids) kill(p, SIGSTOP);
@@ -501,8 +504,7 @@ Status MigrateVm(const std::string& state_dir, int vm, int host, int64_t downtim
   bool quiet = false;
   while (!(quiet = StorageQuiet(pids, vm)) && MonoNs() < drain_deadline) usleep(500);
   const int64_t drained_ms = (MonoNs() - m0) / kNsPerMs;
-  Status moved =
-      LinkExists(from_ns, link) ? Ip(from_ns, {"link", "set", link, "netns", to_ns}) : Wire(*pool, vm, host);
+  Status moved = wired ? Ip(from_ns, {"link", "set", link, "netns", to_ns}) : Wire(*pool, vm, host);
   if (moved.ok()) moved = ConfigureLink(to_ns, link, PoolVmGatewayAddr(vm), kPoolPrefixLen);
   if (moved.ok()) moved = RouteVmAt(vm, host);
   if (!moved.ok()) {

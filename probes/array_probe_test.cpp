@@ -36,8 +36,12 @@ TEST_CASE("array probe: a replication cut, the mediator race and the resync, eac
   REQUIRE(probe);
   Sink sink;
   REQUIRE(probe->Start(&sink).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  CHECK(sink.events().empty());  // the first poll is the baseline
+  // The first poll is the baseline. A second poll has begun once the first is
+  // done: its alert list ends a poll, and the probe polls one at a time.
+  int64_t deadline = MonoNs() + 10 * kNsPerSec;
+  while (fake.alert_lists() < 2 && MonoNs() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(fake.alert_lists() >= 2);
+  CHECK(sink.events().empty());
 
   // Slack for a loaded machine on top of one interval: the HTTP round trips.
   constexpr int64_t kSlackNs = 150 * kNsPerMs;

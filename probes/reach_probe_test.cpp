@@ -149,7 +149,9 @@ TEST_CASE("reach probe: a loopback listener closed and reopened, a dead port bes
   auto down3 = sink3.Wait("host_unreachable", "target", target);
   REQUIRE(down3);
   CHECK(down3->attrs["misses"] == 3);
-  CHECK(down3->attrs["since_first_miss_ms"].get<double>() >= 90);  // two intervals
+  // Three attempts on a fixed 50 ms schedule: the third begins two intervals
+  // after the first was due, more than one after it began however late.
+  CHECK(down3->attrs["since_first_miss_ms"].get<double>() > 50);
 
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   live.Open();
@@ -159,9 +161,11 @@ TEST_CASE("reach probe: a loopback listener closed and reopened, a dead port bes
   REQUIRE(up);
   double gap = up->attrs["gap_ms"].get<double>();
   MESSAGE("gap_ms " << gap << " for a listener closed " << Ms(t1 - t0) << " ms");
-  CHECK(gap >= Ms(t1 - t0) - 60);          // the first miss is at most one interval after the close
-  CHECK(gap <= Ms(up->mono_ns - t0) + 1);  // and not before it
-  CHECK(up->attrs["since_last_ok_ms"].get<double>() >= gap - 60);
+  // From the first miss's attempt (begun at or before its event) to the answer,
+  // and not before the close.
+  CHECK(gap >= Ms(up->mono_ns - down->mono_ns));
+  CHECK(gap <= Ms(up->mono_ns - t0) + 1);
+  CHECK(up->attrs["since_last_ok_ms"].get<double>() >= gap);  // the last answer came before the first miss
   CHECK(up->attrs["rtt_ms"].get<double>() < 500);
   REQUIRE(sink3.Wait("host_reachable", "target", target));
   probe->Stop();
